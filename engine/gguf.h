@@ -1,0 +1,120 @@
+/* engine/gguf.h — GGUF v2/v3 reader (memory-mapped, validated) and writer.
+ *
+ * File layout (all little-endian):
+ *   u32 magic "GGUF" (0x46554747) | u32 version (2 or 3)
+ *   u64 n_tensors | u64 n_kv
+ *   n_kv x { string key | u32 value_type | value }
+ *   n_tensors x { string name | u32 n_dims (<= 4) | u64 ne[n_dims] | u32 ggml_type | u64 offset }
+ *   padding to `general.alignment` (u32 metadata, default 32, a power of two)
+ *   tensor data: each tensor at data_start + offset, offset a multiple of the alignment
+ * string = u64 length + bytes (no NUL). Value types:
+ *   0 u8, 1 i8, 2 u16, 3 i16, 4 u32, 5 i32, 6 f32, 7 bool, 8 string,
+ *   9 array (u32 elem_type, u64 count, elements), 10 u64, 11 i64, 12 f64.
+ * ne[0] is the fastest-varying dimension: a matrix with ne = [K, N] is N rows of K.
+ *
+ * The reader checks every count, length, offset and size with overflow-safe
+ * arithmetic before use and reports the byte offset of the first problem.
+ * It does not interpret metadata (the model and tokenizer do that).
+ */
+#ifndef CB_GGUF_H
+#define CB_GGUF_H
+
+#include "common/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ggml tensor type ids used by GGUF. Only these four are accepted. */
+enum { CB_GGML_F32 = 0, CB_GGML_F16 = 1, CB_GGML_Q8_0 = 8, CB_GGML_BF16 = 30 };
+
+enum {
+    CB_GGUF_U8 = 0, CB_GGUF_I8 = 1, CB_GGUF_U16 = 2, CB_GGUF_I16 = 3, CB_GGUF_U32 = 4,
+    CB_GGUF_I32 = 5, CB_GGUF_F32 = 6, CB_GGUF_BOOL = 7, CB_GGUF_STRING = 8, CB_GGUF_ARRAY = 9,
+    CB_GGUF_U64 = 10, CB_GGUF_I64 = 11, CB_GGUF_F64 = 12
+};
+
+typedef struct cb_gguf cb_gguf;
+
+typedef struct cb_gguf_str {
+    const char *ptr; /* points into the mapping; NOT NUL-terminated */
+    uint64_t len;
+} cb_gguf_str;
+
+typedef struct cb_gguf_tensor {
+    char *name;        /* NUL-terminated copy, owned by the cb_gguf */
+    uint32_t n_dims;
+    uint64_t ne[4];    /* unused dims are 1 */
+    uint32_t type;     /* CB_GGML_* */
+    uint64_t offset;   /* relative to the data section */
+    uint64_t n_elems;
+    uint64_t n_bytes;
+    const void *data;  /* into the mapping */
+} cb_gguf_tensor;
+
+/* Opens and validates path (mmap). On success *out owns the mapping. Errors:
+ * CB_EIO (open/mmap), CB_EFORMAT (message names the byte offset). */
+int cb_gguf_open(const char *path, cb_gguf **out, cb_err *err);
+/* Same on a caller-owned buffer that must outlive the handle (fuzzing, tests). */
+int cb_gguf_open_mem(const void *buf, size_t len, cb_gguf **out, cb_err *err);
+void cb_gguf_free(cb_gguf *g);
+
+uint32_t cb_gguf_version(const cb_gguf *g);
+uint32_t cb_gguf_alignment(const cb_gguf *g);
+const char *cb_gguf_path(const cb_gguf *g); /* "<memory>" for open_mem */
+uint64_t cb_gguf_file_size(const cb_gguf *g);
+
+/* Metadata lookups: return 0 and the value when key exists with a compatible
+ * type (integers widen; u32/i32/u64/i64/u16/... all read as int64 or uint64),
+ * otherwise nonzero (1 = absent, 2 = wrong type) and leave *out untouched. */
+int64_t cb_gguf_find_key(const cb_gguf *g, const char *key); /* index or -1 */
+int cb_gguf_get_u64(const cb_gguf *g, const char *key, uint64_t *out);
+int cb_gguf_get_i64(const cb_gguf *g, const char *key, int64_t *out);
+int cb_gguf_get_f32(const cb_gguf *g, const char *key, float *out); /* f32 or f64 */
+int cb_gguf_get_bool(const cb_gguf *g, const char *key, int *out);
+int cb_gguf_get_str(const cb_gguf *g, const char *key, cb_gguf_str *out);
+/* Arrays: element type and count; elements read by index. */
+int cb_gguf_get_arr(const cb_gguf *g, const char *key, uint32_t *elem_type, uint64_t *count);
+int cb_gguf_arr_str(const cb_gguf *g, const char *key, uint64_t i, cb_gguf_str *out);
+int cb_gguf_arr_f32(const cb_gguf *g, const char *key, uint64_t i, float *out);
+int cb_gguf_arr_i64(const cb_gguf *g, const char *key, uint64_t i, int64_t *out);
+
+uint64_t cb_gguf_n_kv(const cb_gguf *g);
+const char *cb_gguf_key(const cb_gguf *g, uint64_t i);     /* NUL-terminated copy */
+uint32_t cb_gguf_kv_type(const cb_gguf *g, uint64_t i);
+
+uint64_t cb_gguf_n_tensors(const cb_gguf *g);
+const cb_gguf_tensor *cb_gguf_tensor_at(const cb_gguf *g, uint64_t i);
+const cb_gguf_tensor *cb_gguf_find_tensor(const cb_gguf *g, const char *name); /* NULL if absent */
+
+const char *cb_ggml_type_name(uint32_t type); /* "F32", "Q4_K", ... ; "?" if unknown */
+
+/* ---- writer ---------------------------------------------------------------
+ * Builds a GGUF in memory-light fashion: metadata and tensor infos are
+ * collected, then cb_gguf_writer_write streams header + data to path.
+ * Tensor data is copied at add time (small test files) or produced by a
+ * callback (large generated models, written chunk by chunk). */
+typedef struct cb_gguf_writer cb_gguf_writer;
+int cb_gguf_writer_new(uint32_t version, uint32_t alignment, cb_gguf_writer **out, cb_err *err);
+void cb_gguf_writer_free(cb_gguf_writer *w);
+int cb_gguf_writer_set_u32(cb_gguf_writer *w, const char *key, uint32_t v);
+int cb_gguf_writer_set_i32(cb_gguf_writer *w, const char *key, int32_t v);
+int cb_gguf_writer_set_u64(cb_gguf_writer *w, const char *key, uint64_t v);
+int cb_gguf_writer_set_f32(cb_gguf_writer *w, const char *key, float v);
+int cb_gguf_writer_set_bool(cb_gguf_writer *w, const char *key, int v);
+int cb_gguf_writer_set_str(cb_gguf_writer *w, const char *key, const char *v);
+/* Array of strings / f32 / i32 (copied). */
+int cb_gguf_writer_set_arr_str(cb_gguf_writer *w, const char *key, const char *const *v, uint64_t n);
+int cb_gguf_writer_set_arr_f32(cb_gguf_writer *w, const char *key, const float *v, uint64_t n);
+int cb_gguf_writer_set_arr_i32(cb_gguf_writer *w, const char *key, const int32_t *v, uint64_t n);
+/* Copies every metadata key of src whose name starts with prefix (e.g. "tokenizer."). */
+int cb_gguf_writer_copy_kv(cb_gguf_writer *w, const cb_gguf *src, const char *prefix);
+/* Tensor with data copied now (data may be NULL = zeros). */
+int cb_gguf_writer_add_tensor(cb_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+                              const uint64_t *ne, const void *data);
+/* Tensor whose bytes are produced at write time: fill(ctx, tensor_index, buf, n_bytes). */
+typedef int (*cb_gguf_fill_fn)(void *ctx, uint64_t tensor_index, void *buf, uint64_t n_bytes);
+int cb_gguf_writer_add_tensor_fn(cb_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+                                 const uint64_t *ne, cb_gguf_fill_fn fill, void *ctx);
+int cb_gguf_writer_write(cb_gguf_writer *w, const char *path, cb_err *err);
+
+#endif

@@ -1,0 +1,93 @@
+/* kernels/kernels.h — the compute kernels the engine calls, one interface for
+ * all kernel sets. This header is the CPU side (kernels/cpu/); the CUDA twins
+ * are declared in kernels/cuda/cuda_kernels.h behind extern "C" launchers.
+ *
+ * Dimension names: T tokens (rows of activations), K input features,
+ * N output features, C channels, H heads, D head size, V vocab.
+ * Weight matrices are stored as GGUF lays them out: ne = [K, N], i.e. N rows
+ * of K elements, row-major, in the weight's dtype (F32, F16, BF16, Q8_0).
+ *
+ * Determinism contract (batch invariance): every output element is computed
+ * with the same sequence of floating-point operations whatever T, the thread
+ * count, or the row's position in the batch. Optimized kernels may block over
+ * rows and tokens, but each y[t,n] must be a dot product evaluated in one fixed
+ * order for a given (dtype, K). The naive reference kernels (`_ref`) are the
+ * plain loops the tests compare against within a tolerance.
+ *
+ * Kernels never allocate on the hot path; scratch comes from the caller.
+ */
+#ifndef CB_KERNELS_H
+#define CB_KERNELS_H
+
+#include "common/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- numeric formats ---------------------------------------------------- */
+#define CB_QK8_0 32
+typedef struct {
+    uint16_t d;            /* fp16 scale */
+    int8_t qs[CB_QK8_0];   /* value = d * qs[i] */
+} cb_block_q8_0;           /* 34 bytes */
+
+float cb_fp16_to_fp32(uint16_t h);
+uint16_t cb_fp32_to_fp16(float f);   /* round to nearest even */
+float cb_bf16_to_fp32(uint16_t h);
+uint16_t cb_fp32_to_bf16(float f);   /* round to nearest even */
+/* Bytes of one row of K elements of ggml type `type` (K must be a multiple of 32 for Q8_0);
+ * 0 for an unsupported type. */
+size_t cb_row_bytes(uint32_t type, int64_t K);
+/* Quantizes n floats (n % 32 == 0) into Q8_0 blocks (scale = max|x|/127). */
+void cb_quantize_q8_0(const float *x, cb_block_q8_0 *out, int64_t n);
+/* Converts one row of K elements of `type` to floats. */
+void cb_dequantize_row(uint32_t type, const void *row, float *out, int64_t K);
+
+/* ---- thread pool ---------------------------------------------------------- */
+/* A fixed set of worker threads; cb_pool_run calls fn(ctx, ith, nth) on every
+ * thread (the caller is thread 0) and returns when all are done. */
+typedef struct cb_pool cb_pool;
+int cb_pool_new(int n_threads, cb_pool **out, cb_err *err); /* n_threads >= 1 */
+void cb_pool_free(cb_pool *p);
+int cb_pool_size(const cb_pool *p);
+void cb_pool_run(cb_pool *p, void (*fn)(void *ctx, int ith, int nth), void *ctx);
+
+/* ---- CPU features --------------------------------------------------------- */
+/* 1 when the AVX2+FMA+F16C paths are usable (checked at run time). The env var
+ * CAPBENCH_NO_AVX2=1 forces the portable path (tests use it). */
+int cb_cpu_has_avx2(void);
+
+/* ---- matrix products -------------------------------------------------------
+ * y (T, N) = x (T, K) @ W^T, W ne=[K, N] of `wtype`. Rows of y are written, not
+ * accumulated. pool may be NULL (single thread). */
+void cb_matmul(cb_pool *pool, uint32_t wtype, const void *W, const float *x, float *y,
+               int64_t T, int64_t K, int64_t N);
+void cb_matmul_ref(uint32_t wtype, const void *W, const float *x, float *y,
+                   int64_t T, int64_t K, int64_t N);
+
+/* ---- elementwise and normalization (in the engine's hot loop) ------------ */
+/* out (C) = x / sqrt(mean(x^2) + eps) * w ; out may alias x. */
+void cb_rmsnorm(float *out, const float *x, const float *w, int64_t C, float eps);
+void cb_rmsnorm_ref(float *out, const float *x, const float *w, int64_t C, float eps);
+/* Rotates x (H heads of D) at position pos. n_rot dims of each head (<= D) are
+ * rotated; inv_freq[i] (n_rot/2) already includes freq base and scaling.
+ * neox = 0: pairs (2i, 2i+1) (llama NORM); neox = 1: pairs (i, i + n_rot/2). */
+void cb_rope(float *x, int64_t H, int64_t D, int64_t n_rot, int64_t pos, const float *inv_freq, int neox);
+void cb_rope_ref(float *x, int64_t H, int64_t D, int64_t n_rot, int64_t pos, const float *inv_freq, int neox);
+/* In-place softmax over n; returns nothing. */
+void cb_softmax(float *x, int64_t n);
+void cb_softmax_ref(float *x, int64_t n);
+/* log-softmax value of x[idx] over n (for log-likelihoods), computed in double. */
+double cb_log_softmax_at(const float *x, int64_t n, int64_t idx);
+/* gate (n) = silu(gate) * up */
+void cb_swiglu(float *gate, const float *up, int64_t n);
+void cb_swiglu_ref(float *gate, const float *up, int64_t n);
+/* index of the max (lowest index on ties) */
+int64_t cb_argmax(const float *x, int64_t n);
+
+/* ---- memory bandwidth -------------------------------------------------------
+ * Measures copy bandwidth (bytes read + bytes written per second) over `bytes`
+ * with the pool's threads; best of `reps`. */
+double cb_measure_copy_bandwidth(cb_pool *pool, size_t bytes, int reps);
+
+#endif

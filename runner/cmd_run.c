@@ -1,0 +1,4 @@
+/* runner/cmd_run.c — placeholder until its issue lands; replaced by the real command. */
+#include "runner/commands.h"
+#include <stdio.h>
+int cb_cmd_run(int argc, char **argv) { (void)argc; fprintf(stderr, "capbench %s: not built yet\n", argv[0]); return 1; }
