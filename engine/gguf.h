@@ -62,6 +62,8 @@ uint32_t cb_gguf_version(const cb_gguf *g);
 uint32_t cb_gguf_alignment(const cb_gguf *g);
 const char *cb_gguf_path(const cb_gguf *g); /* "<memory>" for open_mem */
 uint64_t cb_gguf_file_size(const cb_gguf *g);
+/* Byte offset of the tensor data section (header + padding), for diagnostics. */
+uint64_t cb_gguf_data_offset(const cb_gguf *g);
 
 /* Metadata lookups: return 0 and the value when key exists with a compatible
  * type (integers widen; u32/i32/u64/i64/u16/... all read as int64 or uint64),

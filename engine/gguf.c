@@ -1,0 +1,661 @@
+/* engine/gguf.c — GGUF v2/v3 reader (mmap, validated) and streaming writer.
+ *
+ * The reader maps the file read-only and walks it once, checking every count,
+ * length, offset and size against the bytes that remain before anything is
+ * allocated or dereferenced; the first problem is reported with its byte
+ * offset. After a successful open every accessor is safe without further
+ * checks: string values are pointers into the mapping, keys and tensor names
+ * are NUL-terminated copies, arrays of strings get an offset table so element
+ * i is O(1). Tensor types are limited to F32, F16, BF16 and Q8_0; anything
+ * else is refused by name. The reader does not interpret metadata.
+ *
+ * The writer collects metadata (serialized at set time) and tensor infos, then
+ * writes header, padding and tensor data in one pass to "<path>.tmp.<pid>" and
+ * renames it over path. Tensor bytes either come from a copy made at add time
+ * or from a fill callback called at write time into one reused buffer sized
+ * for the largest callback tensor, so a multi-GB model never sits in memory.
+ * The format itself is written out in gguf.h.
+ */
+#include "engine/gguf.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "gguf.c reads little-endian fields with memcpy; a big-endian host needs byte swaps"
+#endif
+
+#define GGUF_MAGIC 0x46554747u /* "GGUF" read as little-endian u32 */
+#define GGUF_DEFAULT_ALIGN 32u
+#define GGUF_MAX_STR 65535u    /* longest key or tensor name accepted */
+
+/* Minimum encoded sizes, used to bound counts by the bytes that remain. */
+#define KV_MIN_BYTES 13u     /* u64 key len + u32 type + 1-byte value */
+#define TINFO_MIN_BYTES 32u  /* u64 name len + u32 n_dims + u64 ne + u32 type + u64 offset */
+
+typedef struct gguf_kv {
+    char *key;
+    uint32_t type;       /* CB_GGUF_* */
+    uint64_t val_off;    /* scalar/string: start of value; array: first element */
+    uint32_t elem_type;  /* arrays only */
+    uint64_t count;      /* arrays only */
+    uint64_t *str_offs;  /* arrays of strings: offset of each element's u64 length */
+} gguf_kv;
+
+struct cb_gguf {
+    const uint8_t *base;
+    uint64_t size;
+    void *map;           /* non-NULL when we own an mmap */
+    char *path;
+    uint32_t version;
+    uint32_t alignment;
+    uint64_t data_start;
+    uint64_t n_kv;
+    gguf_kv *kv;
+    uint64_t n_tensors;
+    cb_gguf_tensor *tensors;
+    /* open-addressing hash tables of index+1 (0 = empty), size a power of two */
+    uint64_t *key_ht;
+    uint64_t key_ht_size;
+    uint64_t *tensor_ht;
+    uint64_t tensor_ht_size;
+};
+
+/* ---- type tables ---------------------------------------------------------- */
+
+static const char *const ggml_type_names[40] = {
+    "F32",     "F16",     "Q4_0",     "Q4_1",       "Q4_2",       "Q4_3",       "Q5_0",    "Q5_1",
+    "Q8_0",    "Q8_1",    "Q2_K",     "Q3_K",       "Q4_K",       "Q5_K",       "Q6_K",    "Q8_K",
+    "IQ2_XXS", "IQ2_XS",  "IQ3_XXS",  "IQ1_S",      "IQ4_NL",     "IQ3_S",      "IQ2_S",   "IQ4_XS",
+    "I8",      "I16",     "I32",      "I64",        "F64",        "IQ1_M",      "BF16",    "Q4_0_4_4",
+    "Q4_0_4_8", "Q4_0_8_8", "TQ1_0",  "TQ2_0",      "IQ4_NL_4_4", "IQ4_NL_4_8", "IQ4_NL_8_8", "MXFP4",
+};
+
+const char *cb_ggml_type_name(uint32_t type) {
+    if (type < sizeof ggml_type_names / sizeof ggml_type_names[0]) return ggml_type_names[type];
+    return "?";
+}
+
+static const char *value_type_name(uint32_t t) {
+    static const char *const n[] = {"u8",   "i8",  "u16",    "i16",   "u32", "i32", "f32",
+                                    "bool", "string", "array", "u64", "i64", "f64"};
+    return t < sizeof n / sizeof n[0] ? n[t] : "?";
+}
+
+/* Size of one scalar of value type t; 0 for string/array/unknown. */
+static uint64_t scalar_size(uint32_t t) {
+    switch (t) {
+    case CB_GGUF_U8: case CB_GGUF_I8: case CB_GGUF_BOOL: return 1;
+    case CB_GGUF_U16: case CB_GGUF_I16: return 2;
+    case CB_GGUF_U32: case CB_GGUF_I32: case CB_GGUF_F32: return 4;
+    case CB_GGUF_U64: case CB_GGUF_I64: case CB_GGUF_F64: return 8;
+    default: return 0;
+    }
+}
+
+static int is_int_type(uint32_t t) {
+    return t <= CB_GGUF_I32 || t == CB_GGUF_U64 || t == CB_GGUF_I64;
+}
+
+/* Bytes of n elements of a supported tensor type; 0 on overflow or bad type. */
+static int tensor_bytes(uint32_t type, uint64_t n, uint64_t *out) {
+    switch (type) {
+    case CB_GGML_F32: return __builtin_mul_overflow(n, (uint64_t)4, out) ? -1 : 0;
+    case CB_GGML_F16:
+    case CB_GGML_BF16: return __builtin_mul_overflow(n, (uint64_t)2, out) ? -1 : 0;
+    case CB_GGML_Q8_0:
+        if (n % 32) return -1;
+        return __builtin_mul_overflow(n / 32, (uint64_t)34, out) ? -1 : 0;
+    default: return -1;
+    }
+}
+
+static int supported_type(uint32_t t) {
+    return t == CB_GGML_F32 || t == CB_GGML_F16 || t == CB_GGML_BF16 || t == CB_GGML_Q8_0;
+}
+
+/* ---- hashing -------------------------------------------------------------- */
+
+static uint64_t hash_str(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Inserts index idx (name names[idx]) into ht; returns the index of an equal
+ * name already present, or -1 after inserting. */
+static int64_t ht_insert(uint64_t *ht, uint64_t size, const char *name, uint64_t idx,
+                         const char *(*name_of)(const void *, uint64_t), const void *ctx) {
+    uint64_t m = size - 1, h = hash_str(name) & m;
+    for (;;) {
+        if (!ht[h]) {
+            ht[h] = idx + 1;
+            return -1;
+        }
+        if (!strcmp(name_of(ctx, ht[h] - 1), name)) return (int64_t)(ht[h] - 1);
+        h = (h + 1) & m;
+    }
+}
+
+static int64_t ht_find(const uint64_t *ht, uint64_t size, const char *name,
+                       const char *(*name_of)(const void *, uint64_t), const void *ctx) {
+    if (!ht || !size) return -1;
+    uint64_t m = size - 1, h = hash_str(name) & m;
+    for (;;) {
+        if (!ht[h]) return -1;
+        if (!strcmp(name_of(ctx, ht[h] - 1), name)) return (int64_t)(ht[h] - 1);
+        h = (h + 1) & m;
+    }
+}
+
+static const char *kv_name_of(const void *ctx, uint64_t i) { return ((const cb_gguf *)ctx)->kv[i].key; }
+static const char *tensor_name_of(const void *ctx, uint64_t i) {
+    return ((const cb_gguf *)ctx)->tensors[i].name;
+}
+
+static uint64_t ht_size_for(uint64_t n) {
+    uint64_t s = 8;
+    while (s < 2 * n) s <<= 1;
+    return s;
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+typedef struct rd {
+    const uint8_t *p;
+    uint64_t len;
+    uint64_t pos;
+    const char *path;
+    cb_err *err;
+} rd;
+
+__attribute__((format(printf, 3, 4))) static int fail_at(rd *r, uint64_t off, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cb_err_set(r->err, CB_EFORMAT, "%s: byte %llu: %s", r->path, (unsigned long long)off, msg);
+}
+
+static int need(rd *r, uint64_t n, const char *what) {
+    if (n > r->len - r->pos)
+        return fail_at(r, r->pos, "expected %s (%llu bytes) but the file ends at byte %llu", what,
+                       (unsigned long long)n, (unsigned long long)r->len);
+    return 0;
+}
+
+static int rd_u32(rd *r, uint32_t *v, const char *what) {
+    if (need(r, 4, what)) return CB_EFORMAT;
+    memcpy(v, r->p + r->pos, 4);
+    r->pos += 4;
+    return 0;
+}
+
+static int rd_u64(rd *r, uint64_t *v, const char *what) {
+    if (need(r, 8, what)) return CB_EFORMAT;
+    memcpy(v, r->p + r->pos, 8);
+    r->pos += 8;
+    return 0;
+}
+
+/* Reads a GGUF string header and skips its bytes; *off = offset of its length. */
+static int rd_str(rd *r, uint64_t *len, const char *what) {
+    uint64_t at = r->pos;
+    if (rd_u64(r, len, what)) return CB_EFORMAT;
+    if (*len > r->len - r->pos)
+        return fail_at(r, at, "%s length %llu runs past the end of the %llu-byte file", what,
+                       (unsigned long long)*len, (unsigned long long)r->len);
+    r->pos += *len;
+    return 0;
+}
+
+/* Reads a key or tensor name into a NUL-terminated copy. */
+static int rd_name(rd *r, char **out, const char *what) {
+    uint64_t at = r->pos, len;
+    if (rd_str(r, &len, what)) return CB_EFORMAT;
+    if (len == 0) return fail_at(r, at, "%s is empty", what);
+    if (len > GGUF_MAX_STR)
+        return fail_at(r, at, "%s length %llu exceeds the limit of %u", what, (unsigned long long)len,
+                       GGUF_MAX_STR);
+    const uint8_t *s = r->p + r->pos - len;
+    if (memchr(s, 0, len)) return fail_at(r, at + 8, "%s contains a NUL byte", what);
+    char *c = malloc(len + 1);
+    if (!c) return cb_err_set(r->err, CB_ENOMEM, "%s: out of memory reading %s", r->path, what);
+    memcpy(c, s, len);
+    c[len] = 0;
+    *out = c;
+    return 0;
+}
+
+static int parse_kv(rd *r, cb_gguf *g, gguf_kv *kv) {
+    uint32_t t;
+    uint64_t type_at = r->pos;
+    if (rd_u32(r, &t, "value type")) return CB_EFORMAT;
+    kv->type = t;
+    kv->val_off = r->pos;
+    if (t == CB_GGUF_STRING) {
+        uint64_t len;
+        return rd_str(r, &len, "string value");
+    }
+    if (t == CB_GGUF_ARRAY) {
+        uint32_t et;
+        uint64_t et_at = r->pos, count, count_at;
+        if (rd_u32(r, &et, "array element type")) return CB_EFORMAT;
+        count_at = r->pos;
+        if (rd_u64(r, &count, "array count")) return CB_EFORMAT;
+        kv->elem_type = et;
+        kv->count = count;
+        kv->val_off = r->pos;
+        uint64_t remain = r->len - r->pos;
+        if (et == CB_GGUF_ARRAY)
+            return fail_at(r, et_at, "key '%s': arrays of arrays are not supported", kv->key);
+        if (et == CB_GGUF_STRING) {
+            if (count > remain / 8)
+                return fail_at(r, count_at,
+                               "key '%s': array of %llu strings exceeds what the %llu bytes left can hold",
+                               kv->key, (unsigned long long)count, (unsigned long long)remain);
+            if (count) {
+                kv->str_offs = malloc(count * sizeof *kv->str_offs);
+                if (!kv->str_offs)
+                    return cb_err_set(r->err, CB_ENOMEM, "%s: out of memory for key '%s'", r->path, kv->key);
+            }
+            for (uint64_t i = 0; i < count; i++) {
+                uint64_t len;
+                kv->str_offs[i] = r->pos;
+                if (rd_str(r, &len, "array string")) return CB_EFORMAT;
+            }
+            return 0;
+        }
+        uint64_t es = scalar_size(et);
+        if (!es)
+            return fail_at(r, et_at, "key '%s': unknown array element type %u (expected 0..12)", kv->key, et);
+        if (count > remain / es)
+            return fail_at(r, count_at,
+                           "key '%s': array of %llu %s elements exceeds what the %llu bytes left can hold",
+                           kv->key, (unsigned long long)count, value_type_name(et),
+                           (unsigned long long)remain);
+        r->pos += count * es;
+        return 0;
+    }
+    uint64_t s = scalar_size(t);
+    if (!s) return fail_at(r, type_at, "key '%s': unknown value type %u (expected 0..12)", kv->key, t);
+    if (need(r, s, value_type_name(t))) return CB_EFORMAT;
+    r->pos += s;
+    (void)g;
+    return 0;
+}
+
+static int parse_tensor(rd *r, cb_gguf *g, uint64_t i) {
+    cb_gguf_tensor *t = &g->tensors[i];
+    uint64_t at = r->pos;
+    int rc = rd_name(r, &t->name, "tensor name");
+    if (rc) return rc;
+    int64_t dup = ht_insert(g->tensor_ht, g->tensor_ht_size, t->name, i, tensor_name_of, g);
+    if (dup >= 0) return fail_at(r, at, "duplicate tensor name '%s' (also tensor %lld)", t->name, (long long)dup);
+    uint64_t nd_at = r->pos;
+    if (rd_u32(r, &t->n_dims, "n_dims")) return CB_EFORMAT;
+    if (t->n_dims < 1 || t->n_dims > 4)
+        return fail_at(r, nd_at, "tensor '%s': n_dims %u is outside 1..4", t->name, t->n_dims);
+    uint64_t n = 1;
+    for (uint32_t d = 0; d < 4; d++) t->ne[d] = 1;
+    for (uint32_t d = 0; d < t->n_dims; d++) {
+        uint64_t ne_at = r->pos;
+        if (rd_u64(r, &t->ne[d], "dimension")) return CB_EFORMAT;
+        if (t->ne[d] == 0)
+            return fail_at(r, ne_at, "tensor '%s': ne[%u] is 0 (expected >= 1)", t->name, d);
+        if (t->ne[d] > (uint64_t)INT64_MAX || __builtin_mul_overflow(n, t->ne[d], &n) || n > (uint64_t)INT64_MAX)
+            return fail_at(r, ne_at, "tensor '%s': element count overflows at ne[%u] = %llu", t->name, d,
+                           (unsigned long long)t->ne[d]);
+    }
+    t->n_elems = n;
+    uint64_t type_at = r->pos;
+    if (rd_u32(r, &t->type, "tensor type")) return CB_EFORMAT;
+    if (!supported_type(t->type)) {
+        if (t->type < 40)
+            return fail_at(r, type_at, "tensor '%s': type %s is not supported (supported: F32, F16, BF16, Q8_0)",
+                           t->name, cb_ggml_type_name(t->type));
+        return fail_at(r, type_at, "tensor '%s': unknown type id %u (supported: F32, F16, BF16, Q8_0)", t->name,
+                       t->type);
+    }
+    if (t->type == CB_GGML_Q8_0 && t->ne[0] % 32)
+        return fail_at(r, type_at, "tensor '%s': Q8_0 needs ne[0] to be a multiple of 32, got %llu", t->name,
+                       (unsigned long long)t->ne[0]);
+    if (tensor_bytes(t->type, n, &t->n_bytes))
+        return fail_at(r, type_at, "tensor '%s': byte size overflows", t->name);
+    uint64_t off_at = r->pos;
+    if (rd_u64(r, &t->offset, "tensor offset")) return CB_EFORMAT;
+    if (t->offset % g->alignment)
+        return fail_at(r, off_at, "tensor '%s': offset %llu is not a multiple of the alignment %u", t->name,
+                       (unsigned long long)t->offset, g->alignment);
+    return 0;
+}
+
+static int parse(cb_gguf *g, cb_err *err) {
+    rd r = {.p = g->base, .len = g->size, .pos = 0, .path = g->path, .err = err};
+    uint32_t magic;
+    if (g->size == 0) return fail_at(&r, 0, "file is empty (expected the GGUF magic)");
+    if (rd_u32(&r, &magic, "GGUF magic")) return CB_EFORMAT;
+    if (magic != GGUF_MAGIC)
+        return fail_at(&r, 0, "bad magic 0x%08x (expected \"GGUF\", 0x%08x)", magic, GGUF_MAGIC);
+    if (rd_u32(&r, &g->version, "version")) return CB_EFORMAT;
+    if (g->version == 1)
+        return fail_at(&r, 4, "GGUF version 1 is not supported (expected 2 or 3; convert the file again)");
+    if (g->version != 2 && g->version != 3)
+        return fail_at(&r, 4, "unknown GGUF version %u (expected 2 or 3)", g->version);
+    if (rd_u64(&r, &g->n_tensors, "n_tensors")) return CB_EFORMAT;
+    if (rd_u64(&r, &g->n_kv, "n_kv")) return CB_EFORMAT;
+    uint64_t remain = g->size - r.pos;
+    if (g->n_tensors > remain / TINFO_MIN_BYTES)
+        return fail_at(&r, 8, "n_tensors %llu exceeds what a %llu-byte file can hold",
+                       (unsigned long long)g->n_tensors, (unsigned long long)g->size);
+    if (g->n_kv > remain / KV_MIN_BYTES)
+        return fail_at(&r, 16, "n_kv %llu exceeds what a %llu-byte file can hold", (unsigned long long)g->n_kv,
+                       (unsigned long long)g->size);
+    if (g->n_tensors * TINFO_MIN_BYTES + g->n_kv * KV_MIN_BYTES > remain)
+        return fail_at(&r, 8, "n_tensors %llu and n_kv %llu exceed what a %llu-byte file can hold",
+                       (unsigned long long)g->n_tensors, (unsigned long long)g->n_kv,
+                       (unsigned long long)g->size);
+
+    g->kv = calloc(g->n_kv ? g->n_kv : 1, sizeof *g->kv);
+    g->key_ht_size = ht_size_for(g->n_kv);
+    g->key_ht = calloc(g->key_ht_size, sizeof *g->key_ht);
+    g->tensors = calloc(g->n_tensors ? g->n_tensors : 1, sizeof *g->tensors);
+    g->tensor_ht_size = ht_size_for(g->n_tensors);
+    g->tensor_ht = calloc(g->tensor_ht_size, sizeof *g->tensor_ht);
+    if (!g->kv || !g->key_ht || !g->tensors || !g->tensor_ht)
+        return cb_err_set(err, CB_ENOMEM, "%s: out of memory for %llu keys and %llu tensors", g->path,
+                          (unsigned long long)g->n_kv, (unsigned long long)g->n_tensors);
+
+    g->alignment = GGUF_DEFAULT_ALIGN;
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        gguf_kv *kv = &g->kv[i];
+        uint64_t at = r.pos;
+        int rc = rd_name(&r, &kv->key, "key");
+        if (rc) return rc;
+        int64_t dup = ht_insert(g->key_ht, g->key_ht_size, kv->key, i, kv_name_of, g);
+        if (dup >= 0) return fail_at(&r, at, "duplicate key '%s' (also key %lld)", kv->key, (long long)dup);
+        uint64_t type_at = r.pos;
+        rc = parse_kv(&r, g, kv);
+        if (rc) return rc;
+        if (!strcmp(kv->key, "general.alignment")) {
+            uint32_t a;
+            if (kv->type != CB_GGUF_U32)
+                return fail_at(&r, type_at, "general.alignment has type %s (expected u32)",
+                               value_type_name(kv->type));
+            memcpy(&a, g->base + kv->val_off, 4);
+            if (a == 0 || (a & (a - 1)))
+                return fail_at(&r, kv->val_off, "general.alignment %u is not a nonzero power of two", a);
+            g->alignment = a;
+        }
+    }
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        int rc = parse_tensor(&r, g, i);
+        if (rc) return rc;
+    }
+    uint64_t pad = (g->alignment - r.pos % g->alignment) % g->alignment;
+    g->data_start = r.pos + pad;
+    if (g->data_start > g->size) {
+        if (g->n_tensors)
+            return fail_at(&r, r.pos, "expected %llu bytes of padding before the tensor data but the file ends at byte %llu",
+                           (unsigned long long)pad, (unsigned long long)g->size);
+        g->data_start = g->size; /* vocab-only files may omit the trailing padding */
+    }
+    uint64_t data_len = g->size - g->data_start;
+    for (uint64_t i = 0; i < g->n_tensors; i++) {
+        cb_gguf_tensor *t = &g->tensors[i];
+        if (t->offset > data_len || t->n_bytes > data_len - t->offset)
+            return fail_at(&r, g->data_start + (t->offset < data_len ? t->offset : data_len),
+                           "tensor '%s': data at offset %llu + %llu bytes runs past the end of the %llu-byte file "
+                           "(data section starts at byte %llu)",
+                           t->name, (unsigned long long)t->offset, (unsigned long long)t->n_bytes,
+                           (unsigned long long)g->size, (unsigned long long)g->data_start);
+        t->data = g->base + g->data_start + t->offset;
+    }
+    return 0;
+}
+
+static int open_common(cb_gguf *g, cb_gguf **out, cb_err *err) {
+    int rc = parse(g, err);
+    if (rc) {
+        if (err && !err->code) cb_err_set(err, rc, "%s: invalid GGUF", g->path);
+        cb_gguf_free(g);
+        return rc;
+    }
+    *out = g;
+    return 0;
+}
+
+int cb_gguf_open_mem(const void *buf, size_t len, cb_gguf **out, cb_err *err) {
+    *out = NULL;
+    cb_gguf *g = calloc(1, sizeof *g);
+    if (!g || !(g->path = strdup("<memory>"))) {
+        free(g);
+        return cb_err_set(err, CB_ENOMEM, "<memory>: out of memory");
+    }
+    g->base = buf;
+    g->size = len;
+    return open_common(g, out, err);
+}
+
+int cb_gguf_open(const char *path, cb_gguf **out, cb_err *err) {
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return cb_err_set(err, CB_EIO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return cb_err_set(err, CB_EIO, "%s: cannot stat: %s", path, strerror(e));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return cb_err_set(err, CB_EIO, "%s: not a regular file", path);
+    }
+    cb_gguf *g = calloc(1, sizeof *g);
+    if (!g || !(g->path = strdup(path))) {
+        free(g);
+        close(fd);
+        return cb_err_set(err, CB_ENOMEM, "%s: out of memory", path);
+    }
+    g->size = (uint64_t)st.st_size;
+    if (g->size > 0) {
+        void *m = mmap(NULL, (size_t)g->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            cb_gguf_free(g);
+            return cb_err_set(err, CB_EIO, "%s: cannot mmap %llu bytes: %s", path,
+                              (unsigned long long)st.st_size, strerror(e));
+        }
+        g->map = m;
+        g->base = m;
+    }
+    close(fd);
+    return open_common(g, out, err);
+}
+
+void cb_gguf_free(cb_gguf *g) {
+    if (!g) return;
+    if (g->kv)
+        for (uint64_t i = 0; i < g->n_kv; i++) {
+            free(g->kv[i].key);
+            free(g->kv[i].str_offs);
+        }
+    if (g->tensors)
+        for (uint64_t i = 0; i < g->n_tensors; i++) free(g->tensors[i].name);
+    free(g->kv);
+    free(g->tensors);
+    free(g->key_ht);
+    free(g->tensor_ht);
+    if (g->map) munmap(g->map, (size_t)g->size);
+    free(g->path);
+    free(g);
+}
+
+/* ---- accessors ------------------------------------------------------------ */
+
+uint32_t cb_gguf_version(const cb_gguf *g) { return g->version; }
+uint32_t cb_gguf_alignment(const cb_gguf *g) { return g->alignment; }
+const char *cb_gguf_path(const cb_gguf *g) { return g->path; }
+uint64_t cb_gguf_file_size(const cb_gguf *g) { return g->size; }
+uint64_t cb_gguf_data_offset(const cb_gguf *g) { return g->data_start; }
+
+int64_t cb_gguf_find_key(const cb_gguf *g, const char *key) {
+    return ht_find(g->key_ht, g->key_ht_size, key, kv_name_of, g);
+}
+
+static const gguf_kv *kv_get(const cb_gguf *g, const char *key) {
+    int64_t i = cb_gguf_find_key(g, key);
+    return i < 0 ? NULL : &g->kv[i];
+}
+
+/* Reads a scalar of integer type t at off as signed/unsigned 64-bit. */
+static void read_int(const uint8_t *p, uint32_t t, int64_t *s, uint64_t *u, int *neg) {
+    uint8_t u8; int8_t i8; uint16_t u16; int16_t i16; uint32_t u32; int32_t i32; uint64_t u64; int64_t i64;
+    *neg = 0;
+    switch (t) {
+    case CB_GGUF_U8: memcpy(&u8, p, 1); *u = u8; *s = u8; break;
+    case CB_GGUF_I8: memcpy(&i8, p, 1); *s = i8; *u = (uint64_t)i8; *neg = i8 < 0; break;
+    case CB_GGUF_U16: memcpy(&u16, p, 2); *u = u16; *s = u16; break;
+    case CB_GGUF_I16: memcpy(&i16, p, 2); *s = i16; *u = (uint64_t)i16; *neg = i16 < 0; break;
+    case CB_GGUF_U32: memcpy(&u32, p, 4); *u = u32; *s = u32; break;
+    case CB_GGUF_I32: memcpy(&i32, p, 4); *s = i32; *u = (uint64_t)i32; *neg = i32 < 0; break;
+    case CB_GGUF_U64: memcpy(&u64, p, 8); *u = u64; *s = (int64_t)u64; *neg = u64 > (uint64_t)INT64_MAX ? -1 : 0; break;
+    default: memcpy(&i64, p, 8); *s = i64; *u = (uint64_t)i64; *neg = i64 < 0; break;
+    }
+}
+
+int cb_gguf_get_u64(const cb_gguf *g, const char *key, uint64_t *out) {
+    const gguf_kv *kv = kv_get(g, key);
+    if (!kv) return 1;
+    if (!is_int_type(kv->type)) return 2;
+    int64_t s; uint64_t u; int neg;
+    read_int(g->base + kv->val_off, kv->type, &s, &u, &neg);
+    if (neg > 0) return 2;
+    *out = u;
+    return 0;
+}
+
+int cb_gguf_get_i64(const cb_gguf *g, const char *key, int64_t *out) {
+    const gguf_kv *kv = kv_get(g, key);
+    if (!kv) return 1;
+    if (!is_int_type(kv->type)) return 2;
+    int64_t s; uint64_t u; int neg;
+    read_int(g->base + kv->val_off, kv->type, &s, &u, &neg);
+    if (neg < 0) return 2;
+    *out = s;
+    return 0;
+}
+
+static int read_float(const uint8_t *p, uint32_t t, float *out) {
+    if (t == CB_GGUF_F32) {
+        memcpy(out, p, 4);
+        return 0;
+    }
+    if (t == CB_GGUF_F64) {
+        double d;
+        memcpy(&d, p, 8);
+        *out = (float)d;
+        return 0;
+    }
+    return 2;
+}
+
+int cb_gguf_get_f32(const cb_gguf *g, const char *key, float *out) {
+    const gguf_kv *kv = kv_get(g, key);
+    if (!kv) return 1;
+    return read_float(g->base + kv->val_off, kv->type, out);
+}
+
+int cb_gguf_get_bool(const cb_gguf *g, const char *key, int *out) {
+    const gguf_kv *kv = kv_get(g, key);
+    if (!kv) return 1;
+    if (kv->type != CB_GGUF_BOOL) return 2;
+    *out = g->base[kv->val_off] != 0;
+    return 0;
+}
+
+static void str_at(const cb_gguf *g, uint64_t off, cb_gguf_str *out) {
+    uint64_t len;
+    memcpy(&len, g->base + off, 8);
+    out->ptr = (const char *)g->base + off + 8;
+    out->len = len;
+}
+
+int cb_gguf_get_str(const cb_gguf *g, const char *key, cb_gguf_str *out) {
+    const gguf_kv *kv = kv_get(g, key);
+    if (!kv) return 1;
+    if (kv->type != CB_GGUF_STRING) return 2;
+    str_at(g, kv->val_off, out);
+    return 0;
+}
+
+int cb_gguf_get_arr(const cb_gguf *g, const char *key, uint32_t *elem_type, uint64_t *count) {
+    const gguf_kv *kv = kv_get(g, key);
+    if (!kv) return 1;
+    if (kv->type != CB_GGUF_ARRAY) return 2;
+    *elem_type = kv->elem_type;
+    *count = kv->count;
+    return 0;
+}
+
+/* Array element lookup shared by arr_*: returns 1 if absent or i out of range. */
+static int arr_elem(const cb_gguf *g, const char *key, uint64_t i, const gguf_kv **kv_out) {
+    const gguf_kv *kv = kv_get(g, key);
+    if (!kv) return 1;
+    if (kv->type != CB_GGUF_ARRAY) return 2;
+    if (i >= kv->count) return 1;
+    *kv_out = kv;
+    return 0;
+}
+
+int cb_gguf_arr_str(const cb_gguf *g, const char *key, uint64_t i, cb_gguf_str *out) {
+    const gguf_kv *kv;
+    int rc = arr_elem(g, key, i, &kv);
+    if (rc) return rc;
+    if (kv->elem_type != CB_GGUF_STRING) return 2;
+    str_at(g, kv->str_offs[i], out);
+    return 0;
+}
+
+int cb_gguf_arr_f32(const cb_gguf *g, const char *key, uint64_t i, float *out) {
+    const gguf_kv *kv;
+    int rc = arr_elem(g, key, i, &kv);
+    if (rc) return rc;
+    uint64_t es = scalar_size(kv->elem_type);
+    if (kv->elem_type != CB_GGUF_F32 && kv->elem_type != CB_GGUF_F64) return 2;
+    return read_float(g->base + kv->val_off + i * es, kv->elem_type, out);
+}
+
+int cb_gguf_arr_i64(const cb_gguf *g, const char *key, uint64_t i, int64_t *out) {
+    const gguf_kv *kv;
+    int rc = arr_elem(g, key, i, &kv);
+    if (rc) return rc;
+    if (!is_int_type(kv->elem_type)) return 2;
+    int64_t s; uint64_t u; int neg;
+    read_int(g->base + kv->val_off + i * scalar_size(kv->elem_type), kv->elem_type, &s, &u, &neg);
+    if (neg < 0) return 2;
+    *out = s;
+    return 0;
+}
+
+uint64_t cb_gguf_n_kv(const cb_gguf *g) { return g->n_kv; }
+const char *cb_gguf_key(const cb_gguf *g, uint64_t i) { return i < g->n_kv ? g->kv[i].key : NULL; }
+uint32_t cb_gguf_kv_type(const cb_gguf *g, uint64_t i) { return i < g->n_kv ? g->kv[i].type : UINT32_MAX; }
+
+uint64_t cb_gguf_n_tensors(const cb_gguf *g) { return g->n_tensors; }
+const cb_gguf_tensor *cb_gguf_tensor_at(const cb_gguf *g, uint64_t i) {
+    return i < g->n_tensors ? &g->tensors[i] : NULL;
+}
+const cb_gguf_tensor *cb_gguf_find_tensor(const cb_gguf *g, const char *name) {
+    int64_t i = ht_find(g->tensor_ht, g->tensor_ht_size, name, tensor_name_of, g);
+    return i < 0 ? NULL : &g->tensors[i];
+}
