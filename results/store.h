@@ -1,0 +1,278 @@
+/* results/store.h — the results database: one SQLite file holding runs, every
+ * graded sample and the per-capability scores derived from them.
+ *
+ * The scheduler (`capbench run`) creates a run, adds samples in batched
+ * transactions as they are graded, asks which (item, repeat) keys are already
+ * stored when it resumes, and finishes the run. `capbench report` reads a run
+ * back, `capbench regrade` rewrites the grade columns of stored samples. This
+ * module knows no task, grader or backend: it stores the strings and numbers
+ * it is given. It is the only file that includes sqlite3.h.
+ *
+ * Secrets are never stored — but the store cannot tell a secret from a
+ * string: callers pass a config JSON with secrets removed (capbench configs
+ * only name environment variables; keep it that way) and never an API key in
+ * base_url.
+ *
+ * Connection settings: journal_mode=WAL, synchronous=FULL, busy_timeout 10 s,
+ * foreign_keys=ON. A commit is durable when cb_store_commit returns; samples
+ * added after the last commit are lost on a crash (never half-written), so a
+ * resumed run asks for them again.
+ *
+ * Schema (PRAGMA application_id = 0x43425244 "CBRD", PRAGMA user_version = 2):
+ *
+ *   runs(id INTEGER PRIMARY KEY, suite TEXT, config_json TEXT,
+ *        config_sha256 TEXT, model_id TEXT, model_sha256 TEXT,
+ *        model_bytes INTEGER, backend TEXT, base_url TEXT, device TEXT,
+ *        capbench_version TEXT, seed INTEGER (uint64 stored as int64 bits),
+ *        started_at REAL, finished_at REAL (unix seconds, NULL while running),
+ *        status TEXT CHECK IN ('running','finished','interrupted','failed'))
+ *   samples(id INTEGER PRIMARY KEY, run_id -> runs(id) ON DELETE CASCADE,
+ *        item_id TEXT, repeat INTEGER, task TEXT, subtask TEXT, setting TEXT,
+ *        cap1 TEXT, cap2 TEXT (NULL for single-capability items),
+ *        item_json TEXT, prompt TEXT, prompt_tokens INTEGER, response TEXT,
+ *        extracted TEXT, score REAL (NULL = no score), unparsed INTEGER 0/1,
+ *        flags_json TEXT, metrics_json TEXT, grader_version TEXT,
+ *        completion_tokens INTEGER, latency_s REAL, attempts INTEGER,
+ *        error TEXT (NULL = ok), UNIQUE(run_id, item_id, repeat))
+ *   capability_scores(run_id -> runs(id) ON DELETE CASCADE, capability TEXT,
+ *        cap1 TEXT, cap2 TEXT, n INTEGER, n_scored INTEGER, mean REAL,
+ *        sd REAL, se REAL, ci_low REAL, ci_high REAL, ci_method TEXT
+ *        ('wilson' | 'normal'), unparsed_rate REAL,
+ *        PRIMARY KEY(run_id, capability))
+ *
+ * Capabilities: an item carries one or two capability labels. A single label
+ * X scores under "X"; a pair (X, Y) is a cross capability and scores under
+ * "X&Y" (labels in the order given), never under X or Y alone — that is what
+ * the weakest-link analysis (TASKS.md §6) compares: S_X, S_Y against S_X&Y.
+ * Labels must not contain '&'.
+ *
+ * History: version 1 had a single `capability` column in samples, no
+ * unparsed / metrics_json / grader_version, no model_bytes / base_url in
+ * runs and only (n, mean, ci_low, ci_high) in capability_scores. Opening a
+ * version-1 file migrates it forward in one transaction. A file with a newer
+ * version, or an SQLite file that is not a capbench database, is refused.
+ *
+ * Threads: a cb_store is one SQLite connection; use it from one thread at a
+ * time. Several processes may open the same file (WAL + busy timeout).
+ */
+#ifndef CB_RESULTS_STORE_H
+#define CB_RESULTS_STORE_H
+
+#include "common/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cb_store cb_store;
+
+#define CB_STORE_SCHEMA_VERSION 2
+#define CB_STORE_DEFAULT_PATH "results.db"
+
+typedef enum {
+    CB_STORE_OPEN_EXISTING = 0, /* the file must exist (report, regrade) */
+    CB_STORE_OPEN_CREATE = 1    /* create the file and schema when absent (run) */
+} cb_store_mode;
+
+typedef enum {
+    CB_RUN_RUNNING = 0,
+    CB_RUN_FINISHED = 1,
+    CB_RUN_INTERRUPTED = 2,
+    CB_RUN_FAILED = 3
+} cb_run_status;
+
+/* One row of `runs`. Fixed-size strings are NUL-terminated (longer input is
+ * refused with CB_EUSAGE rather than cut). config_json: on create the caller's
+ * string (copied by the store); on get a malloc'd copy owned by the struct,
+ * released by cb_run_info_clear. */
+typedef struct cb_run_info {
+    int64_t id;                  /* OUT of create, IN of get */
+    char suite[128];             /* suite name, e.g. "smoke" */
+    char *config_json;           /* the resolved config, secrets removed */
+    char config_sha256[65];      /* hex sha256 of config_json, computed by the caller; compared on --resume */
+    char model_id[512];          /* cb_backend_info.model_id */
+    char model_sha256[65];       /* "" for remote */
+    int64_t model_bytes;
+    char backend[16];            /* "local" | "openai" */
+    char base_url[512];          /* remote only, "" otherwise */
+    char device[64];             /* "cpu", "cuda:0 NVIDIA H100", "remote" */
+    char capbench_version[32];   /* CB_VERSION */
+    uint64_t seed;               /* global seed of the suite */
+    double started_at;           /* unix seconds; create: 0 = now */
+    double finished_at;          /* unix seconds; 0 = not finished */
+    cb_run_status status;        /* create always stores RUNNING */
+} cb_run_info;
+
+/* Frees info->config_json (when owned after cb_run_info get) and zeroes *info. */
+void cb_run_info_clear(cb_run_info *info);
+
+/* "running", "finished", "interrupted", "failed". */
+const char *cb_run_status_name(cb_run_status s);
+
+/* One row of `samples`. All strings are borrowed: the store copies them while
+ * adding (SQLITE_TRANSIENT), so they only need to live for the call. NULL
+ * strings are stored as SQL NULL. On reads (cb_store_foreach_sample) they
+ * point into store memory valid only during the callback. */
+typedef struct cb_sample {
+    int64_t id;                  /* rowid: OUT on reads, ignored on add */
+    int64_t run_id;
+    const char *item_id;         /* required; stable id "family/subtask/setting/index" */
+    int repeat;                  /* 0-based repeat index */
+    const char *task;            /* family, required */
+    const char *subtask;
+    const char *setting;
+    const char *cap[2];          /* cap[0] required unless both NULL; cap[1] NULL for single-capability items */
+    const char *item_json;       /* the item as JSON (tasks' round trip), so regrade needs no regeneration */
+    const char *prompt;          /* rendered prompt the model saw */
+    int prompt_tokens;
+    const char *response;        /* model output (NULL when the request failed) */
+    const char *extracted;       /* extracted answer, NULL when none */
+    double score;                /* primary score in [0,1]; NaN = no score (stored NULL) */
+    int unparsed;                /* 1 when no answer could be extracted */
+    const char *flags_json;      /* JSON array of flag strings, or NULL */
+    const char *metrics_json;    /* JSON object of secondary metrics, or NULL */
+    const char *grader_version;  /* version string of the grader that produced score */
+    int completion_tokens;
+    double latency_s;
+    int attempts;
+    const char *error;           /* NULL = ok; else why the request failed */
+} cb_sample;
+
+/* Opens (and for CB_STORE_OPEN_CREATE creates) the database at path, applies
+ * the connection settings above and migrates an older schema forward in one
+ * transaction. OUT *out: the handle, NULL on error. Errors: CB_EUSAGE when the
+ * file is missing in OPEN_EXISTING mode; CB_EFORMAT when the file is not an
+ * SQLite database or is an SQLite database that capbench did not create;
+ * CB_EUNSUP when its schema version is newer than this build's; CB_EIO for
+ * anything SQLite reports. */
+int cb_store_open(const char *path, cb_store_mode mode, cb_store **out, cb_err *err);
+
+/* Closes the handle; an open transaction is rolled back (its samples are lost
+ * exactly as on a crash). NULL is a no-op. */
+void cb_store_close(cb_store *s);
+
+/* Schema version of the open file (CB_STORE_SCHEMA_VERSION after open). */
+int cb_store_schema_version(const cb_store *s);
+
+/* ---- runs ---------------------------------------------------------------- */
+
+/* Inserts a run with status RUNNING. info->config_json may be NULL ("{}" is
+ * stored). started_at 0 means now. OUT *run_id. Errors: CB_EUSAGE for bad
+ * fields, CB_EIO. */
+int cb_store_run_create(cb_store *s, const cb_run_info *info, int64_t *run_id, cb_err *err);
+
+/* Reads run run_id into *out (which the caller clears with cb_run_info_clear).
+ * Errors: CB_EUSAGE "no run N" when absent, CB_EIO. */
+int cb_store_run_get(cb_store *s, int64_t run_id, cb_run_info *out, cb_err *err);
+
+/* OUT *run_id: the id of the newest run (largest id). Errors: CB_EUSAGE when
+ * the database holds no run. */
+int cb_store_run_latest(cb_store *s, int64_t *run_id, cb_err *err);
+
+/* Sets the status and, for any status but RUNNING, finished_at = now (RUNNING
+ * clears it again, for --resume). Errors: CB_EUSAGE when the run is absent. */
+int cb_store_run_set_status(cb_store *s, int64_t run_id, cb_run_status status, cb_err *err);
+
+/* ---- samples ------------------------------------------------------------- */
+
+/* Batched transactions: begin, add many samples, commit. Without begin, each
+ * add is its own transaction (correct but slow: one fsync each). begin while a
+ * transaction is open is CB_ERUNTIME. rollback with none open is a no-op. */
+int cb_store_begin(cb_store *s, cb_err *err);
+int cb_store_commit(cb_store *s, cb_err *err);
+void cb_store_rollback(cb_store *s);
+
+/* Adds one sample. Keys are unique: when (run_id, item_id, repeat) is already
+ * stored, the row is left as it is and *inserted = 0 — except that a stored
+ * FAILED sample (error not NULL) is replaced by a new sample without error,
+ * which is how a resumed run retries failures (see cb_store_done_keys). OUT
+ * *inserted (may be NULL): 1 when a row was written. Errors: CB_EUSAGE for a
+ * missing item_id/task or a run that does not exist, CB_EIO. A sample is never
+ * counted twice. */
+int cb_store_add_sample(cb_store *s, const cb_sample *smp, int *inserted, cb_err *err);
+
+/* Convenience: begin + add n samples + commit (rolls back on error: all or
+ * none). OUT *n_inserted (may be NULL). */
+int cb_store_add_samples(cb_store *s, const cb_sample *smp, size_t n, size_t *n_inserted, cb_err *err);
+
+/* Rewrites the grade columns (extracted, score, unparsed, flags_json,
+ * metrics_json, grader_version) of the stored sample with key
+ * (smp->run_id, smp->item_id, smp->repeat); other fields of smp are ignored.
+ * Errors: CB_EUSAGE when no such sample exists, CB_EIO. */
+int cb_store_update_grade(cb_store *s, const cb_sample *smp, cb_err *err);
+
+/* Number of samples stored for the run (all, including failed). */
+int cb_store_count_samples(cb_store *s, int64_t run_id, int64_t *n, cb_err *err);
+
+/* Calls fn for each sample of the run in rowid (insertion) order. The sample
+ * and its strings are valid only during the call. Rows are read in pages with
+ * no statement left open during callbacks, so fn may call any store function
+ * (cb_store_update_grade, begin/commit). fn returns 0 to go on, nonzero to
+ * stop: that value is returned (and err is left as fn set it). */
+typedef int (*cb_sample_fn)(void *ud, const cb_sample *smp, cb_err *err);
+int cb_store_foreach_sample(cb_store *s, int64_t run_id, cb_sample_fn fn, void *ud, cb_err *err);
+
+/* ---- resume -------------------------------------------------------------- */
+
+/* The set of (item_id, repeat) keys already stored for a run, sorted by
+ * (item_id bytes, repeat), for binary-search lookups by the scheduler. */
+typedef struct cb_keyset cb_keyset;
+
+typedef enum {
+    CB_DONE_ALL = 0,        /* every stored sample counts as done */
+    CB_DONE_SUCCEEDED = 1   /* samples with an error are left out, so they are retried */
+} cb_done_mode;
+
+/* OUT *out: a new keyset (free with cb_keyset_free). */
+int cb_store_done_keys(cb_store *s, int64_t run_id, cb_done_mode mode, cb_keyset **out, cb_err *err);
+int cb_keyset_contains(const cb_keyset *k, const char *item_id, int repeat); /* 1 or 0 */
+size_t cb_keyset_count(const cb_keyset *k);
+/* i-th key in sorted order (i < count); the string belongs to the keyset. */
+const char *cb_keyset_item(const cb_keyset *k, size_t i, int *repeat);
+void cb_keyset_free(cb_keyset *k);
+
+/* ---- derived scores ------------------------------------------------------ */
+
+/* The numbers aggregation needs from one sample, without the texts. */
+typedef struct cb_sample_stat {
+    const char *task, *subtask, *setting; /* point into the owning cb_stat_set */
+    const char *cap[2];
+    double score;            /* NaN when the sample has no score */
+    int unparsed;
+    int failed;              /* error not NULL */
+    int prompt_tokens, completion_tokens;
+    double latency_s;
+} cb_sample_stat;
+
+typedef struct cb_stat_set {
+    cb_sample_stat *rows;    /* n of them, rowid order */
+    size_t n;
+    char *strings;           /* internal: one block holding all strings */
+} cb_stat_set;
+
+/* Reads the numbers of every sample of the run. OUT *out (cleared first;
+ * free with cb_stat_set_clear). */
+int cb_store_sample_stats(cb_store *s, int64_t run_id, cb_stat_set *out, cb_err *err);
+void cb_stat_set_clear(cb_stat_set *set);
+
+/* Recomputes capability_scores for the run from its samples (results/
+ * aggregate.h: mean over scored samples, Wilson interval when every score is
+ * 0 or 1, normal interval otherwise), replacing the old rows in one
+ * transaction. Must not be called inside cb_store_begin/commit. */
+int cb_store_compute_capability_scores(cb_store *s, int64_t run_id, cb_err *err);
+
+/* One row of capability_scores. */
+typedef struct cb_capability_score {
+    char capability[256];    /* "X" or "X&Y" */
+    char cap1[128], cap2[128]; /* cap2 "" for single capabilities */
+    int64_t n;               /* samples with this capability key */
+    int64_t n_scored;        /* of which have a score (mean is over these) */
+    double mean, sd, se, ci_low, ci_high; /* NaN when undefined (n_scored 0, or sd with 1) */
+    char ci_method[8];       /* "wilson" | "normal" | "" */
+    double unparsed_rate;    /* unparsed / n */
+} cb_capability_score;
+
+/* Reads the stored capability scores of a run sorted by capability. OUT
+ * *rows (malloc'd, caller frees) and *n. */
+int cb_store_capability_scores(cb_store *s, int64_t run_id, cb_capability_score **rows, size_t *n, cb_err *err);
+
+#endif
