@@ -659,3 +659,379 @@ const cb_gguf_tensor *cb_gguf_find_tensor(const cb_gguf *g, const char *name) {
     int64_t i = ht_find(g->tensor_ht, g->tensor_ht_size, name, tensor_name_of, g);
     return i < 0 ? NULL : &g->tensors[i];
 }
+
+/* ---- writer --------------------------------------------------------------- */
+
+typedef struct wtensor {
+    char *name;
+    uint32_t type;
+    uint32_t n_dims;
+    uint64_t ne[4];
+    uint64_t n_bytes;
+    uint64_t offset;     /* relative to the data section, assigned at write time */
+    void *data;          /* copy made at add time; NULL = zeros or fill */
+    cb_gguf_fill_fn fill;
+    void *ctx;
+} wtensor;
+
+struct cb_gguf_writer {
+    uint32_t version;
+    uint32_t alignment;
+    uint8_t *meta;       /* serialized KV pairs: string key | u32 type | value */
+    size_t meta_len, meta_cap;
+    uint64_t n_kv;
+    char **keys;         /* for the duplicate check */
+    size_t keys_cap;
+    wtensor *tensors;
+    uint64_t n_tensors, tensors_cap;
+    cb_err first;        /* first error from a set/add call, reported by write */
+};
+
+__attribute__((format(printf, 3, 4))) static int wfail(cb_gguf_writer *w, int code, const char *fmt, ...) {
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (!w->first.code) cb_err_set(&w->first, code, "gguf writer: %s", msg);
+    return code;
+}
+
+static int meta_put(cb_gguf_writer *w, const void *p, size_t n) {
+    if (n > SIZE_MAX - w->meta_len) return wfail(w, CB_ENOMEM, "metadata size overflows");
+    if (w->meta_len + n > w->meta_cap) {
+        size_t cap = w->meta_cap ? w->meta_cap : 4096;
+        while (cap < w->meta_len + n) {
+            if (cap > SIZE_MAX / 2) return wfail(w, CB_ENOMEM, "metadata size overflows");
+            cap *= 2;
+        }
+        uint8_t *m = realloc(w->meta, cap);
+        if (!m) return wfail(w, CB_ENOMEM, "out of memory for %zu bytes of metadata", cap);
+        w->meta = m;
+        w->meta_cap = cap;
+    }
+    memcpy(w->meta + w->meta_len, p, n);
+    w->meta_len += n;
+    return 0;
+}
+
+static int meta_u32(cb_gguf_writer *w, uint32_t v) { return meta_put(w, &v, 4); }
+static int meta_u64(cb_gguf_writer *w, uint64_t v) { return meta_put(w, &v, 8); }
+static int meta_str(cb_gguf_writer *w, const char *s, uint64_t len) {
+    if (meta_u64(w, len)) return w->first.code;
+    return meta_put(w, s, (size_t)len);
+}
+
+/* Checks key and appends "key | type"; the caller appends the value. */
+static int begin_kv(cb_gguf_writer *w, const char *key, uint32_t type) {
+    size_t len = key ? strlen(key) : 0;
+    if (len == 0 || len > GGUF_MAX_STR) return wfail(w, CB_EUSAGE, "key must be 1..%u bytes", GGUF_MAX_STR);
+    for (uint64_t i = 0; i < w->n_kv; i++)
+        if (!strcmp(w->keys[i], key)) return wfail(w, CB_EUSAGE, "duplicate key '%s'", key);
+    if (w->n_kv == w->keys_cap) {
+        size_t cap = w->keys_cap ? 2 * w->keys_cap : 32;
+        char **k = realloc(w->keys, cap * sizeof *k);
+        if (!k) return wfail(w, CB_ENOMEM, "out of memory for key '%s'", key);
+        w->keys = k;
+        w->keys_cap = cap;
+    }
+    char *copy = strdup(key);
+    if (!copy) return wfail(w, CB_ENOMEM, "out of memory for key '%s'", key);
+    if (meta_str(w, key, len) || meta_u32(w, type)) {
+        free(copy);
+        return w->first.code;
+    }
+    w->keys[w->n_kv++] = copy;
+    return 0;
+}
+
+int cb_gguf_writer_new(uint32_t version, uint32_t alignment, cb_gguf_writer **out, cb_err *err) {
+    *out = NULL;
+    if (version != 2 && version != 3)
+        return cb_err_set(err, CB_EUSAGE, "gguf writer: version %u is not supported (expected 2 or 3)", version);
+    if (alignment == 0 || (alignment & (alignment - 1)))
+        return cb_err_set(err, CB_EUSAGE, "gguf writer: alignment %u is not a nonzero power of two", alignment);
+    cb_gguf_writer *w = calloc(1, sizeof *w);
+    if (!w) return cb_err_set(err, CB_ENOMEM, "gguf writer: out of memory");
+    w->version = version;
+    w->alignment = alignment;
+    if (alignment != GGUF_DEFAULT_ALIGN && cb_gguf_writer_set_u32(w, "general.alignment", alignment)) {
+        int rc = cb_err_set(err, w->first.code, "%s", w->first.msg);
+        cb_gguf_writer_free(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+void cb_gguf_writer_free(cb_gguf_writer *w) {
+    if (!w) return;
+    for (uint64_t i = 0; i < w->n_kv; i++) free(w->keys[i]);
+    free(w->keys);
+    for (uint64_t i = 0; i < w->n_tensors; i++) {
+        free(w->tensors[i].name);
+        free(w->tensors[i].data);
+    }
+    free(w->tensors);
+    free(w->meta);
+    free(w);
+}
+
+static int set_scalar(cb_gguf_writer *w, const char *key, uint32_t type, const void *v, size_t n) {
+    if (begin_kv(w, key, type)) return w->first.code;
+    return meta_put(w, v, n);
+}
+
+int cb_gguf_writer_set_u8(cb_gguf_writer *w, const char *key, uint8_t v) {
+    return set_scalar(w, key, CB_GGUF_U8, &v, 1);
+}
+int cb_gguf_writer_set_i8(cb_gguf_writer *w, const char *key, int8_t v) {
+    return set_scalar(w, key, CB_GGUF_I8, &v, 1);
+}
+int cb_gguf_writer_set_u16(cb_gguf_writer *w, const char *key, uint16_t v) {
+    return set_scalar(w, key, CB_GGUF_U16, &v, 2);
+}
+int cb_gguf_writer_set_i16(cb_gguf_writer *w, const char *key, int16_t v) {
+    return set_scalar(w, key, CB_GGUF_I16, &v, 2);
+}
+int cb_gguf_writer_set_i64(cb_gguf_writer *w, const char *key, int64_t v) {
+    return set_scalar(w, key, CB_GGUF_I64, &v, 8);
+}
+int cb_gguf_writer_set_f64(cb_gguf_writer *w, const char *key, double v) {
+    return set_scalar(w, key, CB_GGUF_F64, &v, 8);
+}
+int cb_gguf_writer_set_u32(cb_gguf_writer *w, const char *key, uint32_t v) {
+    return set_scalar(w, key, CB_GGUF_U32, &v, 4);
+}
+int cb_gguf_writer_set_i32(cb_gguf_writer *w, const char *key, int32_t v) {
+    return set_scalar(w, key, CB_GGUF_I32, &v, 4);
+}
+int cb_gguf_writer_set_u64(cb_gguf_writer *w, const char *key, uint64_t v) {
+    return set_scalar(w, key, CB_GGUF_U64, &v, 8);
+}
+int cb_gguf_writer_set_f32(cb_gguf_writer *w, const char *key, float v) {
+    return set_scalar(w, key, CB_GGUF_F32, &v, 4);
+}
+int cb_gguf_writer_set_bool(cb_gguf_writer *w, const char *key, int v) {
+    uint8_t b = v != 0;
+    return set_scalar(w, key, CB_GGUF_BOOL, &b, 1);
+}
+int cb_gguf_writer_set_str(cb_gguf_writer *w, const char *key, const char *v) {
+    if (!v) return wfail(w, CB_EUSAGE, "key '%s': NULL string", key ? key : "?");
+    if (begin_kv(w, key, CB_GGUF_STRING)) return w->first.code;
+    return meta_str(w, v, strlen(v));
+}
+
+int cb_gguf_writer_set_arr_str(cb_gguf_writer *w, const char *key, const char *const *v, uint64_t n) {
+    if (begin_kv(w, key, CB_GGUF_ARRAY) || meta_u32(w, CB_GGUF_STRING) || meta_u64(w, n)) return w->first.code;
+    for (uint64_t i = 0; i < n; i++) {
+        if (!v[i]) return wfail(w, CB_EUSAGE, "key '%s': element %llu is NULL", key, (unsigned long long)i);
+        if (meta_str(w, v[i], strlen(v[i]))) return w->first.code;
+    }
+    return 0;
+}
+
+static int set_arr_scalar(cb_gguf_writer *w, const char *key, uint32_t et, const void *v, uint64_t n, size_t es) {
+    if (n > SIZE_MAX / es) return wfail(w, CB_ENOMEM, "key '%s': array too large", key ? key : "?");
+    if (begin_kv(w, key, CB_GGUF_ARRAY) || meta_u32(w, et) || meta_u64(w, n)) return w->first.code;
+    return n ? meta_put(w, v, (size_t)n * es) : 0;
+}
+
+int cb_gguf_writer_set_arr(cb_gguf_writer *w, const char *key, uint32_t elem_type, const void *v, uint64_t n) {
+    uint64_t es = scalar_size(elem_type);
+    if (!es) return wfail(w, CB_EUSAGE, "key '%s': array element type %u is not a scalar", key ? key : "?", elem_type);
+    return set_arr_scalar(w, key, elem_type, v, n, (size_t)es);
+}
+
+int cb_gguf_writer_set_arr_f32(cb_gguf_writer *w, const char *key, const float *v, uint64_t n) {
+    return set_arr_scalar(w, key, CB_GGUF_F32, v, n, 4);
+}
+int cb_gguf_writer_set_arr_i32(cb_gguf_writer *w, const char *key, const int32_t *v, uint64_t n) {
+    return set_arr_scalar(w, key, CB_GGUF_I32, v, n, 4);
+}
+
+/* Bytes of the value of kv i (after its u32 type), from the validated mapping. */
+static uint64_t kv_value_end(const cb_gguf *g, const gguf_kv *kv) {
+    if (kv->type == CB_GGUF_STRING) {
+        uint64_t len;
+        memcpy(&len, g->base + kv->val_off, 8);
+        return kv->val_off + 8 + len;
+    }
+    if (kv->type == CB_GGUF_ARRAY) {
+        if (kv->elem_type != CB_GGUF_STRING) return kv->val_off + kv->count * scalar_size(kv->elem_type);
+        if (!kv->count) return kv->val_off;
+        uint64_t last = kv->str_offs[kv->count - 1], len;
+        memcpy(&len, g->base + last, 8);
+        return last + 8 + len;
+    }
+    return kv->val_off + scalar_size(kv->type);
+}
+
+int cb_gguf_writer_copy_kv(cb_gguf_writer *w, const cb_gguf *src, const char *prefix) {
+    size_t plen = strlen(prefix);
+    for (uint64_t i = 0; i < src->n_kv; i++) {
+        const gguf_kv *kv = &src->kv[i];
+        if (strncmp(kv->key, prefix, plen)) continue;
+        /* value bytes start after the u32 type; arrays start 12 bytes before their first element */
+        uint64_t start = kv->type == CB_GGUF_ARRAY ? kv->val_off - 12 : kv->val_off;
+        uint64_t end = kv_value_end(src, kv);
+        if (begin_kv(w, kv->key, kv->type) || meta_put(w, src->base + start, (size_t)(end - start)))
+            return w->first.code;
+    }
+    return 0;
+}
+
+static int add_tensor_common(cb_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+                             const uint64_t *ne, wtensor **out) {
+    size_t len = name ? strlen(name) : 0;
+    if (len == 0 || len > GGUF_MAX_STR) return wfail(w, CB_EUSAGE, "tensor name must be 1..%u bytes", GGUF_MAX_STR);
+    if (n_dims < 1 || n_dims > 4) return wfail(w, CB_EUSAGE, "tensor '%s': n_dims %u is outside 1..4", name, n_dims);
+    if (!supported_type(type))
+        return wfail(w, CB_EUNSUP, "tensor '%s': type %s is not supported (supported: F32, F16, BF16, Q8_0)", name,
+                     cb_ggml_type_name(type));
+    uint64_t n = 1;
+    for (uint32_t d = 0; d < n_dims; d++)
+        if (ne[d] == 0 || __builtin_mul_overflow(n, ne[d], &n) || n > (uint64_t)INT64_MAX)
+            return wfail(w, CB_EUSAGE, "tensor '%s': ne[%u] = %llu is 0 or overflows the element count", name, d,
+                         (unsigned long long)ne[d]);
+    if (type == CB_GGML_Q8_0 && ne[0] % 32)
+        return wfail(w, CB_EUSAGE, "tensor '%s': Q8_0 needs ne[0] to be a multiple of 32", name);
+    uint64_t nb;
+    if (tensor_bytes(type, n, &nb)) return wfail(w, CB_EUSAGE, "tensor '%s': byte size overflows", name);
+    for (uint64_t i = 0; i < w->n_tensors; i++)
+        if (!strcmp(w->tensors[i].name, name)) return wfail(w, CB_EUSAGE, "duplicate tensor name '%s'", name);
+    if (w->n_tensors == w->tensors_cap) {
+        uint64_t cap = w->tensors_cap ? 2 * w->tensors_cap : 64;
+        wtensor *t = realloc(w->tensors, cap * sizeof *t);
+        if (!t) return wfail(w, CB_ENOMEM, "out of memory for tensor '%s'", name);
+        w->tensors = t;
+        w->tensors_cap = cap;
+    }
+    wtensor *t = &w->tensors[w->n_tensors];
+    memset(t, 0, sizeof *t);
+    if (!(t->name = strdup(name))) return wfail(w, CB_ENOMEM, "out of memory for tensor '%s'", name);
+    t->type = type;
+    t->n_dims = n_dims;
+    for (uint32_t d = 0; d < 4; d++) t->ne[d] = d < n_dims ? ne[d] : 1;
+    t->n_bytes = nb;
+    w->n_tensors++;
+    *out = t;
+    return 0;
+}
+
+int cb_gguf_writer_add_tensor(cb_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+                              const uint64_t *ne, const void *data) {
+    wtensor *t;
+    if (add_tensor_common(w, name, type, n_dims, ne, &t)) return w->first.code;
+    if (data && t->n_bytes) {
+        if (t->n_bytes > SIZE_MAX || !(t->data = malloc((size_t)t->n_bytes)))
+            return wfail(w, CB_ENOMEM, "out of memory copying tensor '%s' (%llu bytes)", name,
+                         (unsigned long long)t->n_bytes);
+        memcpy(t->data, data, (size_t)t->n_bytes);
+    }
+    return 0;
+}
+
+int cb_gguf_writer_add_tensor_fn(cb_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
+                                 const uint64_t *ne, cb_gguf_fill_fn fill, void *ctx) {
+    if (!fill) return wfail(w, CB_EUSAGE, "tensor '%s': NULL fill callback", name ? name : "?");
+    wtensor *t;
+    if (add_tensor_common(w, name, type, n_dims, ne, &t)) return w->first.code;
+    t->fill = fill;
+    t->ctx = ctx;
+    return 0;
+}
+
+static int put(FILE *f, const void *p, size_t n) { return fwrite(p, 1, n, f) == n ? 0 : -1; }
+
+static int put_zeros(FILE *f, uint64_t n) {
+    static const uint8_t z[4096];
+    while (n) {
+        size_t k = n > sizeof z ? sizeof z : (size_t)n;
+        if (put(f, z, k)) return -1;
+        n -= k;
+    }
+    return 0;
+}
+
+int cb_gguf_writer_write(cb_gguf_writer *w, const char *path, cb_err *err) {
+    if (w->first.code) return cb_err_set(err, w->first.code, "%s: %s", path, w->first.msg);
+    int rc = 0;
+    FILE *f = NULL;
+    void *buf = NULL;
+    char tmp[4096];
+    int n = snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp) return cb_err_set(err, CB_EUSAGE, "%s: path too long", path);
+
+    uint64_t off = 0, max_fill = 0;
+    for (uint64_t i = 0; i < w->n_tensors; i++) {
+        wtensor *t = &w->tensors[i];
+        t->offset = off;
+        if (t->fill && t->n_bytes > max_fill) max_fill = t->n_bytes;
+        uint64_t end = off + t->n_bytes;
+        off = end + (w->alignment - end % w->alignment) % w->alignment;
+    }
+    if (max_fill) {
+        if (max_fill > SIZE_MAX || !(buf = malloc((size_t)max_fill))) {
+            rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory for a %llu-byte tensor buffer", path,
+                            (unsigned long long)max_fill);
+            goto out;
+        }
+    }
+    f = fopen(tmp, "wb");
+    if (!f) {
+        rc = cb_err_set(err, CB_EIO, "%s: cannot create: %s", tmp, strerror(errno));
+        goto out;
+    }
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    uint32_t magic = GGUF_MAGIC;
+    uint64_t pos = 24 + w->meta_len;
+    int bad = put(f, &magic, 4) || put(f, &w->version, 4) || put(f, &w->n_tensors, 8) || put(f, &w->n_kv, 8) ||
+              put(f, w->meta, w->meta_len);
+    for (uint64_t i = 0; i < w->n_tensors && !bad; i++) {
+        wtensor *t = &w->tensors[i];
+        uint64_t len = strlen(t->name);
+        bad = put(f, &len, 8) || put(f, t->name, (size_t)len) || put(f, &t->n_dims, 4) ||
+              put(f, t->ne, 8 * (size_t)t->n_dims) || put(f, &t->type, 4) || put(f, &t->offset, 8);
+        pos += 8 + len + 4 + 8ull * t->n_dims + 4 + 8;
+    }
+    if (!bad) bad = put_zeros(f, (w->alignment - pos % w->alignment) % w->alignment);
+    uint64_t written = 0;
+    for (uint64_t i = 0; i < w->n_tensors && !bad; i++) {
+        wtensor *t = &w->tensors[i];
+        if (t->fill) {
+            int frc = t->fill(t->ctx, i, buf, t->n_bytes);
+            if (frc) {
+                rc = cb_err_set(err, frc > 0 ? frc : CB_ERUNTIME, "%s: fill callback for tensor '%s' failed (%d)",
+                                path, t->name, frc);
+                goto out;
+            }
+            bad = put(f, buf, (size_t)t->n_bytes);
+        } else if (t->data) {
+            bad = put(f, t->data, (size_t)t->n_bytes);
+        } else {
+            bad = put_zeros(f, t->n_bytes);
+        }
+        written = t->offset + t->n_bytes;
+        if (!bad) bad = put_zeros(f, (w->alignment - written % w->alignment) % w->alignment);
+    }
+    if (bad || fflush(f) != 0) {
+        rc = cb_err_set(err, CB_EIO, "%s: write failed: %s", tmp, strerror(errno));
+        goto out;
+    }
+    FILE *ff = f;
+    f = NULL;
+    if (fclose(ff) != 0) {
+        rc = cb_err_set(err, CB_EIO, "%s: close failed: %s", tmp, strerror(errno));
+        goto out;
+    }
+    if (rename(tmp, path) != 0) {
+        rc = cb_err_set(err, CB_EIO, "%s: cannot rename %s into place: %s", path, tmp, strerror(errno));
+        goto out;
+    }
+out:
+    if (f) fclose(f);
+    if (rc) unlink(tmp);
+    free(buf);
+    return rc;
+}

@@ -91,32 +91,59 @@ const cb_gguf_tensor *cb_gguf_find_tensor(const cb_gguf *g, const char *name); /
 const char *cb_ggml_type_name(uint32_t type); /* "F32", "Q4_K", ... ; "?" if unknown */
 
 /* ---- writer ---------------------------------------------------------------
- * Builds a GGUF in memory-light fashion: metadata and tensor infos are
- * collected, then cb_gguf_writer_write streams header + data to path.
- * Tensor data is copied at add time (small test files) or produced by a
- * callback (large generated models, written chunk by chunk). */
+ * Builds a GGUF without holding tensor data for large models: metadata and
+ * tensor infos are collected, then cb_gguf_writer_write streams header +
+ * padding + data to "<path>.tmp.<pid>" and renames it over path (so a failed
+ * write never leaves a half file at path). Tensor data is copied at add time
+ * (small test files) or produced by a fill callback at write time (generated
+ * models). Tensors are laid out in add order, each at an offset that is a
+ * multiple of the alignment; every tensor's data is followed by zero padding.
+ *
+ * The set/add functions return 0 or an error code (CB_EUSAGE: empty or
+ * duplicate key/name, bad shape; CB_EUNSUP: tensor type other than F32, F16,
+ * BF16, Q8_0; CB_ENOMEM). The first such error is remembered and
+ * cb_gguf_writer_write then fails with its message, so callers may check only
+ * the final write. Keys and strings are copied. */
 typedef struct cb_gguf_writer cb_gguf_writer;
+/* version 2 or 3; alignment a nonzero power of two. An alignment other than 32
+ * is recorded automatically as the u32 key general.alignment. Errors: CB_EUSAGE. */
 int cb_gguf_writer_new(uint32_t version, uint32_t alignment, cb_gguf_writer **out, cb_err *err);
-void cb_gguf_writer_free(cb_gguf_writer *w);
+void cb_gguf_writer_free(cb_gguf_writer *w); /* NULL is a no-op */
+int cb_gguf_writer_set_u8(cb_gguf_writer *w, const char *key, uint8_t v);
+int cb_gguf_writer_set_i8(cb_gguf_writer *w, const char *key, int8_t v);
+int cb_gguf_writer_set_u16(cb_gguf_writer *w, const char *key, uint16_t v);
+int cb_gguf_writer_set_i16(cb_gguf_writer *w, const char *key, int16_t v);
 int cb_gguf_writer_set_u32(cb_gguf_writer *w, const char *key, uint32_t v);
 int cb_gguf_writer_set_i32(cb_gguf_writer *w, const char *key, int32_t v);
 int cb_gguf_writer_set_u64(cb_gguf_writer *w, const char *key, uint64_t v);
+int cb_gguf_writer_set_i64(cb_gguf_writer *w, const char *key, int64_t v);
 int cb_gguf_writer_set_f32(cb_gguf_writer *w, const char *key, float v);
+int cb_gguf_writer_set_f64(cb_gguf_writer *w, const char *key, double v);
 int cb_gguf_writer_set_bool(cb_gguf_writer *w, const char *key, int v);
 int cb_gguf_writer_set_str(cb_gguf_writer *w, const char *key, const char *v);
 /* Array of strings / f32 / i32 (copied). */
 int cb_gguf_writer_set_arr_str(cb_gguf_writer *w, const char *key, const char *const *v, uint64_t n);
 int cb_gguf_writer_set_arr_f32(cb_gguf_writer *w, const char *key, const float *v, uint64_t n);
 int cb_gguf_writer_set_arr_i32(cb_gguf_writer *w, const char *key, const int32_t *v, uint64_t n);
-/* Copies every metadata key of src whose name starts with prefix (e.g. "tokenizer."). */
+/* Array of any scalar value type elem_type (CB_GGUF_U8..I64/F64/BOOL, not
+ * STRING or ARRAY); v holds n little-endian elements of that type. */
+int cb_gguf_writer_set_arr(cb_gguf_writer *w, const char *key, uint32_t elem_type, const void *v, uint64_t n);
+/* Copies every metadata key of src whose name starts with prefix (e.g. "tokenizer."),
+ * value bytes unchanged. src may be freed afterwards. */
 int cb_gguf_writer_copy_kv(cb_gguf_writer *w, const cb_gguf *src, const char *prefix);
-/* Tensor with data copied now (data may be NULL = zeros). */
+/* Tensor with data copied now (data may be NULL = zeros). ne has n_dims entries. */
 int cb_gguf_writer_add_tensor(cb_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                               const uint64_t *ne, const void *data);
-/* Tensor whose bytes are produced at write time: fill(ctx, tensor_index, buf, n_bytes). */
+/* Tensor whose bytes are produced at write time: fill(ctx, tensor_index, buf, n_bytes)
+ * must write the whole tensor (n_bytes, laid out as GGUF stores it) into buf and
+ * return 0; a nonzero return aborts the write (a positive CB_E* code is passed on,
+ * otherwise CB_ERUNTIME). tensor_index counts every tensor added so far, in add
+ * order. buf is one writer-owned buffer sized for the largest callback tensor. */
 typedef int (*cb_gguf_fill_fn)(void *ctx, uint64_t tensor_index, void *buf, uint64_t n_bytes);
 int cb_gguf_writer_add_tensor_fn(cb_gguf_writer *w, const char *name, uint32_t type, uint32_t n_dims,
                                  const uint64_t *ne, cb_gguf_fill_fn fill, void *ctx);
+/* Writes the file. Errors: the first set/add error, CB_EIO, CB_ENOMEM, or the
+ * fill callback's code. The writer may be written again or freed afterwards. */
 int cb_gguf_writer_write(cb_gguf_writer *w, const char *path, cb_err *err);
 
 #endif
