@@ -1,4 +1,4 @@
-/* tasks/rng.h — the deterministic randomness of TASKS.md 0.2: splitmix64,
+/* common/rng.h — the deterministic randomness of TASKS.md 0.2: splitmix64,
  * fnv1a64, xoshiro256**, unbiased bounded integers, uniform floats and
  * Fisher–Yates shuffles.
  *

@@ -1,6 +1,6 @@
-/* tasks/rng.c — splitmix64, fnv1a64, xoshiro256** and the bounded draws built on
+/* common/rng.c — splitmix64, fnv1a64, xoshiro256** and the bounded draws built on
  * them (see rng.h). Pure integer arithmetic; no global state. */
-#include "tasks/rng.h"
+#include "common/rng.h"
 
 #include <string.h>
 
