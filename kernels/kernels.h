@@ -25,12 +25,18 @@
 #include <stdint.h>
 
 /* ---- numeric formats ---------------------------------------------------- */
+/* Weight types, numbered as ggml numbers them (same values as engine/gguf.h). */
+enum { CB_KTYPE_F32 = 0, CB_KTYPE_F16 = 1, CB_KTYPE_Q8_0 = 8, CB_KTYPE_BF16 = 30 };
+
 #define CB_QK8_0 32
 typedef struct {
     uint16_t d;            /* fp16 scale */
     int8_t qs[CB_QK8_0];   /* value = d * qs[i] */
 } cb_block_q8_0;           /* 34 bytes */
 
+/* Scalar IEEE conversions, portable bit manipulation. Infinities keep their
+ * sign, NaNs stay NaN (quieted), subnormals on both sides are exact or rounded
+ * to nearest even; values past the fp16 range (>= 65520) become infinity. */
 float cb_fp16_to_fp32(uint16_t h);
 uint16_t cb_fp32_to_fp16(float f);   /* round to nearest even */
 float cb_bf16_to_fp32(uint16_t h);
@@ -38,9 +44,12 @@ uint16_t cb_fp32_to_bf16(float f);   /* round to nearest even */
 /* Bytes of one row of K elements of ggml type `type` (K must be a multiple of 32 for Q8_0);
  * 0 for an unsupported type. */
 size_t cb_row_bytes(uint32_t type, int64_t K);
-/* Quantizes n floats (n % 32 == 0) into Q8_0 blocks (scale = max|x|/127). */
+/* Quantizes n floats (n % 32 == 0) into Q8_0 blocks: per block of 32,
+ * d = max|x|/127 (stored as fp16), q = round(x/d) clamped to [-127, 127]
+ * (q = 0 for an all-zero block). Dequantized value = fp16(d) * q. */
 void cb_quantize_q8_0(const float *x, cb_block_q8_0 *out, int64_t n);
-/* Converts one row of K elements of `type` to floats. */
+/* Converts one row of K elements of `type` to floats (out: K floats). An
+ * unsupported type is a programmer error (assert); check cb_row_bytes() != 0. */
 void cb_dequantize_row(uint32_t type, const void *row, float *out, int64_t K);
 
 /* ---- thread pool ---------------------------------------------------------- */
@@ -54,7 +63,8 @@ void cb_pool_run(cb_pool *p, void (*fn)(void *ctx, int ith, int nth), void *ctx)
 
 /* ---- CPU features --------------------------------------------------------- */
 /* 1 when the AVX2+FMA+F16C paths are usable (checked at run time). The env var
- * CAPBENCH_NO_AVX2=1 forces the portable path (tests use it). */
+ * CAPBENCH_NO_AVX2=1 forces the portable path (tests use it). Read on every
+ * call (cheap), so a process may flip it between calls. */
 int cb_cpu_has_avx2(void);
 
 /* ---- matrix products -------------------------------------------------------
@@ -64,6 +74,14 @@ void cb_matmul(cb_pool *pool, uint32_t wtype, const void *W, const float *x, flo
                int64_t T, int64_t K, int64_t N);
 void cb_matmul_ref(uint32_t wtype, const void *W, const float *x, float *y,
                    int64_t T, int64_t K, int64_t N);
+/* cb_matmul with the kernel set named explicitly (tests, benchmarks):
+ * CB_KIMPL_AUTO = what cb_matmul picks, CB_KIMPL_PORTABLE = plain C,
+ * CB_KIMPL_AVX2 = AVX2/FMA/F16C (falls back to portable when the CPU lacks
+ * it). Batch invariance holds within one kernel set; the two sets may differ
+ * in the last bits. Supported: wtype F32/F16/BF16 any K >= 1; Q8_0 K % 32 == 0. */
+enum { CB_KIMPL_AUTO = 0, CB_KIMPL_PORTABLE = 1, CB_KIMPL_AVX2 = 2 };
+void cb_matmul_impl(int impl, cb_pool *pool, uint32_t wtype, const void *W, const float *x,
+                    float *y, int64_t T, int64_t K, int64_t N);
 
 /* ---- elementwise and normalization (in the engine's hot loop) ------------ */
 /* out (C) = x / sqrt(mean(x^2) + eps) * w ; out may alias x. */
@@ -86,8 +104,19 @@ void cb_swiglu_ref(float *gate, const float *up, int64_t n);
 int64_t cb_argmax(const float *x, int64_t n);
 
 /* ---- memory bandwidth -------------------------------------------------------
- * Measures copy bandwidth (bytes read + bytes written per second) over `bytes`
- * with the pool's threads; best of `reps`. */
+ * Measures copy bandwidth over a `bytes` source copied into a `bytes`
+ * destination, split across the pool's threads (pool may be NULL); best of
+ * `reps`. Convention: returns (bytes read + bytes written) per second, i.e.
+ * 2 * bytes / seconds — compare it with a matvec's weight bytes read per
+ * second. Returns 0 when the buffers cannot be allocated. */
 double cb_measure_copy_bandwidth(cb_pool *pool, size_t bytes, int reps);
+
+/* Weight-read rate of batch-1 decode: builds n_mats random matrices of N rows
+ * of K (`wtype`, one allocation), then times passes of cb_matmul with T = 1
+ * over all of them; best of `reps` passes. Returns weight bytes read per
+ * second (0 when allocation fails). Pick n_mats * N * row bytes well above the
+ * last-level cache to measure memory, not cache. */
+double cb_bench_matvec_bandwidth(cb_pool *pool, uint32_t wtype, int64_t K, int64_t N,
+                                 int64_t n_mats, int reps);
 
 #endif

@@ -1,0 +1,147 @@
+/* kernels/cpu/convert.c — number formats of the weights: fp16 and bf16 to and
+ * from fp32, Q8_0 quantization, row sizes and row dequantization, and the
+ * run-time CPU feature check that picks the AVX2 kernels.
+ *
+ * Everything here is portable C on the bit patterns (no F16C needed), so the
+ * results are the same on every machine. The hot matmul paths do not call
+ * these per element on AVX2; they convert in registers (matmul_avx2.c).
+ */
+#include "kernels/kernels.h"
+#include "kernels/cpu/cpu_internal.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+float cb_fp16_to_fp32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t exp = (h >> 10) & 0x1fu;
+    uint32_t man = h & 0x3ffu;
+    uint32_t bits;
+    if (exp == 0x1f) {
+        /* inf (man == 0) or NaN; the payload moves up, the quiet bit stays the top mantissa bit */
+        bits = sign | 0x7f800000u | (man << 13);
+    } else if (exp != 0) {
+        bits = sign | ((exp + 112u) << 23) | (man << 13); /* rebias 15 -> 127 */
+    } else if (man == 0) {
+        bits = sign;
+    } else {
+        /* subnormal: man * 2^-24, exact in fp32 */
+        float v = (float)man * 0x1p-24f;
+        return sign ? -v : v;
+    }
+    return cb_f32_from_bits(bits);
+}
+
+/* Shifts m right by s (1..31) rounding to nearest, ties to even. */
+static uint32_t shift_rne(uint32_t m, uint32_t s) {
+    uint32_t q = m >> s;
+    uint32_t rem = m & ((1u << s) - 1u);
+    uint32_t half = 1u << (s - 1);
+    if (rem > half || (rem == half && (q & 1u))) q++;
+    return q;
+}
+
+uint16_t cb_fp32_to_fp16(float f) {
+    uint32_t x = cb_f32_bits(f);
+    uint16_t sign = (uint16_t)((x >> 16) & 0x8000u);
+    uint32_t ax = x & 0x7fffffffu;
+    if (ax > 0x7f800000u) /* NaN: keep the top payload bits, force quiet */
+        return (uint16_t)(sign | 0x7e00u | ((ax >> 13) & 0x3ffu));
+    if (ax >= 0x477ff000u) /* >= 65520 (halfway past 65504, ties to even go up) or inf */
+        return (uint16_t)(sign | 0x7c00u);
+    uint32_t e = ax >> 23;
+    if (e >= 113) {
+        /* normal half: exponent e - 112 in 1..30; a rounding carry may bump it, which is right */
+        uint32_t r = shift_rne(ax - (112u << 23), 13);
+        return (uint16_t)(sign | r);
+    }
+    /* subnormal half (or zero): m = RNE(value / 2^-24); value = mant * 2^(e-150) */
+    if (e == 0) return sign; /* fp32 zero or subnormal: far below 2^-25 */
+    uint32_t mant = (ax & 0x7fffffu) | 0x800000u;
+    uint32_t s = 126u - e; /* >= 14 */
+    if (s > 24) return sign;
+    /* m may round up to 0x400, which is the encoding of 2^-14: still right */
+    return (uint16_t)(sign | shift_rne(mant, s));
+}
+
+float cb_bf16_to_fp32(uint16_t h) { return cb_f32_from_bits((uint32_t)h << 16); }
+
+uint16_t cb_fp32_to_bf16(float f) {
+    uint32_t x = cb_f32_bits(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x0040u); /* quiet NaN */
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
+}
+
+size_t cb_row_bytes(uint32_t type, int64_t K) {
+    if (K < 0) return 0;
+    switch (type) {
+    case CB_KTYPE_F32: return (size_t)K * 4;
+    case CB_KTYPE_F16:
+    case CB_KTYPE_BF16: return (size_t)K * 2;
+    case CB_KTYPE_Q8_0:
+        if (K % CB_QK8_0) return 0;
+        return (size_t)(K / CB_QK8_0) * sizeof(cb_block_q8_0);
+    default: return 0;
+    }
+}
+
+void cb_quantize_q8_0(const float *x, cb_block_q8_0 *out, int64_t n) {
+    assert(n % CB_QK8_0 == 0);
+    for (int64_t b = 0; b < n / CB_QK8_0; b++) {
+        const float *xb = x + b * CB_QK8_0;
+        float amax = 0.0f;
+        for (int i = 0; i < CB_QK8_0; i++) {
+            float a = fabsf(xb[i]);
+            if (a > amax) amax = a;
+        }
+        float d = amax / 127.0f;
+        out[b].d = cb_fp32_to_fp16(d);
+        for (int i = 0; i < CB_QK8_0; i++) {
+            float q = d > 0.0f ? roundf(xb[i] / d) : 0.0f;
+            if (q > 127.0f) q = 127.0f;
+            if (q < -127.0f) q = -127.0f;
+            out[b].qs[i] = (int8_t)q;
+        }
+    }
+}
+
+void cb_dequantize_row(uint32_t type, const void *row, float *out, int64_t K) {
+    switch (type) {
+    case CB_KTYPE_F32: memcpy(out, row, (size_t)K * sizeof(float)); return;
+    case CB_KTYPE_F16: {
+        const uint16_t *h = row;
+        for (int64_t k = 0; k < K; k++) out[k] = cb_fp16_to_fp32(h[k]);
+        return;
+    }
+    case CB_KTYPE_BF16: {
+        const uint16_t *h = row;
+        for (int64_t k = 0; k < K; k++) out[k] = cb_bf16_to_fp32(h[k]);
+        return;
+    }
+    case CB_KTYPE_Q8_0: {
+        assert(K % CB_QK8_0 == 0);
+        const cb_block_q8_0 *b = row;
+        for (int64_t i = 0; i < K / CB_QK8_0; i++) {
+            float d = cb_fp16_to_fp32(b[i].d);
+            for (int j = 0; j < CB_QK8_0; j++) out[i * CB_QK8_0 + j] = d * (float)b[i].qs[j];
+        }
+        return;
+    }
+    default: assert(!"cb_dequantize_row: unsupported type"); return;
+    }
+}
+
+int cb_cpu_has_avx2(void) {
+    const char *no = getenv("CAPBENCH_NO_AVX2");
+    if (no && no[0] && strcmp(no, "0") != 0) return 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+#else
+    return 0;
+#endif
+}

@@ -1,0 +1,163 @@
+/* kernels/cpu/matmul.c — y (T, N) = x (T, K) @ W^T on the CPU: the dispatcher
+ * that splits output rows across the pool, the portable C kernel, and the
+ * naive reference.
+ *
+ * Batch invariance: y[t, n] is always one dot product of x[t, :] with W[n, :]
+ * in a fixed order that depends only on (kernel set, wtype, K). Threads split
+ * N into contiguous chunks (multiples of CB_MM_ROW_ALIGN rows), never K, so
+ * the thread count cannot change a sum's order; tiling over tokens only
+ * reuses weights, it keeps each token's own accumulation sequence.
+ *
+ * Portable dot product order (per y[t, n]): 8 partial sums acc[j] take the
+ * products k = j, j+8, j+16, ... in increasing k (tail elements go to the
+ * acc[k % 8] they belong to), then ((acc0+acc4)+(acc2+acc6)) +
+ * ((acc1+acc5)+(acc3+acc7)). Q8_0 weights are dequantized as fp16(d) * q,
+ * exactly the reference's values. Not done here: activation quantization,
+ * packed weight layouts.
+ */
+#include "kernels/kernels.h"
+#include "kernels/cpu/cpu_internal.h"
+
+#include <assert.h>
+#include <stdlib.h>
+
+#define CB_MM_ROW_ALIGN 16
+/* Portable kernel: weights are converted to floats CB_PK_CHUNK at a time and
+ * reused by up to CB_PK_TOK tokens. */
+#define CB_PK_CHUNK 256
+#define CB_PK_TOK 8
+
+/* ---- portable kernel ------------------------------------------------------ */
+
+/* Converts W[n, k0 .. k0+len) to floats. */
+static void load_chunk(uint32_t wtype, const void *W, size_t row_bytes, int64_t n, int64_t k0,
+                       int64_t len, float *out) {
+    const char *row = (const char *)W + (size_t)n * row_bytes;
+    switch (wtype) {
+    case CB_KTYPE_F32: memcpy(out, (const float *)row + k0, (size_t)len * sizeof(float)); break;
+    case CB_KTYPE_F16: {
+        const uint16_t *h = (const uint16_t *)row + k0;
+        for (int64_t k = 0; k < len; k++) out[k] = cb_fp16_to_fp32(h[k]);
+        break;
+    }
+    case CB_KTYPE_BF16: {
+        const uint16_t *h = (const uint16_t *)row + k0;
+        for (int64_t k = 0; k < len; k++) out[k] = cb_f32_from_bits((uint32_t)h[k] << 16);
+        break;
+    }
+    case CB_KTYPE_Q8_0: {
+        /* k0 and len are multiples of 32 here */
+        const cb_block_q8_0 *b = (const cb_block_q8_0 *)row + k0 / CB_QK8_0;
+        for (int64_t i = 0; i < len / CB_QK8_0; i++) {
+            float d = cb_fp16_to_fp32(b[i].d);
+            for (int j = 0; j < CB_QK8_0; j++) out[i * CB_QK8_0 + j] = d * (float)b[i].qs[j];
+        }
+        break;
+    }
+    default: assert(!"cb_matmul: unsupported weight type");
+    }
+}
+
+void cb_matmul_rows_portable(uint32_t wtype, const void *W, const float *x, float *y,
+                             int64_t T, int64_t K, int64_t N, int64_t n0, int64_t n1) {
+    size_t rb = cb_row_bytes(wtype, K);
+    float wbuf[CB_PK_CHUNK];
+    float acc[CB_PK_TOK][8];
+    for (int64_t t0 = 0; t0 < T; t0 += CB_PK_TOK) {
+        int64_t nt = T - t0 < CB_PK_TOK ? T - t0 : CB_PK_TOK;
+        for (int64_t n = n0; n < n1; n++) {
+            for (int64_t t = 0; t < nt; t++)
+                for (int j = 0; j < 8; j++) acc[t][j] = 0.0f;
+            for (int64_t k0 = 0; k0 < K; k0 += CB_PK_CHUNK) {
+                int64_t len = K - k0 < CB_PK_CHUNK ? K - k0 : CB_PK_CHUNK;
+                load_chunk(wtype, W, rb, n, k0, len, wbuf);
+                int64_t len8 = len & ~(int64_t)7;
+                for (int64_t t = 0; t < nt; t++) {
+                    const float *xt = x + (t0 + t) * K + k0;
+                    float *a = acc[t];
+                    for (int64_t k = 0; k < len8; k += 8)
+                        for (int j = 0; j < 8; j++) a[j] += wbuf[k + j] * xt[k + j];
+                    /* CB_PK_CHUNK is a multiple of 8, so k % 8 == j continues across chunks */
+                    for (int64_t k = len8; k < len; k++) a[k - len8] += wbuf[k] * xt[k];
+                }
+            }
+            for (int64_t t = 0; t < nt; t++) {
+                const float *a = acc[t];
+                y[(t0 + t) * N + n] = ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
+            }
+        }
+    }
+}
+
+/* ---- dispatch ------------------------------------------------------------- */
+
+struct mm_job {
+    int avx2;
+    uint32_t wtype;
+    const void *W;
+    const float *x;
+    float *y;
+    int64_t T, K, N;
+};
+
+static void mm_rows(const struct mm_job *j, int64_t n0, int64_t n1) {
+    if (n0 >= n1) return;
+    if (j->avx2) cb_matmul_rows_avx2(j->wtype, j->W, j->x, j->y, j->T, j->K, j->N, n0, n1);
+    else cb_matmul_rows_portable(j->wtype, j->W, j->x, j->y, j->T, j->K, j->N, n0, n1);
+}
+
+static void mm_task(void *ctx, int ith, int nth) {
+    const struct mm_job *j = ctx;
+    int64_t chunk = (j->N + nth - 1) / nth;
+    chunk = (chunk + CB_MM_ROW_ALIGN - 1) / CB_MM_ROW_ALIGN * CB_MM_ROW_ALIGN;
+    int64_t n0 = (int64_t)ith * chunk;
+    int64_t n1 = n0 + chunk < j->N ? n0 + chunk : j->N;
+    mm_rows(j, n0, n1);
+}
+
+void cb_matmul_impl(int impl, cb_pool *pool, uint32_t wtype, const void *W, const float *x,
+                    float *y, int64_t T, int64_t K, int64_t N) {
+    assert(cb_row_bytes(wtype, K) != 0 || K == 0);
+    if (T <= 0 || N <= 0) return;
+    int avx2 = 0;
+    if (impl == CB_KIMPL_AUTO || impl == CB_KIMPL_AVX2) avx2 = cb_cpu_has_avx2();
+    if (impl == CB_KIMPL_AVX2 && !avx2) {
+        /* honour an explicit request when the CPU has it even if the env var says no */
+#if defined(__x86_64__) || defined(__i386__)
+        __builtin_cpu_init();
+        avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+#endif
+    }
+    struct mm_job j = {avx2, wtype, W, x, y, T, K, N};
+    /* Small products are not worth waking the workers (a few microseconds). */
+    double work = (double)T * (double)K * (double)N;
+    if (!pool || cb_pool_size(pool) == 1 || work < 32768.0 || N <= CB_MM_ROW_ALIGN)
+        mm_rows(&j, 0, N);
+    else
+        cb_pool_run(pool, mm_task, &j);
+}
+
+void cb_matmul(cb_pool *pool, uint32_t wtype, const void *W, const float *x, float *y, int64_t T,
+               int64_t K, int64_t N) {
+    cb_matmul_impl(CB_KIMPL_AUTO, pool, wtype, W, x, y, T, K, N);
+}
+
+/* ---- reference ------------------------------------------------------------ */
+
+void cb_matmul_ref(uint32_t wtype, const void *W, const float *x, float *y, int64_t T, int64_t K,
+                   int64_t N) {
+    size_t rb = cb_row_bytes(wtype, K);
+    float *w = malloc((size_t)(K > 0 ? K : 1) * sizeof(float));
+    assert(w);
+    if (!w) return;
+    for (int64_t n = 0; n < N; n++) {
+        cb_dequantize_row(wtype, (const char *)W + (size_t)n * rb, w, K);
+        for (int64_t t = 0; t < T; t++) {
+            double s = 0.0;
+            for (int64_t k = 0; k < K; k++) s += (double)w[k] * (double)x[t * K + k];
+            y[t * N + n] = (float)s;
+        }
+    }
+    free(w);
+}

@@ -1,0 +1,194 @@
+/* tests/kernels/test_matmul.c — cb_matmul against the naive reference for every
+ * weight type, both kernel sets and odd shapes; batch invariance (a token's
+ * output row is bit-identical whatever the batch size, the other tokens and
+ * the thread count); the CAPBENCH_NO_AVX2 switch. */
+#include "kernels/kernels.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state = 88172645463325252ull;
+static float frand(void) { /* uniform in [-1, 1) */
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (float)((rng_state >> 40) & 0xffffff) / 8388608.0f - 1.0f;
+}
+
+static const uint32_t types[] = {CB_KTYPE_F32, CB_KTYPE_F16, CB_KTYPE_BF16, CB_KTYPE_Q8_0};
+
+/* Random weights (N rows of K) of type wt; caller frees. */
+static void *make_weights(uint32_t wt, int64_t K, int64_t N) {
+    size_t rb = cb_row_bytes(wt, K);
+    cr_assert_neq(rb, 0);
+    char *W = malloc(rb * (size_t)N);
+    float *row = malloc((size_t)K * sizeof *row);
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t k = 0; k < K; k++) row[k] = frand() * (n % 5 == 0 ? 4.0f : 1.0f);
+        char *dst = W + rb * (size_t)n;
+        for (int64_t k = 0; k < K; k++) {
+            if (wt == CB_KTYPE_F32) ((float *)dst)[k] = row[k];
+            else if (wt == CB_KTYPE_F16) ((uint16_t *)dst)[k] = cb_fp32_to_fp16(row[k]);
+            else if (wt == CB_KTYPE_BF16) ((uint16_t *)dst)[k] = cb_fp32_to_bf16(row[k]);
+        }
+        if (wt == CB_KTYPE_Q8_0) cb_quantize_q8_0(row, (cb_block_q8_0 *)dst, K);
+    }
+    free(row);
+    return W;
+}
+
+static float *make_x(int64_t T, int64_t K) {
+    float *x = malloc((size_t)(T * K) * sizeof *x);
+    for (int64_t i = 0; i < T * K; i++) x[i] = frand();
+    return x;
+}
+
+/* Compares y with the reference; tolerance scales with sum |w| |x| (float
+ * accumulation over K terms of exactly representable products). */
+static void check_vs_ref(int impl, cb_pool *pool, uint32_t wt, int64_t T, int64_t K, int64_t N) {
+    void *W = make_weights(wt, K, N);
+    float *x = make_x(T, K);
+    float *y = malloc((size_t)(T * N) * sizeof *y);
+    float *yr = malloc((size_t)(T * N) * sizeof *yr);
+    float *wrow = malloc((size_t)K * sizeof *wrow);
+    size_t rb = cb_row_bytes(wt, K);
+    for (int64_t i = 0; i < T * N; i++) y[i] = NAN;
+    cb_matmul_impl(impl, pool, wt, W, x, y, T, K, N);
+    cb_matmul_ref(wt, W, x, yr, T, K, N);
+    for (int64_t n = 0; n < N; n++) {
+        cb_dequantize_row(wt, (char *)W + rb * (size_t)n, wrow, K);
+        for (int64_t t = 0; t < T; t++) {
+            double mag = 0;
+            for (int64_t k = 0; k < K; k++) mag += fabs((double)wrow[k] * x[t * K + k]);
+            double err = fabs((double)y[t * N + n] - yr[t * N + n]);
+            cr_assert(err <= 6e-8 * ((double)K / 8 + 10) * mag + 1e-30, /* worst-case float summation bound */
+                      "impl %d type %u T=%lld K=%lld N=%lld y[%lld,%lld]=%.9g ref %.9g (mag %g)",
+                      impl, wt, (long long)T, (long long)K, (long long)N, (long long)t,
+                      (long long)n, y[t * N + n], yr[t * N + n], mag);
+        }
+    }
+    free(wrow);
+    free(yr);
+    free(y);
+    free(x);
+    free(W);
+}
+
+static void vs_ref_all(int impl) {
+    static const int64_t Ks[] = {1, 5, 13, 32, 64, 96, 100, 4096, 4104};
+    static const int64_t Ns[] = {1, 7, 33, 256};
+    static const int64_t Ts[] = {1, 3, 8, 17};
+    cb_err err;
+    cb_pool *pool = NULL;
+    cr_assert_eq(cb_pool_new(3, &pool, &err), 0);
+    for (size_t a = 0; a < sizeof types / sizeof *types; a++)
+        for (size_t b = 0; b < sizeof Ks / sizeof *Ks; b++) {
+            if (types[a] == CB_KTYPE_Q8_0 && Ks[b] % 32) continue;
+            for (size_t c = 0; c < sizeof Ns / sizeof *Ns; c++)
+                for (size_t d = 0; d < sizeof Ts / sizeof *Ts; d++) {
+                    if (Ks[b] >= 4096 && Ns[c] == 256 && Ts[d] > 8) continue; /* keep it quick */
+                    check_vs_ref(impl, (c + d) % 2 ? pool : NULL, types[a], Ts[d], Ks[b], Ns[c]);
+                }
+        }
+    cb_pool_free(pool);
+}
+
+Test(matmul, portable_matches_reference) { vs_ref_all(CB_KIMPL_PORTABLE); }
+
+Test(matmul, avx2_matches_reference) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma") ||
+        !__builtin_cpu_supports("f16c"))
+        cr_skip_test("this CPU has no AVX2+FMA+F16C; the AVX2 kernel cannot run");
+    vs_ref_all(CB_KIMPL_AVX2);
+}
+
+Test(matmul, auto_matches_reference_large) {
+    check_vs_ref(CB_KIMPL_AUTO, NULL, CB_KTYPE_Q8_0, 17, 4096, 256);
+    check_vs_ref(CB_KIMPL_AUTO, NULL, CB_KTYPE_F16, 70, 200, 40); /* > one token block */
+}
+
+/* y row t of a T=17 call == the same token alone (T=1) == the same token among
+ * other random tokens, bit for bit, for 1, 2 and 3 threads. */
+static void invariance(int impl, uint32_t wt, int64_t K) {
+    const int64_t T = 17, N = 289; /* N spans several 16-row chunks and leaves a 1-row tail */
+    void *W = make_weights(wt, K, N);
+    float *x = make_x(T, K);
+    float *yb = malloc((size_t)(T * N) * sizeof *yb);
+    float *ys = malloc((size_t)(T * N) * sizeof *ys);
+    float *y1 = malloc((size_t)N * sizeof *y1);
+    float *xm = malloc((size_t)(5 * K) * sizeof *xm);
+    float *ym = malloc((size_t)(5 * N) * sizeof *ym);
+    cb_matmul_impl(impl, NULL, wt, W, x, ys, T, K, N);
+    for (int nth = 1; nth <= 3; nth++) {
+        cb_err err;
+        cb_pool *pool = NULL;
+        cr_assert_eq(cb_pool_new(nth, &pool, &err), 0);
+        cb_matmul_impl(impl, pool, wt, W, x, yb, T, K, N);
+        cr_assert(memcmp(yb, ys, (size_t)(T * N) * sizeof *yb) == 0,
+                  "impl %d type %u: %d threads changed the T=17 result", impl, wt, nth);
+        for (int64_t t = 0; t < T; t++) {
+            cb_matmul_impl(impl, pool, wt, W, x + t * K, y1, 1, K, N);
+            cr_assert(memcmp(y1, yb + t * N, (size_t)N * sizeof *y1) == 0,
+                      "impl %d type %u K=%lld threads %d: token %lld differs alone vs in batch",
+                      impl, wt, (long long)K, nth, (long long)t);
+            /* the same token at position t % 5 of a batch of 5 with other tokens */
+            for (int64_t i = 0; i < 5 * K; i++) xm[i] = frand();
+            memcpy(xm + (t % 5) * K, x + t * K, (size_t)K * sizeof *xm);
+            cb_matmul_impl(impl, pool, wt, W, xm, ym, 5, K, N);
+            cr_assert(memcmp(ym + (t % 5) * N, yb + t * N, (size_t)N * sizeof *ym) == 0,
+                      "impl %d type %u threads %d: token %lld differs with other neighbours", impl,
+                      wt, nth, (long long)t);
+        }
+        cb_pool_free(pool);
+    }
+    free(ym);
+    free(xm);
+    free(y1);
+    free(ys);
+    free(yb);
+    free(x);
+    free(W);
+}
+
+Test(matmul, batch_invariance) {
+    for (size_t a = 0; a < sizeof types / sizeof *types; a++) {
+        int64_t K = types[a] == CB_KTYPE_Q8_0 ? 2048 : 2051;
+        invariance(CB_KIMPL_PORTABLE, types[a], K);
+        invariance(CB_KIMPL_AVX2, types[a], K);
+        invariance(CB_KIMPL_AVX2, types[a], 64);
+    }
+}
+
+Test(matmul, no_avx2_env_switch) {
+    setenv("CAPBENCH_NO_AVX2", "1", 1);
+    cr_assert_eq(cb_cpu_has_avx2(), 0);
+    /* AUTO then takes the portable kernel: bit-identical to the explicit one */
+    void *W = make_weights(CB_KTYPE_F16, 100, 20);
+    float *x = make_x(3, 100);
+    float ya[60], yp[60];
+    cb_matmul(NULL, CB_KTYPE_F16, W, x, ya, 3, 100, 20);
+    cb_matmul_impl(CB_KIMPL_PORTABLE, NULL, CB_KTYPE_F16, W, x, yp, 3, 100, 20);
+    cr_assert(memcmp(ya, yp, sizeof ya) == 0);
+    unsetenv("CAPBENCH_NO_AVX2");
+    __builtin_cpu_init();
+    int hw = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+             __builtin_cpu_supports("f16c");
+    cr_assert_eq(cb_cpu_has_avx2(), hw);
+    setenv("CAPBENCH_NO_AVX2", "0", 1);
+    cr_assert_eq(cb_cpu_has_avx2(), hw);
+    unsetenv("CAPBENCH_NO_AVX2");
+    free(x);
+    free(W);
+}
+
+Test(matmul, rows_written_not_accumulated) {
+    void *W = make_weights(CB_KTYPE_F32, 8, 4);
+    float x[8] = {0};
+    float y[4] = {5, 5, 5, 5};
+    cb_matmul(NULL, CB_KTYPE_F32, W, x, y, 1, 8, 4);
+    for (int i = 0; i < 4; i++) cr_assert_eq(y[i], 0.0f);
+    free(W);
+}
