@@ -1,0 +1,678 @@
+/* engine/model.c — llama-family model: loading (metadata, weight views,
+ * validation), the KV cache, and the batched forward pass.
+ *
+ * Forward pass for a batch of T tokens (see model.h for the batch contract):
+ *   x (T, C)   = token_embd[token]                      (rows dequantized)
+ *   per layer: xb = rmsnorm(x) * attn_norm
+ *              q (T, H*D), k, v (T, Hkv*D) = xb @ Wq^T, Wk^T, Wv^T
+ *              rope(q), rope(k); k, v -> KV cache (slot, pos)
+ *              att (T, H*D) = softmax(q k^T / sqrt(D), causal) v   per (token, head)
+ *              x += att @ Wo^T
+ *              xb = rmsnorm(x) * ffn_norm
+ *              x += (silu(xb @ Wgate^T) * (xb @ Wup^T)) @ Wdown^T
+ *   logits (n_out, V) = rmsnorm(x[wanted rows]) * output_norm @ Wout^T
+ * Only the rows whose logits are wanted go through the output head, which is
+ * the one vocabulary-sized matmul of a step.
+ *
+ * It does not allocate during a forward pass: scratch and cache are made once.
+ */
+#include "engine/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct cb_layer {
+    const float *attn_norm;   /* (C) */
+    const cb_gguf_tensor *wq, *wk, *wv, *wo;
+    const float *ffn_norm;    /* (C) */
+    const cb_gguf_tensor *w_gate, *w_up, *w_down;
+} cb_layer;
+
+struct cb_model {
+    cb_model_hparams hp;
+    const cb_gguf *g;
+    const cb_gguf_tensor *tok_embd; /* ne = [C, V] */
+    const cb_gguf_tensor *output;   /* ne = [C, V]; == tok_embd when tied */
+    const float *output_norm;       /* (C) */
+    cb_layer *layers;               /* n_layer */
+    float *inv_freq;                /* n_rot / 2 */
+    int64_t n_params, n_params_nonembd;
+    uint64_t pass_bytes;
+};
+
+struct cb_kv_cache {
+    int n_slots, n_ctx, n_layer;
+    int64_t kv_dim;   /* Hkv * D */
+    float *data;      /* [layer][slot][K|V][n_ctx][kv_dim] */
+    size_t bytes;
+};
+
+struct cb_model_scratch {
+    int max_tokens, max_out, n_ctx, n_threads;
+    float *x, *xb;    /* (T, C) */
+    float *q, *att;   /* (T, H*D) */
+    float *k, *v;     /* (T, Hkv*D) */
+    float *hb, *hb2;  /* (T, F) */
+    float *xo;        /* (max_out, C) */
+    float *scores;    /* (n_threads, n_ctx) */
+    void *mem;
+};
+
+/* ---- loading ----------------------------------------------------------------- */
+
+static int key_u64(const cb_gguf *g, const char *arch, const char *name, int required, uint64_t *out,
+                   cb_err *err) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, name);
+    int rc = cb_gguf_get_u64(g, key, out);
+    if (rc == 0) return 0;
+    if (rc == 1 && !required) return 1;
+    return cb_err_set(err, CB_EFORMAT, "%s: metadata key '%s' is %s", cb_gguf_path(g), key,
+                      rc == 1 ? "missing" : "not an unsigned integer");
+}
+
+static int key_f32(const cb_gguf *g, const char *arch, const char *name, float *out, cb_err *err) {
+    char key[128];
+    snprintf(key, sizeof key, "%s.%s", arch, name);
+    int rc = cb_gguf_get_f32(g, key, out);
+    if (rc == 0) return 0;
+    if (rc == 1) return 1;
+    return cb_err_set(err, CB_EFORMAT, "%s: metadata key '%s' is not a float", cb_gguf_path(g), key);
+}
+
+static int is_matmul_type(uint32_t t) {
+    return t == CB_GGML_F32 || t == CB_GGML_F16 || t == CB_GGML_BF16 || t == CB_GGML_Q8_0;
+}
+
+/* Binds tensor `name` and checks ne == [ne0, ne1, 1, 1] (ne1 = 1 for vectors)
+ * and the type: any matmul type for matrices, F32 for vectors. */
+static int bind(const cb_gguf *g, const char *name, int64_t ne0, int64_t ne1, int matrix,
+                const cb_gguf_tensor **out, cb_err *err) {
+    const cb_gguf_tensor *t = cb_gguf_find_tensor(g, name);
+    if (!t) return cb_err_set(err, CB_EFORMAT, "%s: tensor '%s' is missing", cb_gguf_path(g), name);
+    if ((int64_t)t->ne[0] != ne0 || (int64_t)t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1)
+        return cb_err_set(err, CB_EFORMAT,
+                          "%s: tensor '%s' has shape [%llu, %llu, %llu, %llu], expected [%lld, %lld]",
+                          cb_gguf_path(g), name, (unsigned long long)t->ne[0], (unsigned long long)t->ne[1],
+                          (unsigned long long)t->ne[2], (unsigned long long)t->ne[3], (long long)ne0,
+                          (long long)ne1);
+    if (matrix) {
+        if (!is_matmul_type(t->type))
+            return cb_err_set(err, CB_EUNSUP, "%s: tensor '%s' has type %s; supported: F32, F16, BF16, Q8_0",
+                              cb_gguf_path(g), name, cb_ggml_type_name(t->type));
+        if (t->type == CB_GGML_Q8_0 && ne0 % CB_QK8_0 != 0)
+            return cb_err_set(err, CB_EFORMAT, "%s: tensor '%s' is Q8_0 but its rows (%lld) are not a multiple of 32",
+                              cb_gguf_path(g), name, (long long)ne0);
+    } else if (t->type != CB_GGML_F32) {
+        return cb_err_set(err, CB_EUNSUP, "%s: tensor '%s' has type %s; norm weights must be F32", cb_gguf_path(g),
+                          name, cb_ggml_type_name(t->type));
+    }
+    *out = t;
+    return 0;
+}
+
+/* Fills m->inv_freq from the RoPE hyper-parameters (and rope_freqs.weight). */
+static int init_rope(cb_model *m, cb_err *err) {
+    cb_model_hparams *hp = &m->hp;
+    int64_t n = hp->n_rot / 2;
+    m->inv_freq = malloc((size_t)n * sizeof(float));
+    if (!m->inv_freq) return cb_err_set(err, CB_ENOMEM, "out of memory (RoPE table)");
+    /* theta_i = base^(-2i/n_rot), accumulated by repeated multiplication in
+     * float as llama.cpp does, so angles round the same way. */
+    float theta_scale = powf(hp->rope_freq_base, -2.0f / (float)hp->n_rot);
+    float f = 1.0f;
+    for (int64_t i = 0; i < n; i++) {
+        m->inv_freq[i] = f;
+        f *= theta_scale;
+    }
+    if (hp->rope_scaling == CB_ROPE_SCALING_LINEAR) {
+        for (int64_t i = 0; i < n; i++) m->inv_freq[i] *= 1.0f / hp->rope_factor;
+    } else if (hp->rope_scaling == CB_ROPE_SCALING_LLAMA3) {
+        const double pi = 3.14159265358979323846;
+        double lo_wl = (double)hp->rope_orig_ctx / hp->rope_low_freq_factor;
+        double hi_wl = (double)hp->rope_orig_ctx / hp->rope_high_freq_factor;
+        for (int64_t i = 0; i < n; i++) {
+            double fr = m->inv_freq[i], wl = 2.0 * pi / fr, nf;
+            if (wl < hi_wl) {
+                nf = fr;
+            } else if (wl > lo_wl) {
+                nf = fr / hp->rope_factor;
+            } else {
+                double smooth = ((double)hp->rope_orig_ctx / wl - hp->rope_low_freq_factor) /
+                                (hp->rope_high_freq_factor - hp->rope_low_freq_factor);
+                nf = (1.0 - smooth) * fr / hp->rope_factor + smooth * fr;
+            }
+            m->inv_freq[i] = (float)nf;
+        }
+    }
+    const cb_gguf_tensor *rf = cb_gguf_find_tensor(m->g, "rope_freqs.weight");
+    if (rf) {
+        const cb_gguf_tensor *t;
+        int rc = bind(m->g, "rope_freqs.weight", n, 1, 0, &t, err);
+        if (rc) return rc;
+        const float *ff = t->data;
+        for (int64_t i = 0; i < n; i++) {
+            if (!(ff[i] > 0.0f))
+                return cb_err_set(err, CB_EFORMAT, "%s: rope_freqs.weight[%lld] is not positive",
+                                  cb_gguf_path(m->g), (long long)i);
+            m->inv_freq[i] /= ff[i];
+        }
+        hp->has_rope_freqs = 1;
+    }
+    return 0;
+}
+
+static int read_rope_scaling(cb_model *m, cb_err *err) {
+    cb_model_hparams *hp = &m->hp;
+    const cb_gguf *g = m->g;
+    const char *arch = hp->arch;
+    char key[128], type[32] = "";
+    cb_gguf_str s;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", arch);
+    if (cb_gguf_get_str(g, key, &s) == 0) {
+        size_t n = s.len < sizeof type - 1 ? (size_t)s.len : sizeof type - 1;
+        memcpy(type, s.ptr, n);
+        type[n] = '\0';
+    }
+    float factor = 0.0f, lo = 0.0f, hi = 0.0f;
+    int rf = key_f32(g, arch, "rope.scaling.factor", &factor, err);
+    int rl = key_f32(g, arch, "rope.scaling.low_freq_factor", &lo, err);
+    int rh = key_f32(g, arch, "rope.scaling.high_freq_factor", &hi, err);
+    if (rf > 1) return rf;
+    if (rl > 1) return rl;
+    if (rh > 1) return rh;
+    int has_factor = rf == 0, has_lo = rl == 0, has_hi = rh == 0;
+    uint64_t orig = 0;
+    int rc = key_u64(g, arch, "rope.scaling.original_context_length", 0, &orig, err);
+    if (rc > 1) return rc;
+    int has_orig = rc == 0;
+
+    if (type[0] == '\0' && has_lo && has_hi) snprintf(type, sizeof type, "llama3");
+    if (type[0] == '\0' && has_factor && factor != 1.0f) snprintf(type, sizeof type, "linear");
+    if (type[0] == '\0' || strcmp(type, "none") == 0) {
+        hp->rope_scaling = CB_ROPE_SCALING_NONE;
+        return 0;
+    }
+    if (!has_factor || !(factor > 0.0f))
+        return cb_err_set(err, CB_EFORMAT, "%s: RoPE scaling '%s' needs a positive %s.rope.scaling.factor",
+                          cb_gguf_path(g), type, arch);
+    hp->rope_factor = factor;
+    if (strcmp(type, "linear") == 0) {
+        hp->rope_scaling = CB_ROPE_SCALING_LINEAR;
+        return 0;
+    }
+    if (strcmp(type, "llama3") == 0) {
+        if (!has_lo) lo = 1.0f;
+        if (!has_hi) hi = 4.0f;
+        if (!has_orig) orig = 8192;
+        if (!(hi > lo) || orig == 0)
+            return cb_err_set(err, CB_EFORMAT,
+                              "%s: llama3 RoPE scaling needs high_freq_factor > low_freq_factor and an original "
+                              "context length",
+                              cb_gguf_path(g));
+        hp->rope_scaling = CB_ROPE_SCALING_LLAMA3;
+        hp->rope_low_freq_factor = lo;
+        hp->rope_high_freq_factor = hi;
+        hp->rope_orig_ctx = (int64_t)orig;
+        return 0;
+    }
+    return cb_err_set(err, CB_EUNSUP, "%s: RoPE scaling type '%s' is not supported (none, linear, llama3)",
+                      cb_gguf_path(g), type);
+}
+
+static int read_hparams(cb_model *m, const cb_model_opts *opts, cb_err *err) {
+    const cb_gguf *g = m->g;
+    cb_model_hparams *hp = &m->hp;
+    const char *path = cb_gguf_path(g);
+    cb_gguf_str s;
+    if (cb_gguf_get_str(g, "general.architecture", &s) != 0)
+        return cb_err_set(err, CB_EFORMAT, "%s: metadata key 'general.architecture' is missing", path);
+    if (s.len >= sizeof hp->arch || s.len != 5 || memcmp(s.ptr, "llama", 5) != 0)
+        return cb_err_set(err, CB_EUNSUP, "%s: architecture '%.*s' is not supported (only 'llama')", path,
+                          (int)(s.len > 64 ? 64 : s.len), s.ptr);
+    memcpy(hp->arch, s.ptr, s.len);
+    hp->arch[s.len] = '\0';
+    const char *a = hp->arch;
+
+    uint64_t v;
+    int rc;
+    if ((rc = key_u64(g, a, "embedding_length", 1, &v, err))) return rc;
+    hp->n_embd = (int64_t)v;
+    if ((rc = key_u64(g, a, "block_count", 1, &v, err))) return rc;
+    hp->n_layer = (int64_t)v;
+    if ((rc = key_u64(g, a, "attention.head_count", 1, &v, err))) return rc;
+    hp->n_head = (int64_t)v;
+    hp->n_head_kv = hp->n_head;
+    if ((rc = key_u64(g, a, "attention.head_count_kv", 0, &v, err)) > 1) return rc;
+    if (rc == 0) hp->n_head_kv = (int64_t)v;
+    hp->n_ff = 0;
+    if ((rc = key_u64(g, a, "feed_forward_length", 0, &v, err)) > 1) return rc;
+    if (rc == 0) hp->n_ff = (int64_t)v;
+    hp->n_ctx_train = 0;
+    if ((rc = key_u64(g, a, "context_length", 0, &v, err)) > 1) return rc;
+    if (rc == 0) hp->n_ctx_train = (int64_t)v;
+
+    const int64_t lim = (int64_t)1 << 24;
+    if (hp->n_embd <= 0 || hp->n_embd > lim || hp->n_layer <= 0 || hp->n_layer > 4096 || hp->n_head <= 0 ||
+        hp->n_head > 4096 || hp->n_head_kv <= 0 || hp->n_head_kv > hp->n_head || hp->n_head % hp->n_head_kv != 0 ||
+        hp->n_ff < 0 || hp->n_ff > lim)
+        return cb_err_set(err, CB_EFORMAT,
+                          "%s: inconsistent hyper-parameters: embedding_length %lld, block_count %lld, head_count "
+                          "%lld, head_count_kv %lld, feed_forward_length %lld",
+                          path, (long long)hp->n_embd, (long long)hp->n_layer, (long long)hp->n_head,
+                          (long long)hp->n_head_kv, (long long)hp->n_ff);
+
+    hp->head_dim = hp->n_embd / hp->n_head;
+    if ((rc = key_u64(g, a, "attention.key_length", 0, &v, err)) > 1) return rc;
+    if (rc == 0) hp->head_dim = (int64_t)v;
+    else if (hp->n_embd % hp->n_head != 0)
+        return cb_err_set(err, CB_EFORMAT, "%s: embedding_length %lld is not a multiple of head_count %lld", path,
+                          (long long)hp->n_embd, (long long)hp->n_head);
+    if (hp->head_dim <= 0 || hp->head_dim > 4096)
+        return cb_err_set(err, CB_EFORMAT, "%s: bad head size %lld", path, (long long)hp->head_dim);
+    hp->n_rot = hp->head_dim;
+    if ((rc = key_u64(g, a, "rope.dimension_count", 0, &v, err)) > 1) return rc;
+    if (rc == 0) hp->n_rot = (int64_t)v;
+    if (hp->n_rot <= 0 || hp->n_rot > hp->head_dim || hp->n_rot % 2 != 0)
+        return cb_err_set(err, CB_EFORMAT, "%s: rope.dimension_count %lld must be even and at most the head size %lld",
+                          path, (long long)hp->n_rot, (long long)hp->head_dim);
+
+    hp->rms_eps = 1e-5f;
+    if ((rc = key_f32(g, a, "attention.layer_norm_rms_epsilon", &hp->rms_eps, err)) > 1) return rc;
+    hp->rope_freq_base = 10000.0f;
+    if ((rc = key_f32(g, a, "rope.freq_base", &hp->rope_freq_base, err)) > 1) return rc;
+    if (!(hp->rms_eps >= 0.0f) || !(hp->rope_freq_base > 0.0f))
+        return cb_err_set(err, CB_EFORMAT, "%s: bad rms epsilon %g or RoPE base %g", path, hp->rms_eps,
+                          hp->rope_freq_base);
+    hp->rope_neox = (opts && opts->rope_neox >= 0) ? (opts->rope_neox != 0) : 0; /* llama: NORM */
+    return read_rope_scaling(m, err);
+}
+
+static int bind_weights(cb_model *m, cb_err *err) {
+    cb_model_hparams *hp = &m->hp;
+    const cb_gguf *g = m->g;
+    const int64_t C = hp->n_embd, HD = hp->n_head * hp->head_dim, KVD = hp->n_head_kv * hp->head_dim;
+    int rc;
+    const cb_gguf_tensor *t = cb_gguf_find_tensor(g, "token_embd.weight");
+    if (!t) return cb_err_set(err, CB_EFORMAT, "%s: tensor 'token_embd.weight' is missing", cb_gguf_path(g));
+    hp->n_vocab = (int64_t)t->ne[1];
+    if (hp->n_vocab <= 0 || hp->n_vocab > ((int64_t)1 << 31))
+        return cb_err_set(err, CB_EFORMAT, "%s: tensor 'token_embd.weight' has a bad vocabulary size %lld",
+                          cb_gguf_path(g), (long long)hp->n_vocab);
+    uint64_t vs;
+    if ((rc = key_u64(g, hp->arch, "vocab_size", 0, &vs, err)) > 1) return rc;
+    if (rc == 0 && (int64_t)vs != hp->n_vocab)
+        return cb_err_set(err, CB_EFORMAT, "%s: %s.vocab_size %llu differs from token_embd.weight's %lld rows",
+                          cb_gguf_path(g), hp->arch, (unsigned long long)vs, (long long)hp->n_vocab);
+    if ((rc = bind(g, "token_embd.weight", C, hp->n_vocab, 1, &m->tok_embd, err))) return rc;
+    if (hp->n_ff == 0) {
+        const cb_gguf_tensor *gt = cb_gguf_find_tensor(g, "blk.0.ffn_gate.weight");
+        if (gt) hp->n_ff = (int64_t)gt->ne[1];
+        if (hp->n_ff <= 0)
+            return cb_err_set(err, CB_EFORMAT, "%s: metadata key '%s.feed_forward_length' is missing",
+                              cb_gguf_path(g), hp->arch);
+    }
+    const int64_t F = hp->n_ff;
+
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) return cb_err_set(err, CB_ENOMEM, "out of memory (layers)");
+    for (int64_t l = 0; l < hp->n_layer; l++) {
+        cb_layer *L = &m->layers[l];
+        const cb_gguf_tensor *nt;
+        char name[96];
+#define BIND(field, suffix, ne0, ne1, mat)                                   \
+    do {                                                                     \
+        snprintf(name, sizeof name, "blk.%lld." suffix ".weight", (long long)l); \
+        if ((rc = bind(g, name, ne0, ne1, mat, &nt, err))) return rc;       \
+        field = nt;                                                          \
+    } while (0)
+        BIND(nt, "attn_norm", C, 1, 0);
+        L->attn_norm = nt->data;
+        BIND(L->wq, "attn_q", C, HD, 1);
+        BIND(L->wk, "attn_k", C, KVD, 1);
+        BIND(L->wv, "attn_v", C, KVD, 1);
+        BIND(L->wo, "attn_output", HD, C, 1);
+        BIND(nt, "ffn_norm", C, 1, 0);
+        L->ffn_norm = nt->data;
+        BIND(L->w_gate, "ffn_gate", C, F, 1);
+        BIND(L->w_up, "ffn_up", C, F, 1);
+        BIND(L->w_down, "ffn_down", F, C, 1);
+#undef BIND
+    }
+    const cb_gguf_tensor *on;
+    if ((rc = bind(g, "output_norm.weight", C, 1, 0, &on, err))) return rc;
+    m->output_norm = on->data;
+    if (cb_gguf_find_tensor(g, "output.weight")) {
+        if ((rc = bind(g, "output.weight", C, hp->n_vocab, 1, &m->output, err))) return rc;
+        hp->tied_output = 0;
+    } else {
+        m->output = m->tok_embd;
+        hp->tied_output = 1;
+    }
+
+    /* parameter and byte counts */
+    int64_t total = (int64_t)m->tok_embd->n_elems + (int64_t)on->n_elems;
+    uint64_t bytes = on->n_bytes + m->output->n_bytes;
+    for (int64_t l = 0; l < hp->n_layer; l++) {
+        cb_layer *L = &m->layers[l];
+        const cb_gguf_tensor *mats[7] = {L->wq, L->wk, L->wv, L->wo, L->w_gate, L->w_up, L->w_down};
+        total += 2 * C;
+        bytes += 2 * (uint64_t)C * sizeof(float);
+        for (int i = 0; i < 7; i++) {
+            total += (int64_t)mats[i]->n_elems;
+            bytes += mats[i]->n_bytes;
+        }
+    }
+    int64_t embd = (int64_t)m->tok_embd->n_elems;
+    if (!hp->tied_output) {
+        total += (int64_t)m->output->n_elems;
+        embd += (int64_t)m->output->n_elems;
+    }
+    m->n_params = total;
+    m->n_params_nonembd = total - embd;
+    m->pass_bytes = bytes;
+    return 0;
+}
+
+int cb_model_load(const cb_gguf *g, const cb_model_opts *opts, cb_model **out, cb_err *err) {
+    *out = NULL;
+    cb_model *m = calloc(1, sizeof *m);
+    if (!m) return cb_err_set(err, CB_ENOMEM, "out of memory (model)");
+    m->g = g;
+    int rc = read_hparams(m, opts, err);
+    if (!rc) rc = bind_weights(m, err);
+    if (!rc) rc = init_rope(m, err);
+    if (rc) {
+        cb_model_free(m);
+        return rc;
+    }
+    *out = m;
+    return 0;
+}
+
+void cb_model_free(cb_model *m) {
+    if (!m) return;
+    free(m->layers);
+    free(m->inv_freq);
+    free(m);
+}
+
+const cb_model_hparams *cb_model_get_hparams(const cb_model *m) { return &m->hp; }
+int64_t cb_model_n_params(const cb_model *m) { return m->n_params; }
+int64_t cb_model_n_params_nonembd(const cb_model *m) { return m->n_params_nonembd; }
+uint64_t cb_model_weight_bytes_per_pass(const cb_model *m) { return m->pass_bytes; }
+const float *cb_model_rope_inv_freq(const cb_model *m) { return m->inv_freq; }
+
+/* ---- KV cache ------------------------------------------------------------------- */
+
+int cb_kv_cache_new(const cb_model *m, int n_slots, int n_ctx, cb_kv_cache **out, cb_err *err) {
+    *out = NULL;
+    if (n_slots <= 0 || n_ctx <= 0)
+        return cb_err_set(err, CB_EUSAGE, "KV cache needs at least one slot and one position (got %d, %d)", n_slots,
+                          n_ctx);
+    cb_kv_cache *kv = calloc(1, sizeof *kv);
+    if (!kv) return cb_err_set(err, CB_ENOMEM, "out of memory (KV cache)");
+    kv->n_slots = n_slots;
+    kv->n_ctx = n_ctx;
+    kv->n_layer = (int)m->hp.n_layer;
+    kv->kv_dim = m->hp.n_head_kv * m->hp.head_dim;
+    /* floats = layers * slots * 2 * n_ctx * kv_dim, checked for overflow */
+    size_t n = (size_t)kv->n_layer;
+    size_t f[4] = {(size_t)n_slots, 2, (size_t)n_ctx, (size_t)kv->kv_dim};
+    for (int i = 0; i < 4; i++) {
+        if (f[i] != 0 && n > SIZE_MAX / sizeof(float) / f[i]) {
+            free(kv);
+            return cb_err_set(err, CB_ENOMEM, "KV cache size overflows (%d slots x %d positions)", n_slots, n_ctx);
+        }
+        n *= f[i];
+    }
+    kv->bytes = n * sizeof(float);
+    kv->data = malloc(kv->bytes);
+    if (!kv->data) {
+        free(kv);
+        return cb_err_set(err, CB_ENOMEM, "out of memory: KV cache of %zu bytes (%d slots x %d positions)",
+                          n * sizeof(float), n_slots, n_ctx);
+    }
+    *out = kv;
+    return 0;
+}
+
+void cb_kv_cache_free(cb_kv_cache *kv) {
+    if (!kv) return;
+    free(kv->data);
+    free(kv);
+}
+
+int cb_kv_cache_n_slots(const cb_kv_cache *kv) { return kv->n_slots; }
+int cb_kv_cache_n_ctx(const cb_kv_cache *kv) { return kv->n_ctx; }
+size_t cb_kv_cache_bytes(const cb_kv_cache *kv) { return kv->bytes; }
+
+/* K (which = 0) or V (which = 1) view of (layer, slot): (n_ctx, kv_dim). */
+static float *kv_view(const cb_kv_cache *kv, int layer, int slot, int which) {
+    size_t plane = (size_t)kv->n_ctx * (size_t)kv->kv_dim;
+    return kv->data + (((size_t)layer * (size_t)kv->n_slots + (size_t)slot) * 2 + (size_t)which) * plane;
+}
+
+void cb_kv_cache_copy(cb_kv_cache *kv, int dst, int src, int n_pos) {
+    if (dst == src || n_pos <= 0) return;
+    size_t n = (size_t)n_pos * (size_t)kv->kv_dim * sizeof(float);
+    for (int l = 0; l < kv->n_layer; l++)
+        for (int w = 0; w < 2; w++) memcpy(kv_view(kv, l, dst, w), kv_view(kv, l, src, w), n);
+}
+
+/* ---- scratch ---------------------------------------------------------------------- */
+
+int cb_model_scratch_new(const cb_model *m, int max_tokens, int max_out, int n_ctx, int n_threads,
+                         cb_model_scratch **out, cb_err *err) {
+    *out = NULL;
+    if (max_tokens <= 0 || max_out <= 0 || n_ctx <= 0 || n_threads <= 0)
+        return cb_err_set(err, CB_EUSAGE, "model scratch: bad sizes (tokens %d, outputs %d, context %d, threads %d)",
+                          max_tokens, max_out, n_ctx, n_threads);
+    const cb_model_hparams *hp = &m->hp;
+    size_t T = (size_t)max_tokens, C = (size_t)hp->n_embd, HD = (size_t)(hp->n_head * hp->head_dim),
+           KVD = (size_t)(hp->n_head_kv * hp->head_dim), F = (size_t)hp->n_ff;
+    /* sizes in floats, each view rounded up to 16 floats (64 bytes) */
+    size_t sz[10] = {T * C, T * C, T * HD, T * HD, T * KVD, T * KVD, T * F, T * F,
+                     (size_t)max_out * C, (size_t)n_threads * (size_t)n_ctx};
+    size_t total = 0;
+    for (int i = 0; i < 10; i++) {
+        sz[i] = (sz[i] + 15) & ~(size_t)15;
+        total += sz[i];
+    }
+    cb_model_scratch *s = calloc(1, sizeof *s);
+    if (!s) return cb_err_set(err, CB_ENOMEM, "out of memory (scratch)");
+    if (posix_memalign(&s->mem, 64, total * sizeof(float)) != 0) {
+        free(s);
+        return cb_err_set(err, CB_ENOMEM, "out of memory: forward scratch of %zu bytes", total * sizeof(float));
+    }
+    float *p = s->mem;
+    float **views[10] = {&s->x, &s->xb, &s->q, &s->att, &s->k, &s->v, &s->hb, &s->hb2, &s->xo, &s->scores};
+    for (int i = 0; i < 10; i++) {
+        *views[i] = p;
+        p += sz[i];
+    }
+    s->max_tokens = max_tokens;
+    s->max_out = max_out;
+    s->n_ctx = n_ctx;
+    s->n_threads = n_threads;
+    *out = s;
+    return 0;
+}
+
+void cb_model_scratch_free(cb_model_scratch *s) {
+    if (!s) return;
+    free(s->mem);
+    free(s);
+}
+
+/* ---- forward ------------------------------------------------------------------------ */
+
+typedef enum { PH_NORM_ATTN, PH_ROPE_STORE, PH_ATTN, PH_ADD_NORM_FFN, PH_SWIGLU_ADD_PREP, PH_ADD } fwd_phase;
+
+typedef struct fwd_ctx {
+    const cb_model *m;
+    cb_kv_cache *kv;
+    cb_model_scratch *s;
+    const cb_batch *b;
+    int layer;
+    fwd_phase phase;
+} fwd_ctx;
+
+/* Fixed-order dot product (4 interleaved partial sums, then combined). */
+static float dot_f32(const float *a, const float *b, int64_t n) {
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        s0 += a[i] * b[i];
+        s1 += a[i + 1] * b[i + 1];
+        s2 += a[i + 2] * b[i + 2];
+        s3 += a[i + 3] * b[i + 3];
+    }
+    for (; i < n; i++) s0 += a[i] * b[i];
+    return (s0 + s1) + (s2 + s3);
+}
+
+/* Attention of token t, head h against its slot's cache; out (D). */
+static void attend(const fwd_ctx *c, int t, int64_t h, float *scores, float *out) {
+    const cb_model_hparams *hp = &c->m->hp;
+    const int64_t D = hp->head_dim, H = hp->n_head, KVD = hp->n_head_kv * D;
+    const int64_t grp = H / hp->n_head_kv, g = h / grp;
+    const int slot = c->b->slot[t], pos = c->b->pos[t];
+    const float *K = kv_view(c->kv, c->layer, slot, 0) + g * D;
+    const float *V = kv_view(c->kv, c->layer, slot, 1) + g * D;
+    const float *q = c->s->q + (size_t)t * (size_t)(H * D) + h * D;
+    const float scale = 1.0f / sqrtf((float)D);
+    for (int p = 0; p <= pos; p++) scores[p] = dot_f32(q, K + (size_t)p * KVD, D) * scale;
+    cb_softmax(scores, pos + 1);
+    for (int64_t d = 0; d < D; d++) out[d] = 0.0f;
+    for (int p = 0; p <= pos; p++) {
+        const float w = scores[p], *vp = V + (size_t)p * KVD;
+        for (int64_t d = 0; d < D; d++) out[d] += w * vp[d];
+    }
+}
+
+static void fwd_worker(void *arg, int ith, int nth) {
+    const fwd_ctx *c = arg;
+    const cb_model *m = c->m;
+    const cb_model_hparams *hp = &m->hp;
+    cb_model_scratch *s = c->s;
+    const cb_batch *b = c->b;
+    const cb_layer *L = &m->layers[c->layer];
+    const int64_t T = b->n_tokens, C = hp->n_embd, H = hp->n_head, D = hp->head_dim;
+    const int64_t HD = H * D, KVD = hp->n_head_kv * D, F = hp->n_ff;
+
+    if (c->phase == PH_ATTN) {
+        /* tasks (t, h), interleaved over threads; each evaluated whole by one thread */
+        float *scores = s->scores + (size_t)ith * (size_t)s->n_ctx;
+        for (int64_t task = ith; task < T * H; task += nth) {
+            int64_t t = task / H, h = task % H;
+            attend(c, (int)t, h, scores, s->att + (size_t)t * HD + h * D);
+        }
+        return;
+    }
+    const int64_t t0 = T * ith / nth, t1 = T * (ith + 1) / nth;
+    for (int64_t t = t0; t < t1; t++) {
+        float *x = s->x + t * C, *xb = s->xb + t * C;
+        switch (c->phase) {
+        case PH_NORM_ATTN:
+            cb_rmsnorm(xb, x, L->attn_norm, C, hp->rms_eps);
+            break;
+        case PH_ROPE_STORE: {
+            float *q = s->q + t * HD, *k = s->k + t * KVD, *v = s->v + t * KVD;
+            cb_rope(q, H, D, hp->n_rot, b->pos[t], m->inv_freq, hp->rope_neox);
+            cb_rope(k, hp->n_head_kv, D, hp->n_rot, b->pos[t], m->inv_freq, hp->rope_neox);
+            size_t off = (size_t)b->pos[t] * (size_t)KVD;
+            memcpy(kv_view(c->kv, c->layer, b->slot[t], 0) + off, k, (size_t)KVD * sizeof(float));
+            memcpy(kv_view(c->kv, c->layer, b->slot[t], 1) + off, v, (size_t)KVD * sizeof(float));
+            break;
+        }
+        case PH_ADD_NORM_FFN:
+            for (int64_t i = 0; i < C; i++) x[i] += xb[i];
+            cb_rmsnorm(xb, x, L->ffn_norm, C, hp->rms_eps);
+            break;
+        case PH_SWIGLU_ADD_PREP:
+            cb_swiglu(s->hb + t * F, s->hb2 + t * F, F);
+            break;
+        case PH_ADD:
+            for (int64_t i = 0; i < C; i++) x[i] += xb[i];
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+/* Runs a phase on the pool when the work is big enough to pay for the
+ * hand-off, else on the calling thread. The result is the same either way. */
+static void run_phase(cb_pool *pool, fwd_ctx *c, fwd_phase ph, int64_t work) {
+    c->phase = ph;
+    if (pool && cb_pool_size(pool) > 1 && work >= 32768) cb_pool_run(pool, fwd_worker, c);
+    else fwd_worker(c, 0, 1);
+}
+
+int cb_model_forward(const cb_model *m, cb_kv_cache *kv, cb_model_scratch *s, cb_pool *pool,
+                     const cb_batch *b, float *logits, cb_err *err) {
+    const cb_model_hparams *hp = &m->hp;
+    const int64_t T = b->n_tokens, C = hp->n_embd, V = hp->n_vocab;
+    const int64_t HD = hp->n_head * hp->head_dim, KVD = hp->n_head_kv * hp->head_dim, F = hp->n_ff;
+    if (T <= 0 || T > s->max_tokens)
+        return cb_err_set(err, CB_EUSAGE, "forward: %lld tokens (scratch holds 1..%d)", (long long)T, s->max_tokens);
+    if (pool && cb_pool_size(pool) > s->n_threads)
+        return cb_err_set(err, CB_EUSAGE, "forward: pool of %d threads, scratch made for %d", cb_pool_size(pool),
+                          s->n_threads);
+    if ((int)kv->n_layer != hp->n_layer || kv->kv_dim != KVD)
+        return cb_err_set(err, CB_EUSAGE, "forward: KV cache was made for another model");
+    int n_out = 0;
+    int64_t attn_work = 0;
+    for (int64_t t = 0; t < T; t++) {
+        if (b->token[t] < 0 || b->token[t] >= V)
+            return cb_err_set(err, CB_EUSAGE, "forward: token id %d out of range [0, %lld)", b->token[t], (long long)V);
+        if (b->slot[t] < 0 || b->slot[t] >= kv->n_slots)
+            return cb_err_set(err, CB_EUSAGE, "forward: slot %d out of range [0, %d)", b->slot[t], kv->n_slots);
+        if (b->pos[t] < 0 || b->pos[t] >= kv->n_ctx || b->pos[t] >= s->n_ctx)
+            return cb_err_set(err, CB_EUSAGE, "forward: position %d out of range [0, %d)", b->pos[t],
+                              kv->n_ctx < s->n_ctx ? kv->n_ctx : s->n_ctx);
+        if (b->want_logits && b->want_logits[t]) n_out++;
+        attn_work += (int64_t)(b->pos[t] + 1) * HD * 2;
+    }
+    if (n_out > s->max_out)
+        return cb_err_set(err, CB_EUSAGE, "forward: %d logit rows requested (scratch holds %d)", n_out, s->max_out);
+
+    /* x (T, C) = embeddings */
+    const cb_gguf_tensor *E = m->tok_embd;
+    const size_t erow = cb_row_bytes(E->type, C);
+    for (int64_t t = 0; t < T; t++)
+        cb_dequantize_row(E->type, (const uint8_t *)E->data + (size_t)b->token[t] * erow, s->x + t * C, C);
+
+    fwd_ctx c = {.m = m, .kv = kv, .s = s, .b = b};
+    for (int64_t l = 0; l < hp->n_layer; l++) {
+        const cb_layer *L = &m->layers[l];
+        c.layer = (int)l;
+        run_phase(pool, &c, PH_NORM_ATTN, T * C);
+        cb_matmul(pool, L->wq->type, L->wq->data, s->xb, s->q, T, C, HD);     /* (T, C) -> (T, H*D) */
+        cb_matmul(pool, L->wk->type, L->wk->data, s->xb, s->k, T, C, KVD);    /* (T, C) -> (T, Hkv*D) */
+        cb_matmul(pool, L->wv->type, L->wv->data, s->xb, s->v, T, C, KVD);
+        run_phase(pool, &c, PH_ROPE_STORE, T * (HD + KVD));
+        run_phase(pool, &c, PH_ATTN, attn_work);
+        cb_matmul(pool, L->wo->type, L->wo->data, s->att, s->xb, T, HD, C);   /* (T, H*D) -> (T, C) */
+        run_phase(pool, &c, PH_ADD_NORM_FFN, T * C);
+        cb_matmul(pool, L->w_gate->type, L->w_gate->data, s->xb, s->hb, T, C, F);  /* (T, C) -> (T, F) */
+        cb_matmul(pool, L->w_up->type, L->w_up->data, s->xb, s->hb2, T, C, F);
+        run_phase(pool, &c, PH_SWIGLU_ADD_PREP, T * F);
+        cb_matmul(pool, L->w_down->type, L->w_down->data, s->hb, s->xb, T, F, C);  /* (T, F) -> (T, C) */
+        run_phase(pool, &c, PH_ADD, T * C);
+    }
+
+    if (n_out == 0) return 0;
+    /* xo (n_out, C) = rmsnorm(x[wanted]) ; logits (n_out, V) = xo @ Wout^T */
+    int r = 0;
+    for (int64_t t = 0; t < T; t++) {
+        if (!b->want_logits[t]) continue;
+        cb_rmsnorm(s->xo + (size_t)r * C, s->x + t * C, m->output_norm, C, hp->rms_eps);
+        r++;
+    }
+    cb_matmul(pool, m->output->type, m->output->data, s->xo, logits, n_out, C, V);
+    return 0;
+}
