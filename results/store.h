@@ -35,16 +35,16 @@
  *        completion_tokens INTEGER, latency_s REAL, attempts INTEGER,
  *        error TEXT (NULL = ok), UNIQUE(run_id, item_id, repeat))
  *   capability_scores(run_id -> runs(id) ON DELETE CASCADE, capability TEXT,
- *        cap1 TEXT, cap2 TEXT, n INTEGER, n_scored INTEGER, mean REAL,
+ *        n INTEGER, n_scored INTEGER, mean REAL,
  *        sd REAL, se REAL, ci_low REAL, ci_high REAL, ci_method TEXT
  *        ('wilson' | 'normal'), unparsed_rate REAL,
  *        PRIMARY KEY(run_id, capability))
  *
- * Capabilities: an item carries one or two capability labels. A single label
- * X scores under "X"; a pair (X, Y) is a cross capability and scores under
- * "X&Y" (labels in the order given), never under X or Y alone — that is what
- * the weakest-link analysis (TASKS.md §6) compares: S_X, S_Y against S_X&Y.
- * Labels must not contain '&'.
+ * Capabilities: an item carries one or two capability labels (tasks/task.h),
+ * stored as cap1/cap2. A sample's score counts under EACH of its labels, so
+ * capability_scores has one row per label. A cross capability (TASKS.md §3,
+ * §6) is one label written "X&Y"; the weakest-link analysis compares the rows
+ * "X", "Y" and "X&Y" of a run, and resamples the samples carrying them.
  *
  * History: version 1 had a single `capability` column in samples, no
  * unparsed / metrics_json / grader_version, no model_bytes / base_url in
@@ -120,7 +120,7 @@ typedef struct cb_sample {
     const char *task;            /* family, required */
     const char *subtask;
     const char *setting;
-    const char *cap[2];          /* cap[0] required unless both NULL; cap[1] NULL for single-capability items */
+    const char *cap[2];          /* capability labels; cap[1] NULL for one label, both NULL for none */
     const char *item_json;       /* the item as JSON (tasks' round trip), so regrade needs no regeneration */
     const char *prompt;          /* rendered prompt the model saw */
     int prompt_tokens;
@@ -262,8 +262,7 @@ int cb_store_compute_capability_scores(cb_store *s, int64_t run_id, cb_err *err)
 
 /* One row of capability_scores. */
 typedef struct cb_capability_score {
-    char capability[256];    /* "X" or "X&Y" */
-    char cap1[128], cap2[128]; /* cap2 "" for single capabilities */
+    char capability[256];    /* the label, e.g. "char_counting" or "Spanish&Reasoning" */
     int64_t n;               /* samples with this capability key */
     int64_t n_scored;        /* of which have a score (mean is over these) */
     double mean, sd, se, ci_low, ci_high; /* NaN when undefined (n_scored 0, or sd with 1) */
