@@ -698,6 +698,7 @@ __attribute__((format(printf, 3, 4))) static int wfail(cb_gguf_writer *w, int co
 }
 
 static int meta_put(cb_gguf_writer *w, const void *p, size_t n) {
+    if (n == 0) return 0;
     if (n > SIZE_MAX - w->meta_len) return wfail(w, CB_ENOMEM, "metadata size overflows");
     if (w->meta_len + n > w->meta_cap) {
         size_t cap = w->meta_cap ? w->meta_cap : 4096;
@@ -942,7 +943,7 @@ int cb_gguf_writer_add_tensor_fn(cb_gguf_writer *w, const char *name, uint32_t t
     return 0;
 }
 
-static int put(FILE *f, const void *p, size_t n) { return fwrite(p, 1, n, f) == n ? 0 : -1; }
+static int put(FILE *f, const void *p, size_t n) { return n == 0 || fwrite(p, 1, n, f) == n ? 0 : -1; }
 
 static int put_zeros(FILE *f, uint64_t n) {
     static const uint8_t z[4096];
