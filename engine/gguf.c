@@ -235,7 +235,7 @@ static int rd_name(rd *r, char **out, const char *what) {
     return 0;
 }
 
-static int parse_kv(rd *r, cb_gguf *g, gguf_kv *kv) {
+static int parse_kv(rd *r, gguf_kv *kv) {
     uint32_t t;
     uint64_t type_at = r->pos;
     if (rd_u32(r, &t, "value type")) return CB_EFORMAT;
@@ -289,7 +289,6 @@ static int parse_kv(rd *r, cb_gguf *g, gguf_kv *kv) {
     if (!s) return fail_at(r, type_at, "key '%s': unknown value type %u (expected 0..12)", kv->key, t);
     if (need(r, s, value_type_name(t))) return CB_EFORMAT;
     r->pos += s;
-    (void)g;
     return 0;
 }
 
@@ -383,7 +382,7 @@ static int parse(cb_gguf *g, cb_err *err) {
         int64_t dup = ht_insert(g->key_ht, g->key_ht_size, kv->key, i, kv_name_of, g);
         if (dup >= 0) return fail_at(&r, at, "duplicate key '%s' (also key %lld)", kv->key, (long long)dup);
         uint64_t type_at = r.pos;
-        rc = parse_kv(&r, g, kv);
+        rc = parse_kv(&r, kv);
         if (rc) return rc;
         if (!strcmp(kv->key, "general.alignment")) {
             uint32_t a;

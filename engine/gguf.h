@@ -74,7 +74,9 @@ int cb_gguf_get_i64(const cb_gguf *g, const char *key, int64_t *out);
 int cb_gguf_get_f32(const cb_gguf *g, const char *key, float *out); /* f32 or f64 */
 int cb_gguf_get_bool(const cb_gguf *g, const char *key, int *out);
 int cb_gguf_get_str(const cb_gguf *g, const char *key, cb_gguf_str *out);
-/* Arrays: element type and count; elements read by index. */
+/* Arrays: element type and count; elements read by index (same return codes;
+ * an index >= count returns 1). arr_f32 reads f32/f64 elements, arr_i64 any
+ * integer element type. Strings point into the file, as for get_str. */
 int cb_gguf_get_arr(const cb_gguf *g, const char *key, uint32_t *elem_type, uint64_t *count);
 int cb_gguf_arr_str(const cb_gguf *g, const char *key, uint64_t i, cb_gguf_str *out);
 int cb_gguf_arr_f32(const cb_gguf *g, const char *key, uint64_t i, float *out);
