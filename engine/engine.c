@@ -70,6 +70,8 @@ struct job {
     /* LOGLIK / ROLLING */
     double *lp;
     int32_t *lp_ids;
+    float *logits;           /* want_logits: rows of V */
+    int n_logits, cap_logits;
     int n_lp;
     int greedy;
     /* ROLLING */
@@ -178,6 +180,7 @@ void cb_engine_result_clear(cb_engine_result *r) {
     free(r->text);
     free(r->token_logprobs);
     free(r->scored_ids);
+    free(r->logits);
     memset(r, 0, sizeof *r);
 }
 
@@ -296,6 +299,7 @@ static void job_free(cb_engine *e, job *j) {
     free(j->lp);
     free(j->lp_ids);
     free(j->wins);
+    free(j->logits);
     free(j);
 }
 
@@ -386,6 +390,9 @@ static void job_complete(cb_engine *e, job *j) {
         j->lp = NULL;
         j->lp_ids = NULL;
     }
+    r->logits = j->logits;
+    r->n_logits = j->n_logits;
+    j->logits = NULL;
     job_free(e, j);
     e->n_pending--;
 }
@@ -401,7 +408,13 @@ static int fail_request(cb_engine *e, cb_engine_result *out, int code, const cha
 
 /* GENERATE: takes the sampled token; sets j->finish when generation ends.
  * Returns CB_ENOMEM when the text cannot grow. */
+static void keep_logits(cb_engine *e, job *j, const float *row) {
+    if (j->logits && j->n_logits < j->cap_logits)
+        memcpy(j->logits + (size_t)j->n_logits++ * (size_t)e->V, row, (size_t)e->V * sizeof(float));
+}
+
 static int gen_accept(cb_engine *e, job *j, const float *row) {
+    keep_logits(e, j, row);
     int32_t t = cb_sampler_pick(&j->sp, &j->rng, row, e->V, e->samp);
     if (!j->ignore_eos && cb_tokenizer_is_eog(e->tok, t)) {
         j->finish = CB_FINISH_EOS;
@@ -443,6 +456,7 @@ static int gen_accept(cb_engine *e, job *j, const float *row) {
 
 /* LOGLIK / ROLLING: scores target token `tgt` from logits row into slot i. */
 static void score_row(cb_engine *e, job *j, int i, const float *row, int32_t tgt) {
+    if (j->kind == CB_ENGINE_LOGLIK) keep_logits(e, j, row);
     j->lp[i] = cb_log_softmax_at(row, e->V, tgt);
     j->lp_ids[i] = tgt;
     if (cb_argmax(row, e->V) != tgt) j->greedy = 0;
@@ -718,6 +732,11 @@ int cb_engine_submit(cb_engine *e, const cb_engine_req *req, cb_engine_result *o
         msg = "unknown request kind";
     }
 
+    if (!msg && !oom && req->want_logits && j->kind != CB_ENGINE_ROLLING) {
+        j->cap_logits = j->kind == CB_ENGINE_LOGLIK ? j->n_cont : j->cap_toks - j->n_prefix + 1;
+        j->logits = malloc((size_t)j->cap_logits * (size_t)e->V * sizeof(float));
+        if (!j->logits) oom = 1;
+    }
     if (oom) {
         job_free(e, j);
         memset(out, 0, sizeof *out);

@@ -113,6 +113,10 @@ typedef struct cb_engine_req {
     const char *const *stop;   /* stop strings (n_stop) */
     int n_stop;
     int ignore_eos;            /* keep going after EOS (benchmarks) */
+    /* GENERATE / LOGLIK: also return raw logits: one row (V floats) per
+     * sampled token (the distribution it was drawn from; a final EOS row
+     * included) or per scored continuation token. Tests, `capbench logits`. */
+    int want_logits;
     /* LOGLIK: the continuation, as text or ids. From text it is tokenized the
      * lm-eval way: whole = encode(context + continuation), the context is the
      * first len(encode(context)) ids of whole and the continuation the rest.
@@ -144,6 +148,8 @@ typedef struct cb_engine_result {
     double *token_logprobs;    /* n_scored, in text order */
     int32_t *scored_ids;       /* n_scored: the tokens that were scored */
     int is_greedy;             /* LOGLIK: every scored token was the argmax */
+    float *logits;             /* want_logits: (n_logits, V) */
+    int n_logits;
 } cb_engine_result;
 
 void cb_engine_result_clear(cb_engine_result *r); /* frees owned fields and zeroes r */

@@ -1,0 +1,335 @@
+/* bench/engine_bench.c — `capbench bench`: the engine benchmark.
+ *
+ * For each model (the one given with --model, or by default generated
+ * TinyLlama-1.1B-shaped models in F16 and Q8_0, written once into
+ * $XDG_CACHE_HOME/capbench/bench or ~/.cache/capbench/bench and reused) it
+ * measures, in one run:
+ *   - memory bandwidth: a large copy (cb_measure_copy_bandwidth; bytes read +
+ *     written per second) on the same thread pool size;
+ *   - prefill tokens/s: one prompt of --prompt tokens in one step;
+ *   - decode tokens/s at 1, 8 and 32 concurrent sequences (pure decode steps
+ *     only: the steps that prefill the short prompts are not counted);
+ *   - batch-1 decode's achieved bandwidth: (weight bytes read per step + KV
+ *     bytes read) / time per step, and its fraction of the measured bandwidth.
+ * Output: a table, or one JSON object with --json.
+ *
+ * It is a measurement, not a test: nothing here asserts a speed.
+ */
+#include "bench/engine_bench.h"
+
+#include "common/rng.h"
+#include "engine/engine.h"
+#include "engine/genmodel.h"
+#include "engine/model.h"
+#include "kernels/kernels.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct bench_cfg {
+    const char *model;
+    int threads, prompt, gen, json;
+    const char *device;
+    const char *cache_dir;
+} bench_cfg;
+
+typedef struct decode_res {
+    int batch;
+    double tok_s;
+    double step_s;      /* mean time of one pure decode step */
+} decode_res;
+
+typedef struct model_res {
+    char path[1024];
+    char type[16];
+    int64_t n_params;
+    uint64_t weight_bytes;
+    double prefill_tok_s;
+    decode_res dec[3];
+    double b1_bytes_per_step;
+    double b1_achieved_bw;  /* bytes/s */
+} model_res;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static int mkdir_p(const char *path) {
+    char buf[1024];
+    size_t n = strlen(path);
+    if (n >= sizeof buf) return -1;
+    memcpy(buf, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] == '/' || buf[i] == '\0') {
+            char c = buf[i];
+            buf[i] = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) return -1;
+            buf[i] = c;
+        }
+    }
+    return 0;
+}
+
+static void default_cache_dir(char *out, size_t cap) {
+    const char *x = getenv("XDG_CACHE_HOME");
+    if (x && *x) snprintf(out, cap, "%s/capbench/bench", x);
+    else snprintf(out, cap, "%s/.cache/capbench/bench", getenv("HOME") ? getenv("HOME") : ".");
+}
+
+/* Fills ids with deterministic ordinary-looking token ids. */
+static void fill_ids(int32_t *ids, int n, int64_t V, uint64_t seed) {
+    cb_rng r;
+    cb_rng_seed(&r, seed);
+    int64_t hi = V > 1000 ? 1000 : V;
+    for (int i = 0; i < n; i++) ids[i] = (int32_t)(hi > 3 ? 3 + (int64_t)cb_rng_uniform(&r, (uint64_t)(hi - 3)) : 0);
+}
+
+/* Decode with `batch` sequences of 8-token prompts for `gen` pure decode steps. */
+static int bench_decode(cb_engine *e, int batch, int gen, decode_res *out, double *kv_bytes_per_step, cb_err *err) {
+    int rc = 0;
+    const cb_model_hparams *hp = cb_model_get_hparams(cb_engine_model(e));
+    cb_engine_req *reqs = calloc((size_t)batch, sizeof *reqs);
+    cb_engine_result *res = calloc((size_t)batch, sizeof *res);
+    int32_t *ids = malloc((size_t)batch * 8 * sizeof(int32_t));
+    if (!reqs || !res || !ids) {
+        rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int b = 0; b < batch; b++) {
+        fill_ids(ids + b * 8, 8, cb_engine_n_vocab(e), 1000 + (uint64_t)b);
+        reqs[b] = (cb_engine_req){.kind = CB_ENGINE_GENERATE, .ids = ids + b * 8, .n_ids = 8,
+                                  .max_tokens = gen + 1, .ignore_eos = 1};
+        if ((rc = cb_engine_submit(e, &reqs[b], &res[b], err))) goto out;
+    }
+    double t_dec = 0.0;
+    int n_dec = 0, pending = batch;
+    double kv = 0.0;
+    while (pending > 0) {
+        cb_engine_stats s0, s1;
+        cb_engine_get_stats(e, &s0);
+        double t0 = now_s();
+        if ((rc = cb_engine_step(e, &pending, err))) goto out;
+        double dt = now_s() - t0;
+        cb_engine_get_stats(e, &s1);
+        if (s1.n_tokens - s0.n_tokens == batch && s1.n_logit_rows - s0.n_logit_rows == batch) {
+            t_dec += dt;
+            /* KV read this step: positions 8 + n_dec + 1 of K and V, every layer, every sequence */
+            kv += (double)batch * (double)(8 + n_dec + 1) * 2.0 * (double)(hp->n_head_kv * hp->head_dim) *
+                  sizeof(float) * (double)hp->n_layer;
+            n_dec++;
+        }
+    }
+    out->batch = batch;
+    out->step_s = n_dec ? t_dec / n_dec : 0.0;
+    out->tok_s = t_dec > 0 ? (double)batch * n_dec / t_dec : 0.0;
+    if (kv_bytes_per_step) *kv_bytes_per_step = n_dec ? kv / n_dec : 0.0;
+out:
+    for (int b = 0; res && b < batch; b++) cb_engine_result_clear(&res[b]);
+    free(reqs);
+    free(res);
+    free(ids);
+    return rc;
+}
+
+static int bench_model(const bench_cfg *c, const char *path, const char *type, model_res *m, cb_err *err) {
+    memset(m, 0, sizeof *m);
+    snprintf(m->path, sizeof m->path, "%s", path);
+    snprintf(m->type, sizeof m->type, "%s", type);
+    int batches[3] = {1, 8, 32};
+    cb_engine_opts eo = {.model_path = path, .n_threads = c->threads, .n_ctx = c->prompt + c->gen + 16,
+                         .n_seq = 32, .n_batch = c->prompt > 256 ? c->prompt : 256, .device = c->device};
+    if (eo.n_ctx < 64) eo.n_ctx = 64;
+    cb_engine *e = NULL;
+    int rc = cb_engine_open(&eo, &e, err);
+    if (rc) return rc;
+    m->n_params = cb_engine_n_params(e);
+    m->weight_bytes = cb_model_weight_bytes_per_pass(cb_engine_model(e));
+    int32_t *ids = malloc((size_t)c->prompt * sizeof(int32_t));
+    if (!ids) {
+        rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+        goto out;
+    }
+    /* warm-up: fault the mapped weights in */
+    decode_res warm;
+    if ((rc = bench_decode(e, 1, 1, &warm, NULL, err))) goto out;
+
+    fill_ids(ids, c->prompt, cb_engine_n_vocab(e), 7);
+    cb_engine_req req = {.kind = CB_ENGINE_GENERATE, .ids = ids, .n_ids = c->prompt, .max_tokens = 1,
+                         .ignore_eos = 1};
+    cb_engine_result res = {0};
+    cb_engine_stats s0, s1;
+    cb_engine_get_stats(e, &s0);
+    rc = cb_engine_run(e, &req, &res, 1, err);
+    cb_engine_result_clear(&res);
+    if (rc) goto out;
+    cb_engine_get_stats(e, &s1);
+    double dt = s1.forward_s - s0.forward_s;
+    m->prefill_tok_s = dt > 0 ? (double)(s1.n_tokens - s0.n_tokens) / dt : 0.0;
+
+    for (int i = 0; i < 3; i++) {
+        double kv = 0.0;
+        if ((rc = bench_decode(e, batches[i], c->gen, &m->dec[i], &kv, err))) goto out;
+        if (i == 0) {
+            m->b1_bytes_per_step = (double)m->weight_bytes + kv;
+            m->b1_achieved_bw = m->dec[0].step_s > 0 ? m->b1_bytes_per_step / m->dec[0].step_s : 0.0;
+        }
+    }
+out:
+    free(ids);
+    cb_engine_free(e);
+    return rc;
+}
+
+static int ensure_model(const char *dir, const char *type, char *path, size_t cap, int json, cb_err *err) {
+    snprintf(path, cap, "%s/tinyllama-1.1b-%s-seed0.gguf", dir, type);
+    struct stat st;
+    if (stat(path, &st) == 0 && st.st_size > 0) return 0;
+    if (mkdir_p(dir) != 0) return cb_err_set(err, CB_EIO, "%s: cannot create the cache folder", dir);
+    if (!json) fprintf(stderr, "capbench bench: generating %s (once; reused later)\n", path);
+    cb_genmodel_opts o = {.shape = "tinyllama-1.1b", .type = type, .seed = 0, .synth_vocab = 1, .out_path = path};
+    return cb_genmodel_write(&o, err);
+}
+
+static void print_json_str(const char *s) {
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '"' || ch == '\\') printf("\\%c", ch);
+        else if (ch < 0x20) printf("\\u%04x", ch);
+        else putchar(ch);
+    }
+    putchar('"');
+}
+
+int cb_engine_bench_main(int argc, char **argv) {
+    static const char U[] = "[--model M] [--threads N] [--prompt N] [--gen N] [--cache-dir DIR] [--json] "
+                            "[--device cpu|cuda]";
+    bench_cfg c = {.threads = 0, .prompt = 128, .gen = 16, .device = "cpu"};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) return printf("usage: capbench bench %s\n", U), 0;
+        if (strcmp(a, "--json") == 0) {
+            c.json = 1;
+            continue;
+        }
+        if (i + 1 >= argc) goto bad;
+        const char *v = argv[++i];
+        char *end;
+        long n;
+        if (strcmp(a, "--model") == 0) c.model = v;
+        else if (strcmp(a, "--device") == 0) c.device = v;
+        else if (strcmp(a, "--cache-dir") == 0) c.cache_dir = v;
+        else if (strcmp(a, "--threads") == 0 || strcmp(a, "--prompt") == 0 || strcmp(a, "--gen") == 0) {
+            errno = 0;
+            n = strtol(v, &end, 10);
+            if (errno || *end || n < 1 || n > 65536) goto bad;
+            if (a[2] == 't') c.threads = (int)n;
+            else if (a[2] == 'p') c.prompt = (int)n;
+            else c.gen = (int)n;
+        } else goto bad;
+    }
+    if (strcmp(c.device, "cpu") != 0 && strcmp(c.device, "cuda") != 0) goto bad;
+    if (c.threads == 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        c.threads = n > 0 ? (int)n : 1;
+    }
+
+    cb_err err;
+    cb_err_clear(&err);
+    char dir[1024];
+    if (c.cache_dir) snprintf(dir, sizeof dir, "%s", c.cache_dir);
+    else default_cache_dir(dir, sizeof dir);
+    char paths[2][1100];
+    const char *types[2] = {"f16", "q8_0"};
+    int n_models = 0;
+    if (c.model) {
+        snprintf(paths[0], sizeof paths[0], "%s", c.model);
+        types[0] = "";
+        n_models = 1;
+    } else {
+        if (strcmp(c.device, "cuda") == 0) {
+            /* fail on the device before spending minutes writing models */
+            cb_engine_opts probe = {.model_path = "-", .device = "cuda"};
+            cb_engine *pe = NULL;
+            if (cb_engine_open(&probe, &pe, &err) != 0 && err.code == CB_ENODEV) {
+                fprintf(stderr, "capbench bench: %s\n", err.msg);
+                return 1;
+            }
+            cb_engine_free(pe);
+        }
+        for (int i = 0; i < 2; i++) {
+            if (ensure_model(dir, types[i], paths[i], sizeof paths[i], c.json, &err)) {
+                fprintf(stderr, "capbench bench: %s\n", err.msg);
+                return 1;
+            }
+        }
+        n_models = 2;
+    }
+
+    cb_pool *pool = NULL;
+    if (cb_pool_new(c.threads, &pool, &err)) {
+        fprintf(stderr, "capbench bench: %s\n", err.msg);
+        return 1;
+    }
+    double bw = cb_measure_copy_bandwidth(pool, (size_t)512 << 20, 3);
+    cb_pool_free(pool);
+
+    model_res res[2];
+    for (int i = 0; i < n_models; i++) {
+        if (!c.json) fprintf(stderr, "capbench bench: running %s\n", paths[i]);
+        if (bench_model(&c, paths[i], types[i], &res[i], &err)) {
+            fprintf(stderr, "capbench bench: %s\n", err.msg);
+            if (err.code == CB_ENODEV) return 1;
+            return (err.code == CB_EIO || err.code == CB_EFORMAT || err.code == CB_EUNSUP) ? 2 : 1;
+        }
+    }
+
+    if (c.json) {
+        printf("{\"threads\":%d,\"device\":", c.threads);
+        print_json_str(c.device);
+        printf(",\"copy_bandwidth_gbs\":%.3f,\"prompt_tokens\":%d,\"decode_steps\":%d,\"models\":[", bw / 1e9,
+               c.prompt, c.gen);
+        for (int i = 0; i < n_models; i++) {
+            model_res *m = &res[i];
+            printf("%s{\"path\":", i ? "," : "");
+            print_json_str(m->path);
+            printf(",\"type\":");
+            print_json_str(m->type);
+            printf(",\"n_params\":%lld,\"weight_bytes\":%llu,\"prefill_tok_s\":%.3f,\"decode\":[",
+                   (long long)m->n_params, (unsigned long long)m->weight_bytes, m->prefill_tok_s);
+            for (int k = 0; k < 3; k++)
+                printf("%s{\"batch\":%d,\"tok_s\":%.3f,\"step_ms\":%.3f}", k ? "," : "", m->dec[k].batch,
+                       m->dec[k].tok_s, m->dec[k].step_s * 1e3);
+            printf("],\"b1_bytes_per_step\":%.0f,\"b1_achieved_gbs\":%.3f,\"b1_fraction_of_copy_bw\":%.4f}",
+                   m->b1_bytes_per_step, m->b1_achieved_bw / 1e9, bw > 0 ? m->b1_achieved_bw / bw : 0.0);
+        }
+        printf("]}\n");
+    } else {
+        printf("engine benchmark: %d threads, device %s, copy bandwidth %.2f GB/s (read+write)\n", c.threads,
+               c.device, bw / 1e9);
+        printf("%-44s %10s %10s %10s %10s %10s %10s %8s\n", "model", "params", "prefill/s", "dec1 t/s",
+               "dec8 t/s", "dec32 t/s", "b1 GB/s", "b1 frac");
+        for (int i = 0; i < n_models; i++) {
+            model_res *m = &res[i];
+            const char *base = strrchr(m->path, '/');
+            base = base ? base + 1 : m->path;
+            printf("%-44.44s %9.3fB %10.2f %10.2f %10.2f %10.2f %10.2f %7.1f%%\n", base, (double)m->n_params / 1e9,
+                   m->prefill_tok_s, m->dec[0].tok_s, m->dec[1].tok_s, m->dec[2].tok_s, m->b1_achieved_bw / 1e9,
+                   bw > 0 ? 100.0 * m->b1_achieved_bw / bw : 0.0);
+        }
+        printf("(prefill: one %d-token prompt; decode: %d pure decode steps per batch size; b1 frac = batch-1 "
+               "(weights + KV bytes read per step) / step time / copy bandwidth)\n",
+               c.prompt, c.gen);
+    }
+    return 0;
+bad:
+    fprintf(stderr, "usage: capbench bench %s\n", U);
+    return 2;
+}
