@@ -684,13 +684,14 @@ Test(tokenizer_ref, long_inputs_are_fast, .timeout = 120) {
     const char *sd = shared_dir();
     if (!sd) cr_skip_test("CAPBENCH_SHARED_DIR not set");
     size_t n = 100 * 1024;
-    char *prose = malloc(n), *spaces = malloc(n), *digits = malloc(n);
+    char *prose = malloc(n), *spaces = malloc(n), *digits = malloc(n), *word = malloc(n);
     const char *words = "Once upon a time, there was a little girl named Lily. She <s> 123 \xf0\x9f\x98\x80\n";
     size_t wl = strlen(words);
     for (size_t i = 0; i < n; i++) {
         prose[i] = words[i % wl];
         spaces[i] = (i % 4096 == 4095) ? '5' : ' ';
         digits[i] = (char)('0' + i % 10);
+        word[i] = (char)('a' + (i * 7) % 26); /* one 100 KB word: a single merge heap */
     }
     const char *models[] = {"models/stories260K.gguf", "reference/tokenizer/ggml-vocab-gpt-2.gguf",
                             "reference/tokenizer/ggml-vocab-deepseek-llm.gguf",
@@ -708,9 +709,12 @@ Test(tokenizer_ref, long_inputs_are_fast, .timeout = 120) {
         time_long_input(t, what, spaces, n);
         snprintf(what, sizeof what, "%s digits", models[m]);
         time_long_input(t, what, digits, n);
+        snprintf(what, sizeof what, "%s one word", models[m]);
+        time_long_input(t, what, word, n);
         cb_tokenizer_free(t);
     }
     free(prose);
     free(spaces);
     free(digits);
+    free(word);
 }
