@@ -79,7 +79,8 @@ static const char *const migrations[CB_STORE_SCHEMA_VERSION] = {
     " PRIMARY KEY(run_id, capability));",
 
     /* 1 -> 2: model size and remote URL per run; a second capability label,
-     * the unparsed flag, secondary metrics and the grader version per sample;
+     * the unparsed flag, secondary metrics, the grader version and every
+     * response the grader saw (for regrade) per sample;
      * n_scored, sd, se, interval method and unparsed rate per capability
      * score. A v1 sample with a response but no extracted answer was an
      * unparsed one. */
@@ -90,6 +91,7 @@ static const char *const migrations[CB_STORE_SCHEMA_VERSION] = {
     "ALTER TABLE samples ADD COLUMN unparsed INTEGER NOT NULL DEFAULT 0;"
     "ALTER TABLE samples ADD COLUMN metrics_json TEXT;"
     "ALTER TABLE samples ADD COLUMN grader_version TEXT;"
+    "ALTER TABLE samples ADD COLUMN responses_json TEXT;"
     "UPDATE samples SET unparsed = 1"
     " WHERE extracted IS NULL AND error IS NULL AND response IS NOT NULL;"
     "ALTER TABLE capability_scores ADD COLUMN n_scored INTEGER NOT NULL DEFAULT 0;"
@@ -123,19 +125,19 @@ enum {
 #define SAMPLE_COLS                                                                                            \
     "run_id, item_id, repeat, task, subtask, setting, cap1, cap2, item_json, prompt, prompt_tokens, response, " \
     "extracted, score, unparsed, flags_json, metrics_json, grader_version, completion_tokens, latency_s, "      \
-    "attempts, error"
+    "attempts, error, responses_json"
 
 static const char *const stmt_sql[ST_N] = {
     [ST_INSERT] =
         "INSERT INTO samples(" SAMPLE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-        "?18,?19,?20,?21,?22) ON CONFLICT(run_id, item_id, repeat) DO UPDATE SET "
+        "?18,?19,?20,?21,?22,?23) ON CONFLICT(run_id, item_id, repeat) DO UPDATE SET "
         "task=excluded.task, subtask=excluded.subtask, setting=excluded.setting, cap1=excluded.cap1, "
         "cap2=excluded.cap2, item_json=excluded.item_json, prompt=excluded.prompt, "
         "prompt_tokens=excluded.prompt_tokens, response=excluded.response, extracted=excluded.extracted, "
         "score=excluded.score, unparsed=excluded.unparsed, flags_json=excluded.flags_json, "
         "metrics_json=excluded.metrics_json, grader_version=excluded.grader_version, "
         "completion_tokens=excluded.completion_tokens, latency_s=excluded.latency_s, "
-        "attempts=excluded.attempts, error=excluded.error "
+        "attempts=excluded.attempts, error=excluded.error, responses_json=excluded.responses_json "
         "WHERE samples.error IS NOT NULL AND excluded.error IS NULL",
     [ST_UPDATE_GRADE] = "UPDATE samples SET extracted=?4, score=?5, unparsed=?6, flags_json=?7, metrics_json=?8, "
                         "grader_version=?9 WHERE run_id=?1 AND item_id=?2 AND repeat=?3",
@@ -547,6 +549,7 @@ int cb_store_add_sample(cb_store *s, const cb_sample *smp, int *inserted, cb_err
     bind_real(st, 20, smp->latency_s);
     sqlite3_bind_int(st, 21, smp->attempts);
     bind_text(st, 22, smp->error);
+    bind_text(st, 23, smp->responses_json);
     if (sqlite3_step(st) != SQLITE_DONE) {
         if ((sqlite3_extended_errcode(s->db)) == SQLITE_CONSTRAINT_FOREIGNKEY)
             rc = cb_err_set(err, CB_EUSAGE, "%s: sample %s: no run %lld", s->path, smp->item_id,
@@ -625,7 +628,7 @@ int cb_store_count_samples(cb_store *s, int64_t run_id, int64_t *n, cb_err *err)
 
 /* One page of samples copied out of SQLite so that no statement stays open
  * while callbacks run. Each row's strings are strdup'd. */
-enum { N_STR = 16 };
+enum { N_STR = 15 };
 typedef struct {
     cb_sample smp[PAGE_ROWS];
     char *str[PAGE_ROWS][N_STR];
@@ -691,6 +694,7 @@ int cb_store_foreach_sample(cb_store *s, int64_t run_id, cb_sample_fn fn, void *
             bad |= dup_col(p, i, 11, st, 17, &m->metrics_json);
             bad |= dup_col(p, i, 12, st, 18, &m->grader_version);
             bad |= dup_col(p, i, 13, st, 22, &m->error);
+            bad |= dup_col(p, i, 14, st, 23, &m->responses_json);
             if (bad) {
                 sqlite3_reset(st);
                 rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory reading samples", s->path);

@@ -33,7 +33,8 @@
  *        extracted TEXT, score REAL (NULL = no score), unparsed INTEGER 0/1,
  *        flags_json TEXT, metrics_json TEXT, grader_version TEXT,
  *        completion_tokens INTEGER, latency_s REAL, attempts INTEGER,
- *        error TEXT (NULL = ok), UNIQUE(run_id, item_id, repeat))
+ *        error TEXT (NULL = ok), responses_json TEXT (results/responses.h),
+ *        UNIQUE(run_id, item_id, repeat))
  *   capability_scores(run_id -> runs(id) ON DELETE CASCADE, capability TEXT,
  *        n INTEGER, n_scored INTEGER, mean REAL,
  *        sd REAL, se REAL, ci_low REAL, ci_high REAL, ci_method TEXT
@@ -47,7 +48,7 @@
  * "X", "Y" and "X&Y" of a run, and resamples the samples carrying them.
  *
  * History: version 1 had a single `capability` column in samples, no
- * unparsed / metrics_json / grader_version, no model_bytes / base_url in
+ * unparsed / metrics_json / grader_version / responses_json, no model_bytes / base_url in
  * runs and only (n, mean, ci_low, ci_high) in capability_scores. Opening a
  * version-1 file migrates it forward in one transaction. A file with a newer
  * version, or an SQLite file that is not a capbench database, is refused.
@@ -135,6 +136,9 @@ typedef struct cb_sample {
     double latency_s;
     int attempts;
     const char *error;           /* NULL = ok; else why the request failed */
+    const char *responses_json;  /* every response the grader saw, in item->reqs order, as written by
+                                    cb_responses_to_json (results/responses.h); lets regrade rebuild the
+                                    exact grader input. NULL: regrade falls back to `response`. */
 } cb_sample;
 
 /* Opens (and for CB_STORE_OPEN_CREATE creates) the database at path, applies

@@ -100,6 +100,7 @@ static cb_sample mk_sample(int64_t run, int i, int repeat, double score) {
     m.completion_tokens = 4;
     m.latency_s = 0.25;
     m.attempts = 1;
+    m.responses_json = "[{\"ok\":true,\"text\":\"Answer: 3\"}]";
     return m;
 }
 
@@ -215,6 +216,7 @@ static int walk(void *ud, const cb_sample *m, cb_err *err) {
     cr_assert_str_eq(m->metrics_json, "{\"ted\":0}");
     cr_assert_str_eq(m->grader_version, "1");
     cr_assert_null(m->error);
+    cr_assert_str_eq(m->responses_json, "[{\"ok\":true,\"text\":\"Answer: 3\"}]");
     cr_assert_eq(m->attempts, 1);
     cr_assert_eq(m->prompt_tokens, 12);
     /* the callback may write: regrade does exactly this while walking */

@@ -1,0 +1,134 @@
+/* results/responses.c — encoding and decoding of a sample's responses_json,
+ * flags_json and metrics_json columns (formats in responses.h).
+ *
+ * Plain translation between in-memory task/grader types and strings; the
+ * store keeps the strings without looking inside.
+ */
+#include "results/responses.h"
+
+#include <cjson/cJSON.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *cb_responses_to_json(const cb_task_resp *resps, int n) {
+    cJSON *arr = cJSON_CreateArray();
+    int ok = arr != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        const cb_task_resp *r = &resps[i];
+        cJSON *o = cJSON_CreateObject();
+        if (!o) {
+            ok = 0;
+            break;
+        }
+        cJSON_AddItemToArray(arr, o);
+        ok = cJSON_AddBoolToObject(o, "ok", r->ok) != NULL;
+        if (!r->ok) continue;
+        if (ok && r->text) ok = cJSON_AddStringToObject(o, "text", r->text) != NULL;
+        if (ok && r->truncated) ok = cJSON_AddTrueToObject(o, "truncated") != NULL;
+        if (ok && (r->n_tokens > 0 || r->logprob_sum != 0.0) && isfinite(r->logprob_sum)) {
+            /* cJSON prints a double with 15 digits when it compares equal within an
+             * epsilon, which loses the last bits: write all 17 */
+            char num[32];
+            snprintf(num, sizeof num, "%.17g", r->logprob_sum);
+            ok = cJSON_AddRawToObject(o, "logprob_sum", num) &&
+                 cJSON_AddNumberToObject(o, "n_tokens", (double)r->n_tokens);
+        }
+    }
+    char *s = ok ? cJSON_PrintUnformatted(arr) : NULL;
+    cJSON_Delete(arr);
+    return s;
+}
+
+void cb_resp_list_clear(cb_resp_list *l) {
+    if (!l) return;
+    free(l->r);
+    cJSON_Delete(l->tree);
+    memset(l, 0, sizeof *l);
+}
+
+int cb_responses_from_json(const char *json, cb_resp_list *out, cb_err *err) {
+    int rc = 0;
+    memset(out, 0, sizeof *out);
+    cJSON *t = json ? cJSON_Parse(json) : NULL;
+    if (!t || !cJSON_IsArray(t)) {
+        cJSON_Delete(t);
+        return cb_err_set(err, CB_EFORMAT, "responses_json: expected a JSON array of response objects");
+    }
+    int n = cJSON_GetArraySize(t);
+    out->tree = t;
+    out->r = calloc((size_t)(n ? n : 1), sizeof *out->r);
+    if (!out->r) {
+        rc = cb_err_set(err, CB_ENOMEM, "responses_json: out of memory");
+        goto out;
+    }
+    out->n = n;
+    int i = 0;
+    const cJSON *o;
+    cJSON_ArrayForEach(o, t) {
+        cb_task_resp *r = &out->r[i];
+        if (!cJSON_IsObject(o)) {
+            rc = cb_err_set(err, CB_EFORMAT, "responses_json[%d]: expected an object", i);
+            goto out;
+        }
+        const cJSON *okj = cJSON_GetObjectItemCaseSensitive(o, "ok");
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
+        const cJSON *trunc = cJSON_GetObjectItemCaseSensitive(o, "truncated");
+        const cJSON *lp = cJSON_GetObjectItemCaseSensitive(o, "logprob_sum");
+        const cJSON *nt = cJSON_GetObjectItemCaseSensitive(o, "n_tokens");
+        if (!cJSON_IsBool(okj)) {
+            rc = cb_err_set(err, CB_EFORMAT, "responses_json[%d].ok: expected true or false", i);
+            goto out;
+        }
+        if ((text && !cJSON_IsString(text)) || (trunc && !cJSON_IsBool(trunc)) || (lp && !cJSON_IsNumber(lp)) ||
+            (nt && (!cJSON_IsNumber(nt) || nt->valuedouble < 0 || nt->valuedouble > 2147483647.0))) {
+            rc = cb_err_set(err, CB_EFORMAT,
+                            "responses_json[%d]: expected text (string), truncated (bool), logprob_sum (number), "
+                            "n_tokens (non-negative integer)",
+                            i);
+            goto out;
+        }
+        r->ok = cJSON_IsTrue(okj);
+        r->text = text ? text->valuestring : NULL;
+        r->truncated = trunc && cJSON_IsTrue(trunc);
+        r->logprob_sum = lp ? lp->valuedouble : 0.0;
+        r->n_tokens = nt ? (int)nt->valuedouble : 0;
+        i++;
+    }
+out:
+    if (rc) cb_resp_list_clear(out);
+    return rc;
+}
+
+char *cb_grade_flags_json(const cb_grade *g) {
+    char buf[512];
+    size_t n = 0;
+    buf[n++] = '[';
+    for (int b = 0; b < CB_GRADE_NFLAGS && n < sizeof buf; b++) {
+        if (!(g->flags & (1u << b))) continue;
+        const char *name = cb_grade_flag_name(b);
+        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"%s\"", n > 1 ? "," : "", name ? name : "?");
+    }
+    if (n >= sizeof buf - 1) n = sizeof buf - 2; /* cannot happen with the known flag names */
+    snprintf(buf + n, sizeof buf - n, "]");
+    return strdup(buf);
+}
+
+char *cb_grade_metrics_json(const cb_grade *g) {
+    /* names are static identifiers chosen by families: no escaping needed, but check */
+    size_t cap = 64, n = 0;
+    for (int i = 0; i < g->n_metrics; i++) cap += strlen(g->metrics[i].name) + 40;
+    char *buf = malloc(cap);
+    if (!buf) return NULL;
+    buf[n++] = '{';
+    for (int i = 0; i < g->n_metrics; i++) {
+        double v = g->metrics[i].value;
+        const char *name = g->metrics[i].name;
+        if (!isfinite(v) || strpbrk(name, "\"\\")) continue;
+        n += (size_t)snprintf(buf + n, cap - n, "%s\"%s\":%.17g", n > 1 ? "," : "", name, v);
+    }
+    snprintf(buf + n, cap - n, "}");
+    return buf;
+}
