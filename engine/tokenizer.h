@@ -28,6 +28,13 @@
  * to the first text fragment and to every fragment that follows a special
  * token ("a</s>b" -> ▁a </s> ▁b).
  *
+ * Deliberate differences from llama.cpp, both on invalid UTF-8 only: SPM
+ * makes each byte that starts no valid sequence a symbol of its own (llama.cpp
+ * groups by the lead byte's length and can swallow a following space), and
+ * BPE encodes such bytes as byte-level words (llama.cpp substitutes U+FFFD).
+ * Either way encoding stays lossless. SPM cannot tell a literal U+2581 in
+ * the text from an escaped space, so it decodes to ' ' (as in llama.cpp).
+ *
  * Not here: WordPiece (bert), Unigram (t5) and RWKV vocabularies (rejected with
  * CB_EUNSUP), Unicode normalisation (none of the supported types uses it), and
  * the HF "clean up tokenization spaces" rewrite on decode (decode is exact).
@@ -97,7 +104,7 @@ void cb_tokenizer_free(cb_tokenizer *t); /* NULL is a no-op */
  * callers pass cb_tokenizer_add_bos(t) to follow the model. EOS is never
  * appended. parse_special != 0 turns control/unknown token texts into their
  * ids (user-defined tokens are always matched).
- * Writes at most cap ids; *n_out receives the number of ids the text needs
+ * Writes at most cap ids (ids may be NULL when cap is 0, to count); *n_out receives the number of ids the text needs
  * even when that exceeds cap, in which case CB_ENOMEM is returned ("needs N
  * tokens, buffer holds cap") and ids holds the first cap of them. Errors:
  * CB_ENOMEM (cap too small, allocation, text over 1 GiB). */

@@ -370,6 +370,40 @@ Test(tokenizer, bpe_any_bytes_roundtrip) {
     }
 }
 
+/* llama3 keeps a pre-tokenized word whole when it is a token (ignore_merges),
+ * which makes the regex split visible without merges. */
+Test(tokenizer, bpe_llama3_pretokenizer_words) {
+    static char sym[256][4];
+    const char *toks[256 + 8];
+    int next = 256, n = 0;
+    for (int b = 0; b < 256; b++) {
+        int keep = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+        cp_utf8(keep ? (unsigned)b : (unsigned)next++, sym[b]);
+        toks[n++] = sym[b];
+    }
+    const char *words[] = {"Hello", "\xc4\xa0world", "'s", "123", "\xc4\xa0!!!\xc4\x8a\xc4\x8a",
+                           "\xc4\xa0x"};
+    for (int i = 0; i < 6; i++) toks[n++] = words[i];
+    cb_tokenizer_spec spec;
+    cb_tokenizer_spec_init(&spec);
+    spec.model = "gpt2";
+    spec.pre = "llama-bpe";
+    spec.n_vocab = n;
+    spec.tokens = toks;
+    cb_tokenizer *t = NULL;
+    cb_err err;
+    cr_assert_eq(cb_tokenizer_from_spec(&spec, &t, &err), 0, "%s", err.msg);
+    /* words: Hello | " world" | 's | " " | 123 | 4 | " !!!\n\n" | " " | " x" */
+    const char *text = "Hello world's 1234 !!!\n\n  x";
+    int32_t ids[32];
+    char dbg[256];
+    int got = encode(t, text, strlen(text), 0, 0, ids, 32);
+    const int32_t want[] = {256, 257, 258, ' ', 259, '4', 260, ' ', 261};
+    fmt_ids(ids, got, dbg, sizeof dbg);
+    cr_assert(got == 9 && memcmp(ids, want, sizeof want) == 0, "got%s", dbg);
+    cb_tokenizer_free(t);
+}
+
 Test(tokenizer, load_errors) {
     cb_err err;
     cb_err_clear(&err);
