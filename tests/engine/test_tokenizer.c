@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -751,4 +752,51 @@ Test(tokenizer_ref, long_inputs_are_fast, .timeout = 120) {
     free(spaces);
     free(digits);
     free(word);
+}
+
+/* One tokenizer, four threads encoding at once: same ids as one thread. */
+typedef struct enc_job {
+    const cb_tokenizer *t;
+    const char *text;
+    int32_t ids[4096];
+    int n;
+} enc_job;
+
+static void *enc_thread(void *arg) {
+    enc_job *j = arg;
+    for (int k = 0; k < 50; k++) {
+        cb_err err;
+        if (cb_tokenizer_encode(j->t, j->text, strlen(j->text), 0, 1, j->ids, 4096, &j->n, &err))
+            j->n = -1;
+    }
+    return NULL;
+}
+
+Test(tokenizer_ref, concurrent_encode) {
+    const char *sd = shared_dir();
+    if (!sd) cr_skip_test("CAPBENCH_SHARED_DIR not set");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/reference/tokenizer/ggml-vocab-deepseek-llm.gguf", sd);
+    if (!file_exists(path)) cr_skip_test("%s absent", path);
+    cb_tokenizer *t = load_gguf_tok(path);
+    const char *text = "Once upon a time, 12345 \xe4\xbd\xa0\xe5\xa5\xbd <\xef\xbd\x9c"
+                       "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c> caf\xc3\xa9\n\n  x";
+    static enc_job jobs[4];
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) {
+        jobs[i].t = t;
+        jobs[i].text = text;
+        cr_assert_eq(pthread_create(&th[i], NULL, enc_thread, &jobs[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    int32_t ref[4096];
+    int n = encode(t, text, strlen(text), 0, 1, ref, 4096);
+    cr_assert(n > 10);
+    for (int i = 0; i < 4; i++)
+        cr_assert(jobs[i].n == n && memcmp(jobs[i].ids, ref, (size_t)n * sizeof *ref) == 0);
+    cr_assert_eq(cb_tokenizer_find(t, "<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>", 27), 100001);
+    int has_eos = 0;
+    for (int i = 0; i < n; i++) has_eos |= ref[i] == 100001;
+    cr_assert(has_eos, "the special token text was not matched");
+    cb_tokenizer_free(t);
 }
