@@ -557,11 +557,11 @@ static int on_done(void *user, uint64_t i, cb_http_result *res) {
         s->finished = 1;
         if (rc == CB_EUNSUP) {
             /* every log-likelihood request would fail the same way: stop */
-            cb_err_set(st->err, CB_EUNSUP,
-                       "server %s did not return logprobs for a log-likelihood request; use a local model or a "
-                       "server that supports echo+logprobs",
-                       r->base);
-            set_error(st, i, "%s", st->err->msg);
+            set_error(st, i,
+                      "server %s did not return logprobs for a log-likelihood request; use a local model or a "
+                      "server that supports echo+logprobs",
+                      r->base);
+            cb_err_set(st->err, CB_EUNSUP, "%s", o->error ? o->error : "no logprobs");
             return CB_EUNSUP;
         }
         if (rc) set_error(st, i, "%s", perr.msg);

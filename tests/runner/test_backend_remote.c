@@ -10,6 +10,7 @@
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -669,4 +670,41 @@ Test(remote, parse_reply_table) {
     cr_assert_str_eq(buf, "fastapi");
     cb_remote_error_message("<html>\n502", 10, buf, sizeof buf);
     cr_assert_str_eq(buf, "<html> 502");
+}
+
+static volatile sig_atomic_t g_stop;
+
+static void stop_handler(void *user, const cb_httpd_request *req, cb_httpd_reply *rep) {
+    (void)user;
+    (void)req;
+    g_stop = 1; /* "Ctrl-C" while the request is in flight */
+    rep->delay_ms = 5000;
+    cb_httpd_reply_body(rep, 200, "application/json", "{}");
+}
+
+Test(remote, stop_flag_cancels_the_batch) {
+    cb_httpd *s2;
+    cr_assert_eq(cb_httpd_start(stop_handler, NULL, &s2), 0);
+    cb_remote_opts o;
+    cb_remote_opts_init(&o);
+    o.base_url = cb_httpd_url(s2);
+    o.model = "m";
+    o.stop_flag = &g_stop;
+    cb_backend *b;
+    cr_assert_eq(cb_backend_remote_open(&o, &b, NULL), 0);
+    cb_request r[2];
+    make_chat(&r[0], 0);
+    make_chat(&r[1], 1);
+    cb_response out[2];
+    double t0 = now_s();
+    /* err may be NULL: the code alone says what happened */
+    cr_assert_eq(b->submit(b, r, out, 2, NULL), CB_EINTR);
+    cr_assert_lt(now_s() - t0, 3.0);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_not_null(out[i].error);
+        cr_assert(strstr(out[i].error, "not completed"), "%s", out[i].error);
+        cb_response_clear(&out[i]);
+    }
+    b->close(b);
+    cb_httpd_stop(s2);
 }
