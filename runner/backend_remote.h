@@ -45,6 +45,15 @@
  * returns CB_ENET with the server's error message in err. Other failures set
  * out[i].error after the last attempt and the run goes on.
  *
+ * submit's results: out[i] is overwritten (zeroed first, not freed) with id,
+ * text / scores, usage, finish_reason, rendered_prompt (completions requests
+ * only: the exact prompt sent), attempts (tries made) and latency_s (wall time
+ * of the attempt that produced the answer). It returns 0 when the batch ran
+ * (some out[i].error may be set); CB_ENET for 400/401/403/404; CB_EUNSUP when
+ * a log-likelihood reply has no logprobs or the backend was opened with
+ * logprobs = 0; CB_EINTR when stop_flag was raised. On a nonzero return every
+ * request that did not finish has out[i].error = "not completed: ...".
+ *
  * The API key is read from the environment variable named by api_key_env when
  * the backend opens, sent as "Authorization: Bearer KEY", and never appears in
  * any message, log line or cb_backend_info (error text from a server that echoes
