@@ -6,13 +6,21 @@
  * an error (exit 2) and never a new empty file. regrade re-applies the current
  * graders (tasks/task.h) to the stored responses of a run without calling any
  * model, rewrites the grade columns and recomputes the capability scores.
+ * Regrade has no model, hence no tokenizer: graders report character edit
+ * distances where a run with a local model stored token edit distances.
  */
 #include "common/err.h"
+#include "graders/grader.h"
 #include "results/report.h"
+#include "results/responses.h"
 #include "results/store.h"
 #include "runner/commands.h"
+#include "tasks/task.h"
+
+#include <cjson/cJSON.h>
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,8 +92,205 @@ out:
     return 0;
 }
 
+/* ---- regrade -------------------------------------------------------------- */
+
+typedef struct {
+    cb_store *st;
+    cb_grader_ctx *g;
+    int64_t n_regraded, n_changed, n_failed_kept, n_fallback, n_bad, n_in_tx;
+} regrade_ctx;
+
+#define REGRADE_BATCH 512
+
+/* Rebuilds the grader's input for a sample stored without responses_json
+ * (an older scheduler): the GENERATE requests get the stored response text
+ * (a JSON array of texts when the item has several), log-likelihood requests
+ * count as skipped. OUT *tree holds parsed texts (caller deletes). */
+static void fallback_responses(const cb_item *it, const cb_sample *m, cb_task_resp *r, cJSON **tree) {
+    int n_gen = 0;
+    for (int k = 0; k < it->n_reqs; k++) n_gen += it->reqs[k].kind == CB_TREQ_GENERATE;
+    int truncated = m->flags_json && strstr(m->flags_json, "\"truncated\"") != NULL;
+    cJSON *arr = NULL;
+    if (n_gen > 1 && m->response) {
+        arr = cJSON_Parse(m->response);
+        if (arr && !cJSON_IsArray(arr)) {
+            cJSON_Delete(arr);
+            arr = NULL;
+        }
+    }
+    const cJSON *next = arr ? arr->child : NULL;
+    int first = 1;
+    for (int k = 0; k < it->n_reqs; k++) {
+        memset(&r[k], 0, sizeof r[k]);
+        if (it->reqs[k].kind != CB_TREQ_GENERATE) continue;
+        if (arr) {
+            if (next && cJSON_IsString(next)) {
+                r[k].ok = 1;
+                r[k].text = next->valuestring;
+                next = next->next;
+            }
+        } else if (first && m->response) {
+            r[k].ok = 1;
+            r[k].text = m->response;
+            r[k].truncated = truncated;
+        }
+        first = 0;
+    }
+    *tree = arr;
+}
+
+static int same_score(double a, double b) { return (isnan(a) && isnan(b)) || a == b; }
+
+static int regrade_one(void *ud, const cb_sample *m, cb_err *err) {
+    regrade_ctx *c = ud;
+    int rc = 0;
+    cJSON *j = NULL, *fb_tree = NULL;
+    cb_item *it = NULL;
+    cb_resp_list list = {0};
+    cb_task_resp *fb = NULL;
+    char *flags = NULL, *metrics = NULL;
+    cb_err e = {0};
+    if (m->error) { /* a failed request has nothing to grade */
+        c->n_failed_kept++;
+        return 0;
+    }
+    j = m->item_json ? cJSON_Parse(m->item_json) : NULL;
+    if (!j) {
+        cb_err_set(&e, CB_EFORMAT, "item_json is missing or not JSON");
+        goto bad;
+    }
+    if (cb_item_from_json(j, "item_json", &it, &e)) goto bad;
+    const cb_task_resp *resps;
+    if (m->responses_json) {
+        if (cb_responses_from_json(m->responses_json, &list, &e)) goto bad;
+        if (list.n != it->n_reqs) {
+            cb_err_set(&e, CB_EFORMAT, "responses_json has %d responses, the item needs %d", list.n, it->n_reqs);
+            goto bad;
+        }
+        resps = list.r;
+    } else {
+        fb = calloc((size_t)(it->n_reqs ? it->n_reqs : 1), sizeof *fb);
+        if (!fb) {
+            rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+            goto out;
+        }
+        fallback_responses(it, m, fb, &fb_tree);
+        resps = fb;
+        c->n_fallback++;
+    }
+    cb_grade gr;
+    cb_grade_init(&gr);
+    if (cb_item_grade(c->g, it, resps, it->n_reqs, &gr, &e)) goto bad;
+    flags = cb_grade_flags_json(&gr);
+    metrics = cb_grade_metrics_json(&gr);
+    if (!flags || !metrics) {
+        rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+        goto out;
+    }
+    cb_sample up = *m;
+    up.extracted = gr.unparsed ? NULL : gr.extracted;
+    up.score = gr.score;
+    up.unparsed = gr.unparsed;
+    up.flags_json = flags;
+    up.metrics_json = metrics;
+    up.grader_version = it->family->grader_version;
+    if ((rc = cb_store_update_grade(c->st, &up, err))) goto out;
+    c->n_regraded++;
+    if (!same_score(m->score, up.score) || m->unparsed != up.unparsed) c->n_changed++;
+    if (++c->n_in_tx >= REGRADE_BATCH) {
+        c->n_in_tx = 0;
+        if ((rc = cb_store_commit(c->st, err)) || (rc = cb_store_begin(c->st, err))) goto out;
+    }
+    goto out;
+bad:
+    fprintf(stderr, "capbench regrade: sample %s (repeat %d) left as it was: %s\n", m->item_id, m->repeat, e.msg);
+    c->n_bad++;
+out:
+    free(flags);
+    free(metrics);
+    free(fb);
+    cJSON_Delete(fb_tree);
+    cb_resp_list_clear(&list);
+    cb_item_free(it);
+    cJSON_Delete(j);
+    return rc;
+}
+
+static void regrade_usage(FILE *f) {
+    fputs("usage: capbench regrade RUN_ID [--db FILE]\n"
+          "\n"
+          "Re-applies the current graders to the stored responses of a run (no model is\n"
+          "called): rewrites extracted answer, score, unparsed, flags, metrics and grader\n"
+          "version of every sample, then recomputes the run's capability scores. Failed\n"
+          "samples (request errors) are left as they are.\n"
+          "  --db FILE      results database (default " CB_STORE_DEFAULT_PATH ")\n",
+          f);
+}
+
 int cb_cmd_regrade(int argc, char **argv) {
-    (void)argc;
-    fprintf(stderr, "capbench %s: not built yet\n", argv[0]);
-    return 1;
+    cb_err err = {0};
+    const char *db = CB_STORE_DEFAULT_PATH, *run_arg = NULL;
+    int64_t run_id = 0, n_samples = 0;
+    cb_store *st = NULL;
+    cb_run_info info = {0};
+    regrade_ctx c = {0};
+    int rc = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            regrade_usage(stdout);
+            return 0;
+        }
+        if (strcmp(a, "--db") == 0) {
+            if (i + 1 >= argc) {
+                rc = cb_err_set(&err, CB_EUSAGE, "--db needs a value");
+                goto out;
+            }
+            db = argv[++i];
+        } else if (a[0] == '-' || run_arg) {
+            rc = cb_err_set(&err, CB_EUSAGE, "unexpected argument '%s' (see capbench regrade --help)", a);
+            goto out;
+        } else {
+            run_arg = a;
+        }
+    }
+    if (!run_arg) {
+        rc = cb_err_set(&err, CB_EUSAGE, "which run? (usage: capbench regrade RUN_ID [--db FILE])");
+        goto out;
+    }
+    if ((rc = parse_run_id(run_arg, &run_id, &err))) goto out;
+    if ((rc = cb_store_open(db, CB_STORE_OPEN_EXISTING, &st, &err))) goto out;
+    if ((rc = cb_store_run_get(st, run_id, &info, &err))) goto out;
+    if (info.status == CB_RUN_RUNNING)
+        fprintf(stderr, "capbench regrade: warning: run %lld is marked running; samples a live run adds later "
+                        "are graded by that run\n", (long long)run_id);
+    if ((rc = cb_store_count_samples(st, run_id, &n_samples, &err))) goto out;
+    if ((rc = cb_grader_ctx_new(&c.g, &err))) goto out;
+    c.st = st;
+    if ((rc = cb_store_begin(st, &err))) goto out;
+    rc = cb_store_foreach_sample(st, run_id, regrade_one, &c, &err);
+    if (rc) {
+        cb_store_rollback(st); /* the current batch only; earlier batches hold correct new grades */
+        goto out;
+    }
+    if ((rc = cb_store_commit(st, &err))) goto out;
+    if ((rc = cb_store_compute_capability_scores(st, run_id, &err))) goto out;
+    printf("run %lld: regraded %lld of %lld samples, %lld scores changed", (long long)run_id,
+           (long long)c.n_regraded, (long long)n_samples, (long long)c.n_changed);
+    if (c.n_failed_kept) printf(", %lld failed samples left as they were", (long long)c.n_failed_kept);
+    if (c.n_fallback)
+        printf(", %lld without stored responses_json (graded from the response text, no log-likelihoods)",
+               (long long)c.n_fallback);
+    printf("\n");
+    if (c.n_bad) rc = cb_err_set(&err, CB_EFORMAT, "%lld samples could not be regraded (see above)", (long long)c.n_bad);
+out:
+    cb_store_rollback(st);
+    cb_grader_ctx_free(c.g);
+    cb_run_info_clear(&info);
+    cb_store_close(st);
+    if (rc) {
+        fprintf(stderr, "capbench regrade: %s\n", err.msg);
+        return cb_err_exit_code(&err);
+    }
+    return 0;
 }
