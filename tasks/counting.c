@@ -537,8 +537,10 @@ static int generate(const void *state, uint64_t task_seed, cb_item *it, cb_err *
     if (!cJSON_AddStringToObject(m, "word", c.word)) goto oom;
     if ((sub == ST_CHAR || sub == ST_SUB) && !cJSON_AddStringToObject(m, "x", c.x)) goto oom;
     if (!cJSON_AddNumberToObject(m, "len", c.len) || !cJSON_AddStringToObject(m, "len_bin", len_bin(c.len)) ||
-        !cJSON_AddNumberToObject(m, "distinct", distinct) || !cJSON_AddNumberToObject(m, "gold", (double)c.gold) ||
-        !cJSON_AddStringToObject(m, "source", source_names[st->src]))
+        !cJSON_AddNumberToObject(m, "distinct", distinct) || !cJSON_AddStringToObject(m, "source", source_names[st->src]))
+        goto oom;
+    if (sub == ST_SUB ? !cJSON_AddStringToObject(m, "gold", c.gold ? "Yes" : "No")
+                      : !cJSON_AddNumberToObject(m, "gold", (double)c.gold))
         goto oom;
     if (sub == ST_CHAR && !cJSON_AddBoolToObject(m, "absent", c.absent)) goto oom;
     if (sub == ST_SUB && !cJSON_AddStringToObject(m, "polarity", c.positive ? "positive" : "negative")) goto oom;

@@ -1,0 +1,228 @@
+/* tests/tasks/test_cli.c — `capbench tasks`, `items` and `grade` end to end
+ * through the built binary (CAPBENCH_BIN): JSONL shape, determinism, grading
+ * of responses added to generated items, and line-numbered input errors. */
+#include <cjson/cJSON.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *bin(void) {
+    const char *b = getenv("CAPBENCH_BIN");
+    if (!b || access(b, X_OK) != 0) return NULL;
+    return b;
+}
+
+#define NEED_BIN()                                                                                   \
+    const char *B = bin();                                                                           \
+    if (!B) cr_skip_test("CAPBENCH_BIN is not set or not executable: the CLI tests need the binary")
+
+/* Runs a shell command; returns its stdout (malloc'd) and exit status. */
+static char *run(const char *cmd, int *status) {
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "popen %s", cmd);
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    size_t r;
+    while ((r = fread(buf + n, 1, cap - n - 1, p)) > 0) {
+        n += r;
+        if (n + 1 == cap) buf = realloc(buf, cap *= 2);
+    }
+    buf[n] = '\0';
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return buf;
+}
+
+static int count_lines(const char *s) {
+    int n = 0;
+    for (; *s; s++) n += *s == '\n';
+    return n;
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+Test(cli, tasks_json) {
+    NEED_BIN();
+    char cmd[1024];
+    int st;
+    snprintf(cmd, sizeof cmd, "'%s' tasks --json", B);
+    char *out = run(cmd, &st);
+    cr_assert_eq(st, 0);
+    cJSON *j = cJSON_Parse(out);
+    cr_assert_not_null(j, "%s", out);
+    cJSON *fam = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "families"), 0);
+    cr_assert_str_eq(cJSON_GetObjectItem(fam, "name")->valuestring, "counting");
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(fam, "subtasks")), 4);
+    cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(fam, "settings")), 11);
+    cJSON_Delete(j);
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' tasks", B);
+    out = run(cmd, &st);
+    cr_assert_eq(st, 0);
+    cr_assert(strstr(out, "substring_occur") && strstr(out, "direct (default)"), "%s", out);
+    free(out);
+}
+
+Test(cli, items_shape_and_determinism) {
+    NEED_BIN();
+    char cmd[1024];
+    int st;
+    snprintf(cmd, sizeof cmd, "'%s' items --task counting/word_len --setting plain,cot --n 5 --seed 3", B);
+    char *a = run(cmd, &st);
+    cr_assert_eq(st, 0);
+    cr_assert_eq(count_lines(a), 10);
+    snprintf(cmd, sizeof cmd, "'%s' items --task counting/word_len --setting plain --n 3 --seed 3", B);
+    char *b = run(cmd, &st);
+    cr_assert_eq(st, 0);
+    cr_assert_eq(strncmp(a, b, strlen(b)), 0, "the first 3 items do not depend on n");
+    char *line = a;
+    for (int i = 0; i < 10; i++) {
+        char *nl = strchr(line, '\n');
+        *nl = '\0';
+        cJSON *j = cJSON_Parse(line);
+        cr_assert_not_null(j);
+        const char *id = cJSON_GetObjectItem(j, "id")->valuestring;
+        char want[64];
+        snprintf(want, sizeof want, "counting/word_len/%s/%d", i < 5 ? "plain" : "cot", i % 5);
+        cr_assert_str_eq(id, want);
+        cr_assert(cJSON_IsString(cJSON_GetObjectItem(j, "seed")));
+        cr_assert_str_eq(cJSON_GetObjectItem(j, "grader")->valuestring, "rule");
+        cJSON *meta = cJSON_GetObjectItem(j, "meta");
+        cr_assert_eq((int)cJSON_GetObjectItem(j, "gold")->valuedouble,
+                     (int)strlen(cJSON_GetObjectItem(meta, "word")->valuestring));
+        cr_assert_eq(cJSON_GetArraySize(cJSON_GetObjectItem(j, "capabilities")), 2);
+        cJSON_Delete(j);
+        line = nl + 1;
+    }
+    free(a);
+    free(b);
+    snprintf(cmd, sizeof cmd, "'%s' items --task counting/nope --n 2 2>&1", B);
+    char *e = run(cmd, &st);
+    cr_assert_eq(st, 2);
+    cr_assert(strstr(e, "unknown subtask \"nope\""), "%s", e);
+    free(e);
+    snprintf(cmd, sizeof cmd, "'%s' items --task counting --n 0 2>&1", B);
+    e = run(cmd, &st);
+    cr_assert_eq(st, 2);
+    free(e);
+    snprintf(cmd, sizeof cmd, "'%s' items --task counting --words file:/nonexistent 2>&1", B);
+    e = run(cmd, &st);
+    cr_assert_eq(st, 1);
+    cr_assert(strstr(e, "cannot open word list"), "%s", e);
+    free(e);
+}
+
+Test(cli, grade_round_trip) {
+    NEED_BIN();
+    char dir[] = "/tmp/cb_cli_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char items[256], graded_in[256], cmd[1024];
+    snprintf(items, sizeof items, "%s/items.jsonl", dir);
+    snprintf(graded_in, sizeof graded_in, "%s/in.jsonl", dir);
+    int st;
+    snprintf(cmd, sizeof cmd, "'%s' items --task counting --setting direct,sc --n 4 --seed 9 --words seed", B);
+    char *out = run(cmd, &st);
+    cr_assert_eq(st, 0);
+    cr_assert_eq(count_lines(out), 32);
+    /* answer every item: correct for even indices, gold+1 (or the other word) for odd */
+    FILE *f = fopen(graded_in, "w");
+    char *line = out;
+    int expect_correct = 0;
+    while (*line) {
+        char *nl = strchr(line, '\n');
+        *nl = '\0';
+        cJSON *j = cJSON_Parse(line);
+        const char *id = cJSON_GetObjectItem(j, "id")->valuestring;
+        int idx = (int)strtol(strrchr(id, '/') + 1, NULL, 10);
+        cJSON *gold = cJSON_GetObjectItem(j, "gold");
+        char ans[64];
+        if (cJSON_IsString(gold))
+            snprintf(ans, sizeof ans, "Answer: %s", idx % 2 == 0 ? gold->valuestring
+                                                    : strcmp(gold->valuestring, "Yes") == 0 ? "No" : "Yes");
+        else
+            snprintf(ans, sizeof ans, "Answer: %d", (int)gold->valuedouble + (idx % 2));
+        expect_correct += idx % 2 == 0;
+        if (strstr(id, "/sc/")) {
+            cJSON *arr = cJSON_CreateArray();
+            for (int k = 0; k < 5; k++) cJSON_AddItemToArray(arr, cJSON_CreateString(ans));
+            cJSON_AddItemToObject(j, "response", arr);
+        } else {
+            cJSON_AddStringToObject(j, "response", ans);
+        }
+        char *s = cJSON_PrintUnformatted(j);
+        fprintf(f, "%s\n\n", s); /* blank lines are skipped */
+        free(s);
+        cJSON_Delete(j);
+        line = nl + 1;
+    }
+    fclose(f);
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' grade --task counting --in '%s'", B, graded_in);
+    out = run(cmd, &st);
+    cr_assert_eq(st, 0);
+    cr_assert_eq(count_lines(out), 32);
+    int correct = 0;
+    line = out;
+    while (*line) {
+        char *nl = strchr(line, '\n');
+        *nl = '\0';
+        cJSON *j = cJSON_Parse(line);
+        cr_assert_not_null(j);
+        cJSON *score = cJSON_GetObjectItem(j, "score");
+        cr_assert(cJSON_IsNumber(score));
+        correct += score->valuedouble == 1.0;
+        cr_assert(cJSON_IsBool(cJSON_GetObjectItem(j, "unparsed")));
+        cr_assert(cJSON_IsArray(cJSON_GetObjectItem(j, "flags")));
+        cr_assert(cJSON_IsObject(cJSON_GetObjectItem(j, "metrics")));
+        cr_assert(cJSON_IsString(cJSON_GetObjectItem(j, "extracted")));
+        cr_assert_str_eq(cJSON_GetObjectItem(j, "grader_version")->valuestring, "counting/1");
+        cJSON_Delete(j);
+        line = nl + 1;
+    }
+    cr_assert_eq(correct, expect_correct);
+    free(out);
+
+    /* the same through stdin */
+    snprintf(cmd, sizeof cmd, "'%s' grade --task counting < '%s' | wc -l", B, graded_in);
+    out = run(cmd, &st);
+    cr_assert_eq(strtol(out, NULL, 10), 32);
+    free(out);
+
+    /* bad lines: reported with line number and field, good lines still graded, exit 2 */
+    write_file(graded_in,
+               "{\"id\":\"counting/word_len/direct/0\",\"seed\":\"1\",\"turns\":[{\"role\":\"user\",\"text\":\"q\"}],"
+               "\"gold\":6,\"grader\":\"rule\",\"capabilities\":[\"c\"],\"meta\":{\"word\":\"banana\"},"
+               "\"response\":\"6\"}\n"
+               "{\"id\":\"counting/word_len/direct/0\",\"seed\":\"1\",\"turns\":[{\"role\":\"user\",\"text\":\"q\"}],"
+               "\"gold\":6,\"grader\":\"rule\",\"capabilities\":[\"c\"],\"meta\":{\"word\":\"banana\"},"
+               "\"response\":7}\n"
+               "{\"id\":\"counting/word_len/direct/0\",\"seed\":\"1\",\"turns\":\"q\"}\n"
+               "{broken\n");
+    snprintf(cmd, sizeof cmd, "'%s' grade --task counting --in '%s' 2>&1 >/dev/null", B, graded_in);
+    out = run(cmd, &st);
+    cr_assert_eq(st, 2);
+    cr_assert(strstr(out, "line 2: field \"response\""), "%s", out);
+    cr_assert(strstr(out, "line 3: field \"turns\""), "%s", out);
+    cr_assert(strstr(out, "line 4: not valid JSON"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' grade --task counting --in '%s' 2>/dev/null", B, graded_in);
+    out = run(cmd, &st);
+    cr_assert_eq(count_lines(out), 1);
+    cr_assert(strstr(out, "\"score\":1"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "'%s' grade --task skill-mix --in '%s' 2>&1", B, graded_in);
+    out = run(cmd, &st);
+    cr_assert_eq(st, 2);
+    free(out);
+    unlink(graded_in);
+    unlink(items);
+    rmdir(dir);
+}
