@@ -11,6 +11,9 @@
 
 #include <assert.h>
 #include <math.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,14 +137,22 @@ void cb_dequantize_row(uint32_t type, const void *row, float *out, int64_t K) {
     }
 }
 
-int cb_cpu_has_avx2(void) {
-    const char *no = getenv("CAPBENCH_NO_AVX2");
-    if (no && no[0] && strcmp(no, "0") != 0) return 0;
+/* AVX2 + FMA + F16C present in hardware (ignores CAPBENCH_NO_AVX2). F16C is
+ * read from CPUID leaf 1 (ECX bit 29) because clang's __builtin_cpu_supports
+ * does not know "f16c". */
+int cb_cpu_hw_avx2(void) {
 #if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29))) return 0;
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-           __builtin_cpu_supports("f16c");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
 #else
     return 0;
 #endif
+}
+
+int cb_cpu_has_avx2(void) {
+    const char *no = getenv("CAPBENCH_NO_AVX2");
+    if (no && no[0] && strcmp(no, "0") != 0) return 0;
+    return cb_cpu_hw_avx2();
 }

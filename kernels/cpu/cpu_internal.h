@@ -28,4 +28,7 @@ void cb_matmul_rows_portable(uint32_t wtype, const void *W, const float *x, floa
 void cb_matmul_rows_avx2(uint32_t wtype, const void *W, const float *x, float *y,
                          int64_t T, int64_t K, int64_t N, int64_t n0, int64_t n1);
 
+/* AVX2+FMA+F16C in hardware, ignoring CAPBENCH_NO_AVX2 (convert.c). */
+int cb_cpu_hw_avx2(void);
+
 #endif

@@ -123,11 +123,7 @@ void cb_matmul_impl(int impl, cb_pool *pool, uint32_t wtype, const void *W, cons
     if (impl == CB_KIMPL_AUTO || impl == CB_KIMPL_AVX2) avx2 = cb_cpu_has_avx2();
     if (impl == CB_KIMPL_AVX2 && !avx2) {
         /* honour an explicit request when the CPU has it even if the env var says no */
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_cpu_init();
-        avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
-#endif
+        avx2 = cb_cpu_hw_avx2();
     }
     struct mm_job j = {avx2, wtype, W, x, y, T, K, N};
     /* Small products are not worth waking the workers (a few microseconds). */
