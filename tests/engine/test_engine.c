@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static char model_path[256];
@@ -318,4 +319,53 @@ Test(engine, open_errors) {
     cr_expect_eq(cb_engine_open(&o, &e, &err), CB_EUSAGE);
     o = (cb_engine_opts){.model_path = model_path, .n_seq = -1};
     cr_expect_eq(cb_engine_open(&o, &e, &err), CB_EUSAGE);
+}
+
+/* ---- the command lines (runner/cmd_engine.c) through the built binary ------- */
+
+/* Runs `$CAPBENCH_BIN args` through the shell; stdout into out; returns the exit status. */
+static int run_cli(const char *args, char *out, size_t cap) {
+    const char *bin = getenv("CAPBENCH_BIN");
+    if (!bin || !*bin) cr_skip_test("CAPBENCH_BIN is not set");
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd, "'%s' %s 2>/dev/null", bin, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p);
+    size_t n = fread(out, 1, cap - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+Test(engine, command_lines) {
+    const char *dir = getenv("CAPBENCH_MODEL_DIR");
+    if (!dir || !*dir) cr_skip_test("CAPBENCH_MODEL_DIR is not set");
+    char m[512], args[1024], out[4096];
+    snprintf(m, sizeof m, "%s/stories260K.gguf", dir);
+    if (access(m, R_OK) != 0) cr_skip_test("%s is absent", m);
+
+    snprintf(args, sizeof args, "generate --model '%s' -p 'Once upon a time' -n 40 --temp 0", m);
+    cr_assert_eq(run_cli(args, out, sizeof out), 0);
+    cr_expect_str_eq(out, ", there was a little girl named Lily. She loved to play outside in the park. One day, "
+                          "she saw a big, red ball.\n");
+    snprintf(args, sizeof args, "tokenize --model '%s' 'Once upon a time'", m);
+    cr_assert_eq(run_cli(args, out, sizeof out), 0);
+    cr_expect_str_eq(out, "[1,403,407,261,378]\n");
+    snprintf(args, sizeof args, "tokenize --model '%s' --no-bos ''", m);
+    cr_assert_eq(run_cli(args, out, sizeof out), 0);
+    cr_expect_str_eq(out, "[]\n");
+    snprintf(args, sizeof args, "score --model '%s' --context 'Once upon a time' --continuation ', there was'", m);
+    cr_assert_eq(run_cli(args, out, sizeof out), 0);
+    cr_expect(strstr(out, "\"n_tokens\":3") && strstr(out, "\"is_greedy\":true"), "%s", out);
+    snprintf(args, sizeof args, "logits --model '%s' -p 'Once upon a time' --top 2", m);
+    cr_assert_eq(run_cli(args, out, sizeof out), 0);
+    cr_expect(strncmp(out, "{\"n_vocab\":512,\"n_tokens\":5,\"top\":[{\"id\":432,\"logit\":17.7", 57) == 0, "%s", out);
+    cr_expect(strstr(out, "\"piece\":\" there\"") != NULL, "%s", out);
+
+    snprintf(args, sizeof args, "generate --model '%s' -p hi --bogus 1", m);
+    cr_expect_eq(run_cli(args, out, sizeof out), 2);
+    cr_expect_eq(run_cli("generate --model /nonexistent.gguf -p hi", out, sizeof out), 2);
+    snprintf(args, sizeof args, "generate --model '%s' -p hi --device cuda", m);
+    cr_expect_eq(run_cli(args, out, sizeof out), 1);
+    cr_expect_eq(run_cli("score --model x", out, sizeof out), 2);
 }
