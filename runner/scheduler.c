@@ -12,6 +12,7 @@
 
 #include "common/rng.h"
 #include "graders/grader.h"
+#include "results/responses.h"
 #include "results/store.h"
 #include "tasks/task.h"
 
@@ -139,36 +140,6 @@ static int grow(void **p, int *cap, int need, size_t elem) {
     return 0;
 }
 
-/* JSON helpers written by hand: they run once per sample on the hot path. */
-static char *flags_json(const cb_grade *g) {
-    char buf[512];
-    size_t n = 0;
-    buf[n++] = '[';
-    int first = 1;
-    for (int b = 0; b < CB_GRADE_NFLAGS; b++) {
-        if (!(g->flags & (1u << b))) continue;
-        const char *name = cb_grade_flag_name(b);
-        n += (size_t)snprintf(buf + n, sizeof buf - n, "%s\"%s\"", first ? "" : ",", name ? name : "?");
-        first = 0;
-    }
-    snprintf(buf + n, sizeof buf - n, "]");
-    return strdup(buf);
-}
-
-static char *metrics_json(const cb_grade *g) {
-    size_t cap = 64 + (size_t)g->n_metrics * 64, n = 0;
-    char *buf = malloc(cap);
-    if (!buf) return NULL;
-    buf[n++] = '{';
-    for (int i = 0; i < g->n_metrics; i++) {
-        double v = g->metrics[i].value;
-        if (!isfinite(v)) continue;
-        n += (size_t)snprintf(buf + n, cap - n, "%s\"%s\":%.17g", n > 1 ? "," : "", g->metrics[i].name, v);
-    }
-    snprintf(buf + n, cap - n, "}");
-    return buf;
-}
-
 typedef struct {
     cb_backend *b;
 } tok_adapter;
@@ -208,7 +179,8 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
     cb_response *resps = calloc((size_t)(n_slots ? n_slots : 1), sizeof *resps);
     cb_task_resp *tresp = calloc((size_t)(n_slots ? n_slots : 1), sizeof *tresp);
     cb_sample *samples = calloc((size_t)n_items, sizeof *samples);
-    char **owned = calloc((size_t)n_items * 4, sizeof *owned); /* item json, flags, metrics, response json */
+    /* per item: item json, flags, metrics, responses array (sc), responses for regrade */
+    char **owned = calloc((size_t)n_items * 5, sizeof *owned);
     if (!resps || !tresp || !samples || !owned) {
         rc = cb_err_set(err, CB_ENOMEM, "out of memory");
         goto out;
@@ -289,10 +261,11 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
         cb_grade_init(&gr);
         if ((rc = cb_item_grade(S->g, it, tresp + items[i].req0, items[i].n_req, &gr, err))) goto out;
 
-        char **own = owned + (size_t)i * 4;
+        char **own = owned + (size_t)i * 5;
         own[0] = cb_item_to_jsonl(it);
-        own[1] = flags_json(&gr);
-        own[2] = metrics_json(&gr);
+        own[1] = cb_grade_flags_json(&gr);
+        own[2] = cb_grade_metrics_json(&gr);
+        own[4] = cb_responses_to_json(tresp + items[i].req0, items[i].n_req);
         if (n_gen > 1) { /* several samples (self-consistency): store them as a JSON array */
             cJSON *arr = cJSON_CreateArray();
             for (int k = 0; arr && k < items[i].n_req; k++) {
@@ -307,7 +280,7 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
                 goto out;
             }
         }
-        if (!own[0] || !own[1] || !own[2]) {
+        if (!own[0] || !own[1] || !own[2] || !own[4]) {
             rc = cb_err_set(err, CB_ENOMEM, "out of memory");
             goto out;
         }
@@ -334,6 +307,7 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
         sm->latency_s = latency;
         sm->attempts = attempts;
         sm->error = error;
+        sm->responses_json = own[4];
         /* extracted lives in gr, which goes out of scope: copy it */
         if (sm->extracted && !(sm->extracted = strdup(gr.extracted))) {
             rc = cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -351,7 +325,7 @@ out:
     if (samples)
         for (int i = 0; i < n_items; i++) free((char *)samples[i].extracted);
     if (owned)
-        for (int i = 0; i < n_items * 4; i++) free(owned[i]);
+        for (int i = 0; i < n_items * 5; i++) free(owned[i]);
     free(owned);
     free(samples);
     if (resps)
