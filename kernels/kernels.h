@@ -54,7 +54,14 @@ void cb_dequantize_row(uint32_t type, const void *row, float *out, int64_t K);
 
 /* ---- thread pool ---------------------------------------------------------- */
 /* A fixed set of worker threads; cb_pool_run calls fn(ctx, ith, nth) on every
- * thread (the caller is thread 0) and returns when all are done. */
+ * thread (the caller is thread 0) exactly once and returns when all are done
+ * (their writes are then visible to the caller). Idle workers spin ~200 us
+ * after a run, then sleep; an empty run costs well under a microsecond while
+ * they spin. One caller at a time; fn must not call cb_pool_run on the same
+ * pool. cb_pool_new: n_threads in 1..1024 (1 = no workers; CB_EUSAGE
+ * otherwise, CB_ENOMEM / CB_ERUNTIME when allocation or pthread_create
+ * fails); *out is NULL on error. cb_pool_free(NULL) is a no-op; a NULL pool
+ * runs fn inline as thread 0 of 1 and has size 1. */
 typedef struct cb_pool cb_pool;
 int cb_pool_new(int n_threads, cb_pool **out, cb_err *err); /* n_threads >= 1 */
 void cb_pool_free(cb_pool *p);
@@ -69,7 +76,10 @@ int cb_cpu_has_avx2(void);
 
 /* ---- matrix products -------------------------------------------------------
  * y (T, N) = x (T, K) @ W^T, W ne=[K, N] of `wtype`. Rows of y are written, not
- * accumulated. pool may be NULL (single thread). */
+ * accumulated. pool may be NULL (single thread). Threads split N into
+ * contiguous chunks of multiples of 16 rows; small products stay on the
+ * calling thread. y must not alias x or W. The _ref twin dequantizes each row
+ * and accumulates in double. */
 void cb_matmul(cb_pool *pool, uint32_t wtype, const void *W, const float *x, float *y,
                int64_t T, int64_t K, int64_t N);
 void cb_matmul_ref(uint32_t wtype, const void *W, const float *x, float *y,
@@ -84,23 +94,29 @@ void cb_matmul_impl(int impl, cb_pool *pool, uint32_t wtype, const void *W, cons
                     float *y, int64_t T, int64_t K, int64_t N);
 
 /* ---- elementwise and normalization (in the engine's hot loop) ------------ */
-/* out (C) = x / sqrt(mean(x^2) + eps) * w ; out may alias x. */
+/* out (C) = x / sqrt(mean(x^2) + eps) * w ; out may alias x. The sum of
+ * squares uses 8 fixed partial sums (deterministic). */
 void cb_rmsnorm(float *out, const float *x, const float *w, int64_t C, float eps);
 void cb_rmsnorm_ref(float *out, const float *x, const float *w, int64_t C, float eps);
 /* Rotates x (H heads of D) at position pos. n_rot dims of each head (<= D) are
  * rotated; inv_freq[i] (n_rot/2) already includes freq base and scaling.
- * neox = 0: pairs (2i, 2i+1) (llama NORM); neox = 1: pairs (i, i + n_rot/2). */
+ * neox = 0: pairs (2i, 2i+1) (llama NORM); neox = 1: pairs (i, i + n_rot/2).
+ * Pair i turns by theta = pos * inv_freq[i] (cos/sin evaluated in double):
+ * (a, b) -> (a cos - b sin, a sin + b cos). Dims n_rot..D-1 are untouched. */
 void cb_rope(float *x, int64_t H, int64_t D, int64_t n_rot, int64_t pos, const float *inv_freq, int neox);
 void cb_rope_ref(float *x, int64_t H, int64_t D, int64_t n_rot, int64_t pos, const float *inv_freq, int neox);
-/* In-place softmax over n; returns nothing. */
+/* In-place softmax over n (max-subtracted, so large logits are safe; -inf
+ * entries become 0). */
 void cb_softmax(float *x, int64_t n);
 void cb_softmax_ref(float *x, int64_t n);
-/* log-softmax value of x[idx] over n (for log-likelihoods), computed in double. */
+/* log-softmax value of x[idx] over n >= 1 (for log-likelihoods), computed in
+ * double: (x[idx] - max) - log(sum exp(x - max)). */
 double cb_log_softmax_at(const float *x, int64_t n, int64_t idx);
 /* gate (n) = silu(gate) * up */
 void cb_swiglu(float *gate, const float *up, int64_t n);
 void cb_swiglu_ref(float *gate, const float *up, int64_t n);
-/* index of the max (lowest index on ties) */
+/* index of the max (lowest index on ties); n >= 1; NaNs are never chosen
+ * unless x[0] is NaN. */
 int64_t cb_argmax(const float *x, int64_t n);
 
 /* ---- memory bandwidth -------------------------------------------------------
