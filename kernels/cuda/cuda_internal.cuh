@@ -1,0 +1,97 @@
+/* kernels/cuda/cuda_internal.cuh — what the .cu files of the CUDA kernel set
+ * share: the context struct, error-checking macros, small device helpers.
+ * Included only by the .cu files of kernels/cuda.
+ */
+#ifndef CB_CUDA_INTERNAL_CUH
+#define CB_CUDA_INTERNAL_CUH
+
+#include "kernels/cuda/cuda_kernels.h"
+extern "C" {
+#include "kernels/kernels.h"
+}
+
+#include <cublas_v2.h>
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+struct cb_cuda_ctx {
+    int device;
+    int n_sm;
+    cudaStream_t stream;
+    cublasHandle_t blas;
+    void *blas_ws;          /* cuBLAS workspace (set with cublasSetWorkspace: no allocations in capture) */
+    size_t blas_ws_bytes;
+    void *scratch;          /* cb_cuda_matmul: converted activations, dequantized weights */
+    size_t scratch_bytes;
+};
+
+/* Maps a CUDA error to a capbench code: out of memory and missing devices or
+ * drivers are CB_ENODEV, everything else CB_ERUNTIME. Clears the (non-sticky)
+ * last error so later checks are not confused by it. */
+static inline int cu_fail(cb_err *err, cudaError_t e, const char *what, const char *file, int line) {
+    int code = CB_ERUNTIME;
+    if (e == cudaErrorMemoryAllocation || e == cudaErrorNoDevice || e == cudaErrorInsufficientDriver ||
+        e == cudaErrorInvalidDevice || e == cudaErrorDevicesUnavailable)
+        code = CB_ENODEV;
+    (void)cudaGetLastError();
+    return cb_err_set(err, code, "CUDA: %s failed: %s (%s) at %s:%d", what, cudaGetErrorString(e),
+                      cudaGetErrorName(e), file, line);
+}
+
+static inline int blas_fail(cb_err *err, cublasStatus_t s, const char *what, const char *file, int line) {
+    int code = s == CUBLAS_STATUS_ALLOC_FAILED ? CB_ENODEV : CB_ERUNTIME;
+    return cb_err_set(err, code, "cuBLAS: %s failed: %s (%s) at %s:%d", what, cublasGetStatusString(s),
+                      cublasGetStatusName(s), file, line);
+}
+
+/* Return from the calling launcher with a status when a call fails. */
+#define CU_TRY(call)                                                                                               \
+    do {                                                                                                           \
+        cudaError_t e_ = (call);                                                                                   \
+        if (e_ != cudaSuccess) return cu_fail(err, e_, #call, __FILE__, __LINE__);                                 \
+    } while (0)
+#define BLAS_TRY(call)                                                                                             \
+    do {                                                                                                           \
+        cublasStatus_t s_ = (call);                                                                                \
+        if (s_ != CUBLAS_STATUS_SUCCESS) return blas_fail(err, s_, #call, __FILE__, __LINE__);                     \
+    } while (0)
+/* After every <<<>>> launch. */
+#define CU_LAUNCHED() CU_TRY(cudaGetLastError())
+
+static inline unsigned cdiv(int64_t a, int64_t b) { return (unsigned)((a + b - 1) / b); }
+
+/* Whole-warp sums and maxima; the result is taken from lane 0 and broadcast
+ * so every lane holds the identical value. */
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return __shfl_sync(0xffffffffu, v, 0);
+}
+__device__ __forceinline__ double warp_sum_d(double v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return __shfl_sync(0xffffffffu, v, 0);
+}
+__device__ __forceinline__ float warp_max(float v) {
+#pragma unroll
+    for (int o = 16; o > 0; o >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+    return v;
+}
+
+/* One weight element of row n, column k, as float (any type; Q8_0 repacked). */
+__device__ __forceinline__ float load_w1(uint32_t type, const void *W, const __half *scales, int64_t n, int64_t K,
+                                         int64_t k) {
+    int64_t i = n * K + k;
+    switch (type) {
+    case CB_KTYPE_F32: return ((const float *)W)[i];
+    case CB_KTYPE_F16: return __half2float(((const __half *)W)[i]);
+    case CB_KTYPE_BF16: return __bfloat162float(((const __nv_bfloat16 *)W)[i]);
+    default: {
+        float d = __half2float(scales[n * (K / CB_QK8_0) + k / CB_QK8_0]);
+        return d * (float)((const int8_t *)W)[i];
+    }
+    }
+}
+
+#endif
