@@ -17,25 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-float cb_fp16_to_fp32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
-    uint32_t exp = (h >> 10) & 0x1fu;
-    uint32_t man = h & 0x3ffu;
-    uint32_t bits;
-    if (exp == 0x1f) {
-        /* inf (man == 0) or NaN; the payload moves up, the quiet bit stays the top mantissa bit */
-        bits = sign | 0x7f800000u | (man << 13);
-    } else if (exp != 0) {
-        bits = sign | ((exp + 112u) << 23) | (man << 13); /* rebias 15 -> 127 */
-    } else if (man == 0) {
-        bits = sign;
-    } else {
-        /* subnormal: man * 2^-24, exact in fp32 */
-        float v = (float)man * 0x1p-24f;
-        return sign ? -v : v;
-    }
-    return cb_f32_from_bits(bits);
-}
+float cb_fp16_to_fp32(uint16_t h) { return cb_fp16_to_fp32_inline(h); }
 
 /* Shifts m right by s (1..31) rounding to nearest, ties to even. */
 static uint32_t shift_rne(uint32_t m, uint32_t s) {

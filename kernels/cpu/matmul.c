@@ -37,7 +37,7 @@ static void load_chunk(uint32_t wtype, const void *W, size_t row_bytes, int64_t 
     case CB_KTYPE_F32: memcpy(out, (const float *)row + k0, (size_t)len * sizeof(float)); break;
     case CB_KTYPE_F16: {
         const uint16_t *h = (const uint16_t *)row + k0;
-        for (int64_t k = 0; k < len; k++) out[k] = cb_fp16_to_fp32(h[k]);
+        for (int64_t k = 0; k < len; k++) out[k] = cb_fp16_to_fp32_fast(h[k]);
         break;
     }
     case CB_KTYPE_BF16: {
@@ -49,7 +49,7 @@ static void load_chunk(uint32_t wtype, const void *W, size_t row_bytes, int64_t 
         /* k0 and len are multiples of 32 here */
         const cb_block_q8_0 *b = (const cb_block_q8_0 *)row + k0 / CB_QK8_0;
         for (int64_t i = 0; i < len / CB_QK8_0; i++) {
-            float d = cb_fp16_to_fp32(b[i].d);
+            float d = cb_fp16_to_fp32_fast(b[i].d);
             for (int j = 0; j < CB_QK8_0; j++) out[i * CB_QK8_0 + j] = d * (float)b[i].qs[j];
         }
         break;
@@ -75,8 +75,24 @@ void cb_matmul_rows_portable(uint32_t wtype, const void *W, const float *x, floa
                 for (int64_t t = 0; t < nt; t++) {
                     const float *xt = x + (t0 + t) * K + k0;
                     float *a = acc[t];
-                    for (int64_t k = 0; k < len8; k += 8)
-                        for (int j = 0; j < 8; j++) a[j] += wbuf[k + j] * xt[k + j];
+                    /* the 8 partial sums live in locals so the compiler can keep them
+                     * in vector registers (each lane still takes its own products in
+                     * k order; no reassociation) */
+                    float a0 = a[0], a1 = a[1], a2 = a[2], a3 = a[3];
+                    float a4 = a[4], a5 = a[5], a6 = a[6], a7 = a[7];
+                    for (int64_t k = 0; k < len8; k += 8) {
+                        const float *w8 = wbuf + k, *x8 = xt + k;
+                        a0 += w8[0] * x8[0];
+                        a1 += w8[1] * x8[1];
+                        a2 += w8[2] * x8[2];
+                        a3 += w8[3] * x8[3];
+                        a4 += w8[4] * x8[4];
+                        a5 += w8[5] * x8[5];
+                        a6 += w8[6] * x8[6];
+                        a7 += w8[7] * x8[7];
+                    }
+                    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3;
+                    a[4] = a4, a[5] = a5, a[6] = a6, a[7] = a7;
                     /* CB_PK_CHUNK is a multiple of 8, so k % 8 == j continues across chunks */
                     for (int64_t k = len8; k < len; k++) a[k - len8] += wbuf[k] * xt[k];
                 }

@@ -192,3 +192,22 @@ Test(matmul, rows_written_not_accumulated) {
     for (int i = 0; i < 4; i++) cr_assert_eq(y[i], 0.0f);
     free(W);
 }
+
+/* fp16 weights that leave the fast conversion path: zeros, subnormals, the
+ * largest normals. Both kernel sets must still match the reference. */
+Test(matmul, f16_special_weights) {
+    enum { K = 40, N = 5, T = 2 };
+    uint16_t W[N * K];
+    static const uint16_t special[] = {0x0000, 0x8000, 0x0001, 0x83ff, 0x0200, 0x7bff, 0xfbff, 0x3c00};
+    for (int i = 0; i < N * K; i++) W[i] = special[(i * 7) % 8];
+    float x[T * K];
+    for (int i = 0; i < T * K; i++) x[i] = frand();
+    float yr[T * N], y[T * N];
+    cb_matmul_ref(CB_KTYPE_F16, W, x, yr, T, K, N);
+    for (int impl = CB_KIMPL_PORTABLE; impl <= CB_KIMPL_AVX2; impl++) {
+        cb_matmul_impl(impl, NULL, CB_KTYPE_F16, W, x, y, T, K, N);
+        for (int i = 0; i < T * N; i++)
+            cr_assert(fabsf(y[i] - yr[i]) <= 1e-5f * 65504.0f * K, "impl %d y[%d]=%g ref %g", impl, i,
+                      y[i], yr[i]);
+    }
+}
