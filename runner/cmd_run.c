@@ -209,6 +209,7 @@ int cb_cmd_run(int argc, char **argv) {
         ro.request_timeout_s = m->timeout_s;
         ro.max_response_bytes = (size_t)m->max_response_bytes;
         ro.max_retries = m->max_retries;
+        ro.logprobs = m->logprobs;
         ro.stop_flag = &g_stop;
         if ((rc = cb_backend_remote_open(&ro, &be, &err))) goto out;
     }

@@ -213,7 +213,7 @@ static int parse_model(vctx *v, const cJSON *obj, const char *path, cb_model_cfg
     static const char *const keys[] = {"backend", "path", "device", "threads", "n_ctx", "max_seqs",
                                        "chat_template", "base_url", "model", "api_key_env", "mode",
                                        "concurrency", "timeout_s", "connect_timeout_s", "max_retries",
-                                       "max_response_bytes", NULL};
+                                       "max_response_bytes", "logprobs", NULL};
     static const char *const backends[] = {"local", "openai", NULL};
     static const char *const devices[] = {"cpu", "cuda", NULL};
     static const char *const modes[] = {"chat", "completions", NULL};
@@ -255,6 +255,16 @@ static int parse_model(vctx *v, const cJSON *obj, const char *path, cb_model_cfg
     x = m->max_response_bytes;
     if ((rc = get_int(v, obj, "max_response_bytes", path, 1024, (int64_t)1 << 34, &x))) return rc;
     m->max_response_bytes = x;
+    const cJSON *lp = cJSON_GetObjectItemCaseSensitive(obj, "logprobs");
+    if (lp) {
+        if (!cJSON_IsBool(lp)) {
+            char p[256], got[64];
+            snprintf(p, sizeof p, "%s.logprobs", path);
+            describe(lp, got, sizeof got);
+            return bad(v, p, "expected true or false, got %s", got);
+        }
+        m->logprobs = cJSON_IsTrue(lp);
+    }
     if (m->api_key_env) {
         for (const char *c = m->api_key_env; *c; c++)
             if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') || *c == '_'))
@@ -544,6 +554,7 @@ static cJSON *model_json(const cb_model_cfg *m) {
         else
             cJSON_AddNullToObject(o, "api_key_env");
         cJSON_AddStringToObject(o, "mode", m->mode);
+        cJSON_AddBoolToObject(o, "logprobs", m->logprobs);
     }
     return o;
 }

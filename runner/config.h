@@ -21,7 +21,11 @@
  *                                            themselves are never written in configs,
  *       "mode": "chat" | "completions",  "concurrency": 8,
  *       "timeout_s": 120, "connect_timeout_s": 10, "max_retries": 2,
- *       "max_response_bytes": 8388608
+ *       "max_response_bytes": 8388608,
+ *       "logprobs": false                  the server returns prompt log-probs (echo +
+ *                                            logprobs on /v1/completions, as vLLM and
+ *                                            llama.cpp's server do); off by default, so
+ *                                            optional log-likelihood metrics are skipped
  *     },
  *     "judge": { same keys as "model" } | null,   used by judge-graded families
  *     "generation": { "temperature": T, "top_p": P, "top_k": K, "max_tokens": N },
@@ -71,6 +75,7 @@ typedef struct cb_model_cfg {
     double timeout_s, connect_timeout_s;
     int max_retries;
     int64_t max_response_bytes;
+    int logprobs;              /* openai: server supports echo+logprobs (default 0) */
 } cb_model_cfg;
 
 typedef struct cb_task_cfg {

@@ -54,6 +54,7 @@ static const bad_case bad_cases[] = {
      OKTASK "}",
      "api_key_env must be the NAME of an environment variable"},
     {"{\"model\":{\"timeout_s\":0}," OKTASK "}", "$.model.timeout_s: expected a number from"},
+    {"{\"model\":{\"logprobs\":1}," OKTASK "}", "$.model.logprobs: expected true or false, got 1"},
     {"{\"generation\":{\"temperature\":-1}," OKTASK "}", "$.generation.temperature: expected a number from 0 to 10"},
     {"{\"generation\":{\"top_p\":0}," OKTASK "}", "$.generation.top_p: expected a number"},
     {"{\"generation\":{\"max_tokens\":0}," OKTASK "}", "$.generation.max_tokens: expected an integer from 1"},
