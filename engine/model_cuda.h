@@ -1,0 +1,74 @@
+/* engine/model_cuda.h — the llama forward pass on a CUDA device: the model's
+ * weights, KV cache and activations in device memory, one step computed by
+ * the launchers of kernels/cuda/cuda_kernels.h.
+ *
+ * It mirrors cb_model_forward (model.h) and takes the same cb_batch, so the
+ * engine keeps its scheduling, sampling and batching and only swaps the
+ * forward pass and the KV-slot copy. Per step, only the batch's token ids,
+ * slots and positions go to the device and only the requested logit rows
+ * come back.
+ *
+ * Pure decode steps (one token per sequence, every token's logits wanted) are
+ * captured as a CUDA graph per batch size on first use and replayed after;
+ * their per-step inputs live in device buffers written before each replay
+ * (see cb_cuda_graph_* in cuda_kernels.h). Environment: CAPBENCH_CUDA_GRAPHS=0
+ * turns graphs off (the results are identical either way). If a capture
+ * fails, graphs are turned off for the model, the step runs eagerly and the
+ * reason is kept (cb_model_cuda_get_info).
+ *
+ * Numerics: F32 activations and KV cache. Steps of at most CB_CUDA_SMALL_T
+ * tokens use the fixed-order matrix-vector kernel; larger steps use cuBLAS
+ * with F16/BF16 activations for F16/BF16/Q8_0 weights, so results across that
+ * boundary agree to rounding (~1e-3 relative), not bit for bit.
+ *
+ * In a build without CUDA every function reports CB_ENODEV.
+ */
+#ifndef CB_MODEL_CUDA_H
+#define CB_MODEL_CUDA_H
+
+#include "common/err.h"
+#include "engine/gguf.h"
+#include "engine/model.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cb_model_cuda cb_model_cuda;
+
+typedef struct cb_model_cuda_opts {
+    int device;      /* CUDA device index */
+    int n_slots;     /* KV slots (sequences) */
+    int n_ctx;       /* positions per slot */
+    int max_tokens;  /* tokens per step */
+    int max_out;     /* logit rows per step */
+} cb_model_cuda_opts;
+
+/* Uploads the weights of m (bound to g, which must outlive nothing here: the
+ * weights are copied) and allocates the KV cache and step buffers on device
+ * o->device. Errors: CB_ENODEV (no CUDA build, no device, or not enough device
+ * memory: the message has the cudaError string and the sizes), CB_EUNSUP
+ * (head size > 128), CB_EUSAGE, CB_ENOMEM, CB_ERUNTIME. */
+int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_opts *o, cb_model_cuda **out,
+                      cb_err *err);
+void cb_model_cuda_free(cb_model_cuda *mc); /* NULL is a no-op */
+
+/* One step, the contract of cb_model_forward: logits (n_out, V) on the host.
+ * Errors: CB_EUSAGE (bad token, slot or position, too many tokens or rows),
+ * CB_ERUNTIME / CB_ENODEV (device failure). */
+int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, cb_err *err);
+
+/* Copies positions [0, n_pos) of every layer from slot src to slot dst
+ * (device to device). */
+int cb_model_cuda_kv_copy(cb_model_cuda *mc, int dst, int src, int n_pos, cb_err *err);
+
+typedef struct cb_model_cuda_info {
+    char device_name[256];
+    size_t weight_bytes;  /* device bytes of weights */
+    size_t kv_bytes;      /* device bytes of the KV cache */
+    int n_graphs;         /* decode graphs captured so far */
+    int graphs_enabled;   /* 0 when turned off by the environment or a failed capture */
+    char graph_error[512];/* the capture failure, "" when none */
+} cb_model_cuda_info;
+void cb_model_cuda_get_info(const cb_model_cuda *mc, cb_model_cuda_info *out);
+
+#endif

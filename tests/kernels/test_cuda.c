@@ -1,0 +1,646 @@
+/* tests/kernels/test_cuda.c — every CUDA kernel against its CPU twin
+ * (kernels/kernels.h, or the CPU model's attention written out here) on fresh
+ * random inputs, outputs poisoned (0xFF bytes: NaN floats, -1 ints) before
+ * each launch so an unwritten element fails. Tolerances: F32 arithmetic and
+ * the small-T matrix-vector path 1e-5 (norm-wise relative); cuBLAS with
+ * F16/BF16 activations 1e-2. Also: row strides, batch invariance of the
+ * matrix-vector kernel and of attention (bit-identical across batch
+ * composition, tiling and split count), graph capture/replay with changed
+ * device-side positions, the two ceiling measurements.
+ *
+ * Without CUDA in the build every test skips with "built without CUDA"; with
+ * CUDA but no device, with "no CUDA device: <reason>".
+ */
+#include "common/rng.h"
+#include "kernels/kernels.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef CB_HAVE_CUDA
+#include "kernels/cuda/cuda_kernels.h"
+
+static cb_cuda_ctx *ctx;
+static cb_rng rng;
+static uint64_t seed;
+static cb_err err;
+
+/* Skips without a device; otherwise makes the context and seeds the RNG
+ * freshly (the seed is printed with every failure). */
+static void need_gpu(void) {
+    int n = 0;
+    cb_err e;
+    cb_err_clear(&e);
+    if (cb_cuda_device_count(&n, &e) != 0) cr_skip_test("%s", e.msg);
+    cb_err_clear(&err);
+    cr_assert_eq(cb_cuda_ctx_new(0, &ctx, &err), 0, "%s", err.msg);
+    seed = (uint64_t)time(NULL) * 1000003u ^ (uint64_t)clock();
+    cb_rng_seed(&rng, seed);
+}
+
+static void done(void) {
+    cb_cuda_ctx_free(ctx);
+    ctx = NULL;
+}
+
+#define OK(call) cr_assert_eq((call), 0, "%s (seed %llu)", err.msg, (unsigned long long)seed)
+
+static float frand(void) { return (float)(cb_rng_float(&rng) * 2.0 - 1.0); }
+static float *hrand(size_t n, float scale) {
+    float *p = malloc(n * sizeof *p);
+    cr_assert(p);
+    for (size_t i = 0; i < n; i++) p[i] = frand() * scale;
+    return p;
+}
+/* Device buffer of n bytes filled with 0xFF. */
+static void *dpoison(size_t n) {
+    void *d = NULL;
+    OK(cb_cuda_alloc(ctx, n, &d, &err));
+    OK(cb_cuda_memset(ctx, d, 0xFF, n, &err));
+    return d;
+}
+static void *dup_to_dev(const void *h, size_t n) {
+    void *d = NULL;
+    OK(cb_cuda_alloc(ctx, n, &d, &err));
+    OK(cb_cuda_upload(ctx, d, h, n, &err));
+    return d;
+}
+static void *to_host(const void *d, size_t n) {
+    void *h = malloc(n ? n : 1);
+    cr_assert(h);
+    OK(cb_cuda_download(ctx, h, d, n, &err));
+    return h;
+}
+
+/* ||a - b|| / ||b|| over n; NaN anywhere fails. */
+static double rel_err(const float *a, const float *b, size_t n) {
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(a[i]) || isnan(b[i])) return INFINITY;
+        double d = (double)a[i] - b[i];
+        num += d * d;
+        den += (double)b[i] * b[i];
+    }
+    return den > 0 ? sqrt(num / den) : sqrt(num);
+}
+
+/* Host weight matrix (N, K) of `type` from random floats. */
+static void *make_weight(uint32_t type, int64_t K, int64_t N) {
+    size_t n = (size_t)(K * N);
+    float *f = hrand(n, 1.0f);
+    void *w = malloc(cb_row_bytes(type, K) * (size_t)N);
+    cr_assert(w);
+    switch (type) {
+    case CB_KTYPE_F32: memcpy(w, f, n * sizeof(float)); break;
+    case CB_KTYPE_F16:
+        for (size_t i = 0; i < n; i++) ((uint16_t *)w)[i] = cb_fp32_to_fp16(f[i]);
+        break;
+    case CB_KTYPE_BF16:
+        for (size_t i = 0; i < n; i++) ((uint16_t *)w)[i] = cb_fp32_to_bf16(f[i]);
+        break;
+    default: cb_quantize_q8_0(f, w, (int64_t)n); break;
+    }
+    free(f);
+    return w;
+}
+
+static const char *tname(uint32_t t) {
+    return t == CB_KTYPE_F32 ? "F32" : t == CB_KTYPE_F16 ? "F16" : t == CB_KTYPE_BF16 ? "BF16" : "Q8_0";
+}
+
+#else
+static void need_gpu(void) { cr_skip_test("built without CUDA"); }
+static void done(void) {}
+#endif
+
+Test(cuda, device_info) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    cb_cuda_device_info in;
+    OK(cb_cuda_device_info_get(0, &in, &err));
+    cr_assert(in.name[0] != '\0');
+    cr_assert(in.total_mem > 0 && in.free_mem > 0 && in.free_mem <= in.total_mem);
+    cr_assert(in.n_sm > 0 && in.cc_major >= 7);
+    cr_log_info("device 0: %s, cc %d.%d, %d SMs, %zu MiB", in.name, in.cc_major, in.cc_minor, in.n_sm,
+                in.total_mem >> 20);
+    cr_assert_neq(cb_cuda_device_info_get(4096, &in, &err), 0);
+#endif
+    done();
+}
+
+Test(cuda, matmul_all_types) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    static const uint32_t types[] = {CB_KTYPE_F32, CB_KTYPE_F16, CB_KTYPE_BF16, CB_KTYPE_Q8_0};
+    static const int64_t Ts[] = {1, 2, 3, 5, 8, 9, 33, 130};
+    /* (K, N): vector path, odd N, and K % 8 != 0 (scalar path; not for Q8_0) */
+    static const int64_t KN[][2] = {{256, 96}, {96, 37}, {172, 40}};
+    for (size_t ti = 0; ti < 4; ti++)
+        for (size_t s = 0; s < 3; s++) {
+            uint32_t type = types[ti];
+            int64_t K = KN[s][0], N = KN[s][1];
+            if (type == CB_KTYPE_Q8_0 && K % 32) continue;
+            void *hw = make_weight(type, K, N);
+            cb_cuda_weight W;
+            const void *parts[1] = {hw};
+            OK(cb_cuda_weight_upload(ctx, type, K, parts, &N, 1, &W, &err));
+            for (size_t tt = 0; tt < sizeof Ts / sizeof *Ts; tt++) {
+                int64_t T = Ts[tt], ldy = N + 5;
+                float *hx = hrand((size_t)(T * K), 1.0f);
+                float *ref = malloc((size_t)(T * N) * sizeof *ref);
+                cb_matmul_ref(type, hw, hx, ref, T, K, N);
+                float *dx = dup_to_dev(hx, (size_t)(T * K) * sizeof(float));
+                float *dy = dpoison((size_t)(T * ldy) * sizeof(float));
+                OK(cb_cuda_matmul(ctx, &W, dx, dy, ldy, T, &err));
+                float *hy = to_host(dy, (size_t)(T * ldy) * sizeof(float));
+                float *got = malloc((size_t)(T * N) * sizeof *got);
+                for (int64_t t = 0; t < T; t++) {
+                    memcpy(got + t * N, hy + t * ldy, (size_t)N * sizeof(float));
+                    for (int64_t j = N; j < ldy; j++)
+                        cr_assert(isnan(hy[t * ldy + j]), "%s: column %lld past N was written", tname(type),
+                                  (long long)j);
+                }
+                double e = rel_err(got, ref, (size_t)(T * N));
+                double tol = (T <= CB_CUDA_SMALL_T || type == CB_KTYPE_F32) ? 1e-5 : 1e-2;
+                cr_assert(e <= tol, "matmul %s T=%lld K=%lld N=%lld: rel err %g > %g (seed %llu)", tname(type),
+                          (long long)T, (long long)K, (long long)N, e, tol, (unsigned long long)seed);
+                cb_cuda_free(ctx, dx);
+                cb_cuda_free(ctx, dy);
+                free(hx);
+                free(ref);
+                free(hy);
+                free(got);
+            }
+            cb_cuda_weight_free(ctx, &W);
+            free(hw);
+        }
+#endif
+    done();
+}
+
+Test(cuda, matmul_small_t_batch_invariant) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    /* row t of a T-row product equals the same row computed alone, bit for bit */
+    static const uint32_t types[] = {CB_KTYPE_F32, CB_KTYPE_F16, CB_KTYPE_BF16, CB_KTYPE_Q8_0};
+    const int64_t K = 512, N = 64;
+    for (int ti = 0; ti < 4; ti++) {
+        void *hw = make_weight(types[ti], K, N);
+        cb_cuda_weight W;
+        const void *parts[1] = {hw};
+        int64_t n = N;
+        OK(cb_cuda_weight_upload(ctx, types[ti], K, parts, &n, 1, &W, &err));
+        float *hx = hrand((size_t)(8 * K), 2.0f);
+        float *dx = dup_to_dev(hx, (size_t)(8 * K) * sizeof(float));
+        float *dy8 = dpoison((size_t)(8 * N) * sizeof(float)), *dy1 = dpoison((size_t)N * sizeof(float));
+        OK(cb_cuda_matmul(ctx, &W, dx, dy8, N, 8, &err));
+        float *y8 = to_host(dy8, (size_t)(8 * N) * sizeof(float));
+        for (int t = 0; t < 8; t++) {
+            OK(cb_cuda_matmul(ctx, &W, dx + t * K, dy1, N, 1, &err));
+            float *y1 = to_host(dy1, (size_t)N * sizeof(float));
+            cr_assert(memcmp(y1, y8 + t * N, (size_t)N * sizeof(float)) == 0,
+                      "%s: row %d differs between T=8 and T=1", tname(types[ti]), t);
+            free(y1);
+        }
+        free(y8);
+        free(hx);
+        free(hw);
+        cb_cuda_free(ctx, dx);
+        cb_cuda_free(ctx, dy8);
+        cb_cuda_free(ctx, dy1);
+        cb_cuda_weight_free(ctx, &W);
+    }
+#endif
+    done();
+}
+
+Test(cuda, stacked_weight_upload) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    /* three parts stacked along N compute the same as the concatenated matrix */
+    static const uint32_t types[] = {CB_KTYPE_F16, CB_KTYPE_Q8_0};
+    const int64_t K = 128, Ns[3] = {48, 16, 16}, N = 80;
+    for (int ti = 0; ti < 2; ti++) {
+        uint32_t type = types[ti];
+        void *hw = make_weight(type, K, N);
+        size_t rb = cb_row_bytes(type, K);
+        const void *parts[3] = {hw, (char *)hw + rb * 48, (char *)hw + rb * 64};
+        cb_cuda_weight W;
+        OK(cb_cuda_weight_upload(ctx, type, K, parts, Ns, 3, &W, &err));
+        cr_assert_eq(W.N, N);
+        for (int T = 1; T <= 16; T += 15) {
+            float *hx = hrand((size_t)(T * K), 1.0f), *ref = malloc((size_t)(T * N) * sizeof(float));
+            cb_matmul_ref(type, hw, hx, ref, T, K, N);
+            float *dx = dup_to_dev(hx, (size_t)(T * K) * sizeof(float)), *dy = dpoison((size_t)(T * N) * 4);
+            OK(cb_cuda_matmul(ctx, &W, dx, dy, N, T, &err));
+            float *hy = to_host(dy, (size_t)(T * N) * 4);
+            double e = rel_err(hy, ref, (size_t)(T * N));
+            cr_assert(e <= (T <= CB_CUDA_SMALL_T ? 1e-5 : 1e-2), "%s stacked T=%d: rel err %g", tname(type), T, e);
+            free(hx);
+            free(ref);
+            free(hy);
+            cb_cuda_free(ctx, dx);
+            cb_cuda_free(ctx, dy);
+        }
+        cb_cuda_weight_free(ctx, &W);
+        free(hw);
+    }
+#endif
+    done();
+}
+
+Test(cuda, embed) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    static const uint32_t types[] = {CB_KTYPE_F32, CB_KTYPE_F16, CB_KTYPE_BF16, CB_KTYPE_Q8_0};
+    const int64_t C = 96, V = 50, T = 13;
+    for (int ti = 0; ti < 4; ti++) {
+        void *hw = make_weight(types[ti], C, V);
+        cb_cuda_weight E;
+        const void *parts[1] = {hw};
+        int64_t n = V;
+        OK(cb_cuda_weight_upload(ctx, types[ti], C, parts, &n, 1, &E, &err));
+        int32_t tok[13];
+        for (int t = 0; t < T; t++) tok[t] = (int32_t)cb_rng_uniform(&rng, (uint64_t)V);
+        int32_t *dt = dup_to_dev(tok, sizeof tok);
+        float *dx = dpoison((size_t)(T * C) * 4);
+        OK(cb_cuda_embed(ctx, &E, dt, dx, T, &err));
+        float *hx = to_host(dx, (size_t)(T * C) * 4), *ref = malloc((size_t)C * 4);
+        size_t rb = cb_row_bytes(types[ti], C);
+        for (int t = 0; t < T; t++) {
+            cb_dequantize_row(types[ti], (char *)hw + rb * (size_t)tok[t], ref, C);
+            cr_assert(memcmp(ref, hx + t * C, (size_t)C * 4) == 0, "%s: embedding row %d differs", tname(types[ti]),
+                      t);
+        }
+        free(hx);
+        free(ref);
+        free(hw);
+        cb_cuda_free(ctx, dt);
+        cb_cuda_free(ctx, dx);
+        cb_cuda_weight_free(ctx, &E);
+    }
+#endif
+    done();
+}
+
+Test(cuda, add_rmsnorm_and_add) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    static const int64_t Cs[] = {7, 64, 2048, 2051};
+    const int64_t T = 5;
+    for (int ci = 0; ci < 4; ci++) {
+        const int64_t C = Cs[ci];
+        const size_t n = (size_t)(T * C);
+        float *hx = hrand(n, 3.0f), *ha = hrand(n, 1.0f), *hw = hrand((size_t)C, 1.0f);
+        float *ref = malloc(n * 4), *sum = malloc(n * 4);
+        for (size_t i = 0; i < n; i++) sum[i] = hx[i] + ha[i];
+        /* (a) plain: out = rmsnorm(x) */
+        float *dx = dup_to_dev(hx, n * 4), *da = dup_to_dev(ha, n * 4), *dw = dup_to_dev(hw, (size_t)C * 4);
+        float *dout = dpoison(n * 4);
+        OK(cb_cuda_add_rmsnorm(ctx, dx, NULL, dw, dout, NULL, T, T, C, 1e-5f, &err));
+        float *got = to_host(dout, n * 4);
+        for (int64_t t = 0; t < T; t++) cb_rmsnorm(ref + t * C, hx + t * C, hw, C, 1e-5f);
+        cr_assert(rel_err(got, ref, n) <= 1e-5, "rmsnorm C=%lld: %g", (long long)C, rel_err(got, ref, n));
+        free(got);
+        /* (b) gathered rows with add: out[r] = rmsnorm(x[rows[r]] + a[rows[r]]), x untouched */
+        int32_t rows[2] = {3, 1};
+        int32_t *drows = dup_to_dev(rows, sizeof rows);
+        OK(cb_cuda_memset(ctx, dout, 0xFF, n * 4, &err));
+        OK(cb_cuda_add_rmsnorm(ctx, dx, da, dw, dout, drows, T, 2, C, 1e-5f, &err));
+        got = to_host(dout, 2 * (size_t)C * 4);
+        for (int r = 0; r < 2; r++) cb_rmsnorm(ref + r * C, sum + rows[r] * C, hw, C, 1e-5f);
+        cr_assert(rel_err(got, ref, 2 * (size_t)C) <= 1e-5);
+        free(got);
+        got = to_host(dx, n * 4);
+        cr_assert(memcmp(got, hx, n * 4) == 0, "x changed by a gathered norm");
+        free(got);
+        /* (c) residual update in place, out aliasing add: x += a ; a = rmsnorm(x) */
+        OK(cb_cuda_add_rmsnorm(ctx, dx, da, dw, da, NULL, T, T, C, 1e-5f, &err));
+        got = to_host(dx, n * 4);
+        cr_assert(memcmp(got, sum, n * 4) == 0, "residual sum differs");
+        free(got);
+        got = to_host(da, n * 4);
+        for (int64_t t = 0; t < T; t++) cb_rmsnorm(ref + t * C, sum + t * C, hw, C, 1e-5f);
+        cr_assert(rel_err(got, ref, n) <= 1e-5);
+        free(got);
+        /* (d) plain add */
+        float *dy = dup_to_dev(hx, n * 4);
+        OK(cb_cuda_add(ctx, dy, dx, (int64_t)n, &err));
+        got = to_host(dy, n * 4);
+        for (size_t i = 0; i < n; i++) cr_assert_eq(got[i], hx[i] + sum[i]);
+        free(got);
+        cb_cuda_free(ctx, dy);
+        cb_cuda_free(ctx, dx);
+        cb_cuda_free(ctx, da);
+        cb_cuda_free(ctx, dw);
+        cb_cuda_free(ctx, dout);
+        cb_cuda_free(ctx, drows);
+        free(hx);
+        free(ha);
+        free(hw);
+        free(ref);
+        free(sum);
+    }
+#endif
+    done();
+}
+
+Test(cuda, rope_norm_and_neox) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    const int64_t T = 6, H = 5, D = 64, ld = H * D + 24;
+    float inv[32];
+    for (int i = 0; i < 32; i++) inv[i] = powf(10000.0f, -2.0f * (float)i / 64.0f);
+    float *dinv = dup_to_dev(inv, sizeof inv);
+    for (int neox = 0; neox < 2; neox++)
+        for (int nr = 0; nr < 2; nr++) {
+            const int64_t n_rot = nr ? 32 : 64;
+            float *hx = hrand((size_t)(T * ld), 2.0f);
+            int32_t pos[6];
+            for (int t = 0; t < T; t++) pos[t] = (int32_t)cb_rng_uniform(&rng, 4096);
+            float *dx = dup_to_dev(hx, (size_t)(T * ld) * 4);
+            int32_t *dpos = dup_to_dev(pos, sizeof pos);
+            OK(cb_cuda_rope(ctx, dx, ld, T, H, D, n_rot, dpos, dinv, neox, &err));
+            float *got = to_host(dx, (size_t)(T * ld) * 4);
+            for (int64_t t = 0; t < T; t++) {
+                cb_rope(hx + t * ld, H, D, n_rot, pos[t], inv, neox);
+                cr_assert(rel_err(got + t * ld, hx + t * ld, (size_t)(H * D)) <= 1e-6, "rope neox=%d n_rot=%lld", neox,
+                          (long long)n_rot);
+                cr_assert(memcmp(got + t * ld + H * D, hx + t * ld + H * D, 24 * 4) == 0, "rope wrote past H*D");
+            }
+            free(hx);
+            free(got);
+            cb_cuda_free(ctx, dx);
+            cb_cuda_free(ctx, dpos);
+        }
+    cb_cuda_free(ctx, dinv);
+#endif
+    done();
+}
+
+Test(cuda, swiglu) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    const int64_t T = 7, F = 333;
+    float *hgu = hrand((size_t)(T * 2 * F), 6.0f);
+    float *dgu = dup_to_dev(hgu, (size_t)(T * 2 * F) * 4), *dout = dpoison((size_t)(T * F) * 4);
+    OK(cb_cuda_swiglu(ctx, dgu, dout, T, F, &err));
+    float *got = to_host(dout, (size_t)(T * F) * 4), *ref = malloc((size_t)(T * F) * 4);
+    for (int64_t t = 0; t < T; t++) {
+        memcpy(ref + t * F, hgu + t * 2 * F, (size_t)F * 4);
+        cb_swiglu(ref + t * F, hgu + t * 2 * F + F, F);
+    }
+    for (int64_t i = 0; i < T * F; i++)
+        cr_assert(fabsf(got[i] - ref[i]) <= 1e-5f * fabsf(ref[i]) + 1e-7f, "swiglu[%lld] %g vs %g", (long long)i,
+                  got[i], ref[i]);
+    free(hgu);
+    free(got);
+    free(ref);
+    cb_cuda_free(ctx, dgu);
+    cb_cuda_free(ctx, dout);
+#endif
+    done();
+}
+
+Test(cuda, log_softmax_gather_and_argmax) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    const int64_t R = 9, V = 32003;
+    float *hx = hrand((size_t)(R * V), 12.0f);
+    int32_t idx[9], want[9];
+    for (int r = 0; r < R; r++) {
+        idx[r] = (int32_t)cb_rng_uniform(&rng, (uint64_t)V);
+        /* plant a tie for the maximum at two places; the lower index must win */
+        int64_t a = (int64_t)cb_rng_uniform(&rng, (uint64_t)V), b = (int64_t)cb_rng_uniform(&rng, (uint64_t)V);
+        hx[r * V + a] = 100.0f;
+        hx[r * V + b] = 100.0f;
+        want[r] = (int32_t)(a < b ? a : b);
+        cr_assert_eq(cb_argmax(hx + r * V, V), want[r]);
+    }
+    float *dx = dup_to_dev(hx, (size_t)(R * V) * 4);
+    int32_t *didx = dup_to_dev(idx, sizeof idx);
+    double *dlp = dpoison((size_t)R * sizeof(double));
+    int32_t *dam = dpoison(sizeof want);
+    OK(cb_cuda_log_softmax_gather(ctx, dx, didx, dlp, R, V, &err));
+    OK(cb_cuda_argmax(ctx, dx, dam, R, V, &err));
+    double *lp = to_host(dlp, (size_t)R * sizeof(double));
+    int32_t *am = to_host(dam, sizeof want);
+    for (int r = 0; r < R; r++) {
+        double ref = cb_log_softmax_at(hx + r * V, V, idx[r]);
+        cr_assert(fabs(lp[r] - ref) <= 1e-9 * fabs(ref) + 1e-9, "log-softmax row %d: %.12g vs %.12g", r, lp[r], ref);
+        cr_assert_eq(am[r], want[r], "argmax row %d: %d, want %d", r, am[r], want[r]);
+    }
+    free(hx);
+    free(lp);
+    free(am);
+    cb_cuda_free(ctx, dx);
+    cb_cuda_free(ctx, didx);
+    cb_cuda_free(ctx, dlp);
+    cb_cuda_free(ctx, dam);
+#endif
+    done();
+}
+
+#ifdef CB_HAVE_CUDA
+/* The CPU model's attention for one (token, head): softmax(q K^T / sqrt(D)) V
+ * over positions [0, pos] of the slot (model.c's `attend`). */
+static void attend_ref(const float *cache, const cb_cuda_kv_shape *s, int layer, int slot, int pos, const float *q,
+                       int64_t h, int64_t H, int64_t Hkv, int64_t D, float *out) {
+    const int64_t g = h / (H / Hkv), kvd = s->kv_dim;
+    const float *K = cache + cb_cuda_kv_offset(s, layer, slot, 0) + g * D;
+    const float *Vv = cache + cb_cuda_kv_offset(s, layer, slot, 1) + g * D;
+    float *sc = malloc((size_t)(pos + 1) * sizeof *sc);
+    for (int p = 0; p <= pos; p++) {
+        float d = 0;
+        for (int64_t i = 0; i < D; i++) d += q[i] * K[(size_t)p * kvd + i];
+        sc[p] = d * (1.0f / sqrtf((float)D));
+    }
+    cb_softmax(sc, pos + 1);
+    for (int64_t i = 0; i < D; i++) out[i] = 0;
+    for (int p = 0; p <= pos; p++)
+        for (int64_t i = 0; i < D; i++) out[i] += sc[p] * Vv[(size_t)p * kvd + i];
+    free(sc);
+}
+#endif
+
+Test(cuda, kv_store_and_attention) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    /* (H, Hkv, D): GQA 4:1 at 64, 2:1 at 8 (stories260K-like), MHA at 128 */
+    static const int64_t cfg[][3] = {{8, 2, 64}, {8, 4, 8}, {4, 4, 128}};
+    for (int ci = 0; ci < 3; ci++) {
+        const int64_t H = cfg[ci][0], Hkv = cfg[ci][1], D = cfg[ci][2], HD = H * D, KVD = Hkv * D;
+        cb_cuda_kv_shape s = {.n_layer = 2, .n_slots = 3, .n_ctx = 600, .kv_dim = KVD};
+        const size_t cn = (size_t)2 * 3 * 2 * 600 * (size_t)KVD;
+        float *hc = hrand(cn, 1.0f);
+        float *dc = dup_to_dev(hc, cn * 4);
+        /* batch: slot 0 prefill of 20 tokens at 0..19 (two tiles), slot 1 one
+         * decode token at 530 (3 splits), slot 2 at 5, slot 0 again is not allowed */
+        enum { T = 22 };
+        int32_t slot[T], pos[T];
+        for (int t = 0; t < 20; t++) {
+            slot[t] = 0;
+            pos[t] = t;
+        }
+        slot[20] = 1;
+        pos[20] = 530;
+        slot[21] = 2;
+        pos[21] = 5;
+        const int layer = 1;
+        /* new K/V rows for the batch go through kv_store */
+        const int64_t ld = KVD + 3;
+        float *hk = hrand((size_t)(T * ld), 1.0f), *hv = hrand((size_t)(T * ld), 1.0f);
+        for (int t = 0; t < T; t++) {
+            memcpy(hc + cb_cuda_kv_offset(&s, layer, slot[t], 0) + (size_t)pos[t] * KVD, hk + t * ld, (size_t)KVD * 4);
+            memcpy(hc + cb_cuda_kv_offset(&s, layer, slot[t], 1) + (size_t)pos[t] * KVD, hv + t * ld, (size_t)KVD * 4);
+        }
+        float *dk = dup_to_dev(hk, (size_t)(T * ld) * 4), *dv = dup_to_dev(hv, (size_t)(T * ld) * 4);
+        int32_t *dslot = dup_to_dev(slot, sizeof slot), *dpos = dup_to_dev(pos, sizeof pos);
+        OK(cb_cuda_kv_store(ctx, dc, &s, layer, dk, dv, ld, dslot, dpos, T, &err));
+        float *gc = to_host(dc, cn * 4);
+        cr_assert(memcmp(gc, hc, cn * 4) == 0, "kv_store: cache differs from the expected placement");
+        free(gc);
+
+        const int64_t ldq = HD + 7;
+        float *hq = hrand((size_t)(T * ldq), 1.0f);
+        float *dq = dup_to_dev(hq, (size_t)(T * ldq) * 4);
+        int32_t tiles[4 * T];
+        int n_tiles = cb_cuda_attn_tiles(slot, pos, T, tiles);
+        cr_assert_eq(n_tiles, 4, "tiles: %d", n_tiles); /* 16 + 4 of slot 0, then slots 1 and 2 */
+        int32_t *dtiles = dup_to_dev(tiles, sizeof tiles);
+        int n_split = 530 / CB_CUDA_ATTN_CHUNK + 1;
+        float *scr = dpoison(cb_cuda_attn_scratch_floats(T, H, D, 8) * 4);
+        float *dout = dpoison((size_t)(T * HD) * 4);
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout, HD, dtiles, n_tiles, T, H, Hkv, D, n_split, scr, &err));
+        float *got = to_host(dout, (size_t)(T * HD) * 4), *ref = malloc((size_t)HD * 4);
+        for (int t = 0; t < T; t++) {
+            for (int64_t h = 0; h < H; h++)
+                attend_ref(hc, &s, layer, slot[t], pos[t], hq + t * ldq + h * D, h, H, Hkv, D, ref + h * D);
+            double e = rel_err(got + t * HD, ref, (size_t)HD);
+            cr_assert(e <= 1e-5, "attention H=%lld Hkv=%lld D=%lld token %d (pos %d): rel err %g (seed %llu)",
+                      (long long)H, (long long)Hkv, (long long)D, t, pos[t], e, (unsigned long long)seed);
+        }
+        /* invariance: one token per tile and 8 splits give the same bits */
+        int32_t tiles1[4 * T];
+        for (int t = 0; t < T; t++) {
+            tiles1[4 * t] = t;
+            tiles1[4 * t + 1] = 1;
+            tiles1[4 * t + 2] = slot[t];
+            tiles1[4 * t + 3] = pos[t];
+        }
+        int32_t *dtiles1 = dup_to_dev(tiles1, sizeof tiles1);
+        float *dout2 = dpoison((size_t)(T * HD) * 4);
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles1, T, T, H, Hkv, D, 8, scr, &err));
+        float *got2 = to_host(dout2, (size_t)(T * HD) * 4);
+        cr_assert(memcmp(got, got2, (size_t)(T * HD) * 4) == 0, "attention depends on tiling or split count");
+        /* and the decode token alone in its batch */
+        float *dout3 = dpoison((size_t)HD * 4);
+        int32_t one[4] = {0, 1, slot[20], pos[20]}; /* alone, the token is row 0 */
+        int32_t *done1 = dup_to_dev(one, sizeof one);
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq + 20 * ldq, ldq, dout3, HD, done1, 1, 1, H, Hkv, D, 3, scr, &err));
+        float *got3 = to_host(dout3, (size_t)HD * 4);
+        cr_assert(memcmp(got3, got + 20 * HD, (size_t)HD * 4) == 0, "attention of a token depends on its batch");
+        free(got3);
+        free(got2);
+        free(got);
+        free(ref);
+        free(hq);
+        free(hk);
+        free(hv);
+        free(hc);
+        void *ds[] = {dc, dk, dv, dslot, dpos, dq, dtiles, scr, dout, dtiles1, dout2, dout3, done1};
+        for (size_t i = 0; i < sizeof ds / sizeof *ds; i++) cb_cuda_free(ctx, ds[i]);
+    }
+#endif
+    done();
+}
+
+Test(cuda, graph_replay_with_new_positions) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    /* capture: y = x ; rope(y, pos) ; matmul ; replay after rewriting pos and x */
+    const int64_t T = 4, H = 2, D = 32, K = H * D, N = 48;
+    float inv[16];
+    for (int i = 0; i < 16; i++) inv[i] = powf(10000.0f, -2.0f * (float)i / 32.0f);
+    float *dinv = dup_to_dev(inv, sizeof inv);
+    void *hw = make_weight(CB_KTYPE_F16, K, N);
+    cb_cuda_weight W;
+    const void *parts[1] = {hw};
+    int64_t n = N;
+    OK(cb_cuda_weight_upload(ctx, CB_KTYPE_F16, K, parts, &n, 1, &W, &err));
+    float *dx = dpoison((size_t)(T * K) * 4), *dy = dpoison((size_t)(T * K) * 4), *dz = dpoison((size_t)(T * N) * 4);
+    int32_t *dpos = dpoison((size_t)T * 4);
+    OK(cb_cuda_sync(ctx, &err));
+    OK(cb_cuda_graph_begin(ctx, &err));
+    OK(cb_cuda_copy(ctx, dy, dx, (size_t)(T * K) * 4, &err));
+    OK(cb_cuda_rope(ctx, dy, K, T, H, D, D, dpos, dinv, 0, &err));
+    OK(cb_cuda_matmul(ctx, &W, dy, dz, N, T, &err));
+    cb_cuda_graph *g = NULL;
+    OK(cb_cuda_graph_end(ctx, &g, &err));
+    for (int rep = 0; rep < 3; rep++) {
+        float *hx = hrand((size_t)(T * K), 1.0f);
+        int32_t pos[4];
+        for (int t = 0; t < T; t++) pos[t] = (int32_t)cb_rng_uniform(&rng, 2048);
+        OK(cb_cuda_upload(ctx, dx, hx, (size_t)(T * K) * 4, &err));
+        OK(cb_cuda_upload(ctx, dpos, pos, sizeof pos, &err));
+        OK(cb_cuda_memset(ctx, dz, 0xFF, (size_t)(T * N) * 4, &err));
+        OK(cb_cuda_graph_launch(ctx, g, &err));
+        float *got = to_host(dz, (size_t)(T * N) * 4), *ref = malloc((size_t)(T * N) * 4);
+        for (int t = 0; t < T; t++) cb_rope(hx + t * K, H, D, D, pos[t], inv, 0);
+        cb_matmul_ref(CB_KTYPE_F16, hw, hx, ref, T, K, N);
+        cr_assert(rel_err(got, ref, (size_t)(T * N)) <= 1e-5, "graph replay %d: rel err %g", rep,
+                  rel_err(got, ref, (size_t)(T * N)));
+        free(got);
+        free(ref);
+        free(hx);
+    }
+    cb_cuda_graph_free(g);
+    void *ds[] = {dinv, dx, dy, dz, dpos};
+    for (size_t i = 0; i < 5; i++) cb_cuda_free(ctx, ds[i]);
+    cb_cuda_weight_free(ctx, &W);
+    free(hw);
+#endif
+    done();
+}
+
+Test(cuda, errors_are_reported) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    /* an impossible allocation is CB_ENODEV with the sizes in the message */
+    void *p = NULL;
+    int rc = cb_cuda_alloc(ctx, (size_t)1 << 52, &p, &err);
+    cr_assert_eq(rc, CB_ENODEV);
+    cr_assert(p == NULL);
+    cr_assert(strstr(err.msg, "cannot allocate") != NULL, "%s", err.msg);
+    /* unsupported weight type and bad Q8_0 K */
+    cb_cuda_weight W;
+    float f[64] = {0};
+    const void *parts[1] = {f};
+    int64_t n = 1;
+    cr_assert_eq(cb_cuda_weight_upload(ctx, 2 /* Q4_0 */, 64, parts, &n, 1, &W, &err), CB_EUNSUP);
+    cr_assert_eq(cb_cuda_weight_upload(ctx, CB_KTYPE_Q8_0, 48, parts, &n, 1, &W, &err), CB_EUSAGE);
+    /* attention head size past the kernel's limit */
+    cb_cuda_kv_shape s = {.n_layer = 1, .n_slots = 1, .n_ctx = 4, .kv_dim = 256};
+    cr_assert_eq(cb_cuda_attention(ctx, NULL, &s, 0, NULL, 256, NULL, 256, NULL, 1, 1, 1, 1, 256, 1, NULL, &err),
+                 CB_EUNSUP);
+    /* the context is still usable */
+    OK(cb_cuda_sync(ctx, &err));
+#endif
+    done();
+}
+
+Test(cuda, ceilings) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    double bw = 0, fl = 0;
+    OK(cb_cuda_measure_copy_bandwidth(ctx, (size_t)64 << 20, 3, &bw, &err));
+    OK(cb_cuda_measure_gemm_peak(ctx, 1024, 3, &fl, &err));
+    cr_assert(bw > 1e9 && fl > 1e11, "bandwidth %g B/s, GEMM %g FLOP/s", bw, fl);
+    cr_log_info("copy bandwidth %.0f GB/s, F16 GEMM (n=1024) %.1f TFLOP/s", bw / 1e9, fl / 1e12);
+#endif
+    done();
+}
