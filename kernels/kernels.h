@@ -76,9 +76,10 @@ int cb_cpu_has_avx2(void);
 
 /* ---- matrix products -------------------------------------------------------
  * y (T, N) = x (T, K) @ W^T, W ne=[K, N] of `wtype`. Rows of y are written, not
- * accumulated. pool may be NULL (single thread). Threads split N into
- * contiguous chunks of multiples of 16 rows; small products stay on the
- * calling thread. y must not alias x or W. The _ref twin dequantizes each row
+ * accumulated. pool may be NULL (single thread). Threads claim contiguous
+ * chunks of N (multiples of 16 rows, ~4 per thread, from a shared counter:
+ * the thread-to-row mapping varies, the results do not); small products stay
+ * on the calling thread. y must not alias x or W. The _ref twin dequantizes each row
  * and accumulates in double. */
 void cb_matmul(cb_pool *pool, uint32_t wtype, const void *W, const float *x, float *y,
                int64_t T, int64_t K, int64_t N);

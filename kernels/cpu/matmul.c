@@ -3,8 +3,8 @@
  * naive reference.
  *
  * Batch invariance: y[t, n] is always one dot product of x[t, :] with W[n, :]
- * in a fixed order that depends only on (kernel set, wtype, K). Threads split
- * N into contiguous chunks (multiples of CB_MM_ROW_ALIGN rows), never K, so
+ * in a fixed order that depends only on (kernel set, wtype, K). Threads claim
+ * contiguous chunks of N (multiples of CB_MM_ROW_ALIGN rows), never of K, so
  * the thread count cannot change a sum's order; tiling over tokens only
  * reuses weights, it keeps each token's own accumulation sequence.
  *
@@ -19,6 +19,7 @@
 #include "kernels/cpu/cpu_internal.h"
 
 #include <assert.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #define CB_MM_ROW_ALIGN 16
@@ -108,6 +109,8 @@ void cb_matmul_rows_portable(uint32_t wtype, const void *W, const float *x, floa
 /* ---- dispatch ------------------------------------------------------------- */
 
 struct mm_job {
+    atomic_llong next; /* first row of the next unclaimed chunk */
+    int64_t chunk;     /* rows per claim, a multiple of CB_MM_ROW_ALIGN */
     int avx2;
     uint32_t wtype;
     const void *W;
@@ -122,13 +125,18 @@ static void mm_rows(const struct mm_job *j, int64_t n0, int64_t n1) {
     else cb_matmul_rows_portable(j->wtype, j->W, j->x, j->y, j->T, j->K, j->N, n0, n1);
 }
 
+/* Threads claim contiguous chunks of rows from a shared counter, so a thread
+ * that gets descheduled (shared machines) does not hold everyone up. Which
+ * thread computes a row never changes how the row is computed. */
 static void mm_task(void *ctx, int ith, int nth) {
-    const struct mm_job *j = ctx;
-    int64_t chunk = (j->N + nth - 1) / nth;
-    chunk = (chunk + CB_MM_ROW_ALIGN - 1) / CB_MM_ROW_ALIGN * CB_MM_ROW_ALIGN;
-    int64_t n0 = (int64_t)ith * chunk;
-    int64_t n1 = n0 + chunk < j->N ? n0 + chunk : j->N;
-    mm_rows(j, n0, n1);
+    struct mm_job *j = ctx;
+    (void)ith;
+    (void)nth;
+    for (;;) {
+        int64_t n0 = atomic_fetch_add_explicit(&j->next, j->chunk, memory_order_relaxed);
+        if (n0 >= j->N) break;
+        mm_rows(j, n0, n0 + j->chunk < j->N ? n0 + j->chunk : j->N);
+    }
 }
 
 void cb_matmul_impl(int impl, cb_pool *pool, uint32_t wtype, const void *W, const float *x,
@@ -141,7 +149,21 @@ void cb_matmul_impl(int impl, cb_pool *pool, uint32_t wtype, const void *W, cons
         /* honour an explicit request when the CPU has it even if the env var says no */
         avx2 = cb_cpu_hw_avx2();
     }
-    struct mm_job j = {avx2, wtype, W, x, y, T, K, N};
+    struct mm_job j;
+    atomic_init(&j.next, 0);
+    j.avx2 = avx2;
+    j.wtype = wtype;
+    j.W = W;
+    j.x = x;
+    j.y = y;
+    j.T = T;
+    j.K = K;
+    j.N = N;
+    /* about 4 claims per thread: enough to rebalance, few enough to keep long
+     * sequential weight streams */
+    int nth = cb_pool_size(pool);
+    j.chunk = (N + 4 * nth - 1) / (4 * nth);
+    j.chunk = (j.chunk + CB_MM_ROW_ALIGN - 1) / CB_MM_ROW_ALIGN * CB_MM_ROW_ALIGN;
     /* Small products are not worth waking the workers (a few microseconds). */
     double work = (double)T * (double)K * (double)N;
     if (!pool || cb_pool_size(pool) == 1 || work < 32768.0 || N <= CB_MM_ROW_ALIGN)
