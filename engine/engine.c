@@ -31,6 +31,7 @@
 
 #include "engine/gguf.h"
 #include "engine/model.h"
+#include "engine/model_cuda.h"
 #include "kernels/kernels.h"
 
 #include <stdio.h>
@@ -117,6 +118,7 @@ struct cb_engine {
     cb_pool *pool;
     cb_kv_cache *kv;
     cb_model_scratch *scratch;
+    cb_model_cuda *cuda;     /* device "cuda": forward pass and KV cache on the GPU (kv, scratch unused) */
     cb_sampler_scratch *samp;
     char *path, *chat_template;
     char device[16];
@@ -195,22 +197,19 @@ int cb_engine_open(const cb_engine_opts *o, cb_engine **out, cb_err *err) {
         return cb_err_set(err, CB_EUSAGE, "engine: bad options (threads %d, context %d, sequences %d, batch %d)",
                           o->n_threads, o->n_ctx, o->n_seq, o->n_batch);
     const char *dev = o->device ? o->device : "cpu";
-    if (strcmp(dev, "cuda") == 0) {
-#ifdef CB_HAVE_CUDA
-        return cb_err_set(err, CB_ENODEV,
-                          "engine: device 'cuda': this build has CUDA kernels but the engine does not drive them yet");
-#else
+    const int use_cuda = strcmp(dev, "cuda") == 0;
+#ifndef CB_HAVE_CUDA
+    if (use_cuda)
         return cb_err_set(err, CB_ENODEV,
                           "engine: device 'cuda': this build has no CUDA support (configure with CAPBENCH_CUDA=ON)");
 #endif
-    }
-    if (strcmp(dev, "cpu") != 0)
+    if (!use_cuda && strcmp(dev, "cpu") != 0)
         return cb_err_set(err, CB_EUSAGE, "engine: unknown device '%s' (cpu or cuda)", dev);
 
     int rc;
     cb_engine *e = calloc(1, sizeof *e);
     if (!e) return cb_err_set(err, CB_ENOMEM, "out of memory (engine)");
-    snprintf(e->device, sizeof e->device, "cpu");
+    snprintf(e->device, sizeof e->device, "%s", use_cuda ? "cuda" : "cpu");
     e->path = dup_str(o->model_path, strlen(o->model_path));
     if (!e->path) {
         rc = cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -255,9 +254,18 @@ int cb_engine_open(const cb_engine_opts *o, cb_engine **out, cb_err *err) {
     e->max_out = (int)rows;
 
     if ((rc = cb_pool_new(e->n_threads, &e->pool, err))) goto out;
-    if ((rc = cb_kv_cache_new(e->model, e->n_seq, e->n_ctx, &e->kv, err))) goto out;
-    if ((rc = cb_model_scratch_new(e->model, e->n_batch, e->max_out, e->n_ctx, e->n_threads, &e->scratch, err)))
-        goto out;
+    if (use_cuda) {
+        cb_model_cuda_opts co = {.device = 0, .n_slots = e->n_seq, .n_ctx = e->n_ctx, .max_tokens = e->n_batch,
+                                 .max_out = e->max_out};
+        if ((rc = cb_model_cuda_new(e->model, e->gguf, &co, &e->cuda, err))) {
+            cb_err_prefix(err, "engine: device 'cuda': ");
+            goto out;
+        }
+    } else {
+        if ((rc = cb_kv_cache_new(e->model, e->n_seq, e->n_ctx, &e->kv, err))) goto out;
+        if ((rc = cb_model_scratch_new(e->model, e->n_batch, e->max_out, e->n_ctx, e->n_threads, &e->scratch, err)))
+            goto out;
+    }
     if ((rc = cb_sampler_scratch_new(e->V, &e->samp, err))) goto out;
     e->b_tok = malloc((size_t)e->n_batch * sizeof(int32_t));
     e->b_slot = malloc((size_t)e->n_batch * sizeof(int32_t));
@@ -337,6 +345,7 @@ void cb_engine_free(cb_engine *e) {
     cb_sampler_scratch_free(e->samp);
     cb_model_scratch_free(e->scratch);
     cb_kv_cache_free(e->kv);
+    cb_model_cuda_free(e->cuda);
     cb_pool_free(e->pool);
     cb_tokenizer_free(e->tok);
     cb_model_free(e->model);
@@ -866,7 +875,12 @@ static int schedule(cb_engine *e, cb_err *err) {
             }
             int s = free_slot(e);
             if (s < 0) break;
-            cb_kv_cache_copy(e->kv, s, g->slot, j->n_prefix);
+            if (e->cuda) {
+                int rc = cb_model_cuda_kv_copy(e->cuda, s, g->slot, j->n_prefix, err);
+                if (rc) return rc;
+            } else {
+                cb_kv_cache_copy(e->kv, s, g->slot, j->n_prefix);
+            }
             g->next_wait++;
             j->grp = NULL;
             start_job(e, s, j, j->n_prefix);
@@ -993,7 +1007,8 @@ int cb_engine_step(cb_engine *e, int *n_pending, cb_err *err) {
     if (T > 0) {
         cb_batch b = {.n_tokens = T, .token = e->b_tok, .slot = e->b_slot, .pos = e->b_pos, .want_logits = e->b_want};
         double t0 = now_s();
-        rc = cb_model_forward(e->model, e->kv, e->scratch, e->pool, &b, e->logits, err);
+        if (e->cuda) rc = cb_model_cuda_forward(e->cuda, &b, e->logits, err);
+        else rc = cb_model_forward(e->model, e->kv, e->scratch, e->pool, &b, e->logits, err);
         if (rc) return cb_err_prefix(err, "engine step: ");
         e->stats.forward_s += now_s() - t0;
         e->stats.n_steps++;

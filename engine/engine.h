@@ -21,7 +21,9 @@
  *
  * Determinism: results are bit-identical whatever other requests share the
  * steps, the thread count and the slot a request lands in (see model.h); a
- * generation with temperature > 0 depends only on its seed.
+ * generation with temperature > 0 depends only on its seed. On device "cuda"
+ * this holds for steps of up to CB_CUDA_SMALL_T (8) tokens; larger steps go
+ * through cuBLAS and agree to rounding only (see engine/model_cuda.h).
  *
  * Not thread-safe: one thread drives an engine.
  */
@@ -50,7 +52,10 @@ typedef struct cb_engine_opts {
 /* Opens the model and allocates everything the engine will need (KV cache of
  * n_seq x n_ctx F32 positions, scratch, pool). Errors: CB_EUSAGE (bad options),
  * CB_EIO / CB_EFORMAT / CB_EUNSUP (the model file; the message names it),
- * CB_ENODEV (device "cuda" in a build or machine without CUDA), CB_ENOMEM. */
+ * CB_ENODEV (device "cuda" in a build or machine without CUDA, or too little
+ * device memory; the message carries the cudaError string), CB_ENOMEM.
+ * Device "cuda" runs the forward pass on GPU 0 (engine/model_cuda.h); the
+ * scheduling, sampling and scoring stay here. */
 int cb_engine_open(const cb_engine_opts *opts, cb_engine **out, cb_err *err);
 void cb_engine_free(cb_engine *e); /* NULL is a no-op; pending requests are dropped */
 
@@ -66,7 +71,7 @@ int64_t cb_engine_n_params_nonembd(const cb_engine *e); /* minus embedding and a
 /* tokenizer.chat_template of the file, NUL-terminated; NULL when absent. */
 const char *cb_engine_chat_template(const cb_engine *e);
 const char *cb_engine_model_path(const cb_engine *e);
-const char *cb_engine_device(const cb_engine *e);       /* "cpu" */
+const char *cb_engine_device(const cb_engine *e);       /* "cpu" or "cuda" */
 
 /* ---- requests --------------------------------------------------------------- */
 typedef enum { CB_ENGINE_GENERATE = 0, CB_ENGINE_LOGLIK = 1, CB_ENGINE_ROLLING = 2 } cb_engine_kind;
