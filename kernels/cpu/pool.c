@@ -3,8 +3,10 @@
  * The engine calls cb_pool_run about ten times per layer per token, so a call
  * must cost microseconds, not a futex round trip per worker. Design:
  *   - A run publishes (fn, ctx) and bumps a generation counter; workers spin on
- *     the counter for a short while (CB_POOL_SPIN_NS) after their last job and
- *     only then sleep on a condition variable. Spinning workers start within
+ *     the counter for a short while (CB_POOL_SPIN_NS) after their last job —
+ *     with pause for the first CB_POOL_YIELD_NS, then with sched_yield so an
+ *     oversubscribed core goes to whoever has work — and only then sleep on a
+ *     condition variable. Spinning workers start within
  *     a few hundred nanoseconds; sleeping ones are woken by a broadcast.
  *   - Completion is a countdown of the workers still busy; the caller (thread
  *     0) spins on it, then sleeps the same way.
@@ -18,6 +20,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +34,9 @@
  * attention of a short context), short enough not to burn a core while the
  * engine waits for I/O. */
 #define CB_POOL_SPIN_NS 200000LL
+/* After this long, a spinning thread calls sched_yield() between checks: on an
+ * oversubscribed machine the thread it waits for may need this very core. */
+#define CB_POOL_YIELD_NS 20000LL
 
 struct cb_pool {
     int n;                     /* threads including the caller */
@@ -68,13 +74,16 @@ static long long now_ns(void) {
 /* Spins until *gen != seen or the spin budget runs out; returns 1 when it changed. */
 static int spin_for_gen(cb_pool *p, unsigned seen) {
     long long t0 = 0;
+    int yield = 0;
     for (unsigned i = 1;; i++) {
         if (atomic_load_explicit(&p->gen, memory_order_acquire) != seen) return 1;
-        cpu_relax();
-        if ((i & 255u) == 0) {
+        if (yield) sched_yield();
+        else cpu_relax();
+        if ((i & 255u) == 0 || yield) {
             long long t = now_ns();
             if (t0 == 0) t0 = t;
             else if (t - t0 > CB_POOL_SPIN_NS) return 0;
+            else if (t - t0 > CB_POOL_YIELD_NS) yield = 1;
         }
     }
 }
@@ -118,12 +127,15 @@ static void wake_workers(cb_pool *p) {
 
 static void wait_workers(cb_pool *p) {
     long long t0 = 0;
+    int yield = 0;
     for (unsigned i = 1; atomic_load_explicit(&p->pending, memory_order_acquire) > 0; i++) {
-        cpu_relax();
-        if ((i & 255u) == 0) {
+        if (yield) sched_yield();
+        else cpu_relax();
+        if ((i & 255u) == 0 || yield) {
             long long t = now_ns();
             if (t0 == 0) t0 = t;
             else if (t - t0 > CB_POOL_SPIN_NS) break;
+            else if (t - t0 > CB_POOL_YIELD_NS) yield = 1;
         }
     }
     if (atomic_load_explicit(&p->pending, memory_order_acquire) > 0) {
