@@ -205,6 +205,8 @@ int cb_engine_open(const cb_engine_opts *o, cb_engine **out, cb_err *err) {
 #endif
     if (!use_cuda && strcmp(dev, "cpu") != 0)
         return cb_err_set(err, CB_EUSAGE, "engine: unknown device '%s' (cpu or cuda)", dev);
+    if (use_cuda && cb_model_cuda_probe(0, NULL, 0, err) != 0) /* fail before reading the model */
+        return cb_err_prefix(err, "engine: device 'cuda': ");
 
     int rc;
     cb_engine *e = calloc(1, sizeof *e);

@@ -36,6 +36,11 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
     *out = NULL;
     return cb_err_set(err, CB_ENODEV, "device 'cuda': this build has no CUDA support (configure with CAPBENCH_CUDA=ON)");
 }
+int cb_model_cuda_probe(int device, char *name, size_t cap, cb_err *err) {
+    (void)device;
+    if (name && cap) name[0] = '\0';
+    return cb_err_set(err, CB_ENODEV, "device 'cuda': this build has no CUDA support (configure with CAPBENCH_CUDA=ON)");
+}
 void cb_model_cuda_free(cb_model_cuda *mc) { (void)mc; }
 int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, cb_err *err) {
     (void)mc;
@@ -94,6 +99,15 @@ struct cb_model_cuda {
     int n_graph_slots, n_graphs, graphs_enabled;
     char graph_error[512];      /* why capturing failed (graphs then off) */
 };
+
+int cb_model_cuda_probe(int device, char *name, size_t cap, cb_err *err) {
+    if (name && cap) name[0] = '\0';
+    cb_cuda_device_info info;
+    int rc = cb_cuda_device_info_get(device, &info, err);
+    if (rc) return rc;
+    if (name && cap) snprintf(name, cap, "%s", info.name);
+    return 0;
+}
 
 static const cb_gguf_tensor *tensor(const cb_gguf *g, int layer, const char *name) {
     char key[96];

@@ -35,6 +35,11 @@
 
 typedef struct cb_model_cuda cb_model_cuda;
 
+/* Checks that CUDA device `device` exists (cheap; no context is made), so
+ * that callers fail before reading a model. Writes its name into name (cap
+ * bytes, may be NULL). Errors: CB_ENODEV with the cudaError string. */
+int cb_model_cuda_probe(int device, char *name, size_t cap, cb_err *err);
+
 typedef struct cb_model_cuda_opts {
     int device;      /* CUDA device index */
     int n_slots;     /* KV slots (sequences) */

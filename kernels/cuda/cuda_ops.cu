@@ -54,7 +54,7 @@ __device__ float block_sum(float v, float *sh) {
     return s;
 }
 
-__global__ void add_rmsnorm_kernel(float *__restrict__ x, const float *__restrict__ add, const float *__restrict__ w,
+__global__ void add_rmsnorm_kernel(float *x, const float *add, const float *__restrict__ w,
                                    float *out, const int32_t *__restrict__ rows, int64_t C, float eps) {
     __shared__ float sh[32];
     const int64_t r = blockIdx.x, src = rows ? rows[r] : r;
