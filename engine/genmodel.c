@@ -11,6 +11,8 @@
  */
 #include "engine/genmodel.h"
 
+#include "common/rng.h"
+
 #include "engine/gguf.h"
 #include "kernels/kernels.h"
 
@@ -34,39 +36,17 @@ static const shape shapes[] = {
     {"tiny", 64, 2, 4, 2, 160, 512},
 };
 
-/* ---- RNG: splitmix64 seeds xoshiro256** ------------------------------------ */
+/* ---- RNG: common/rng.h's xoshiro256**, one stream per (tensor, chunk) ------ */
 
-typedef struct rng {
-    uint64_t s[4];
-} rng;
-
-static uint64_t splitmix64(uint64_t *x) {
-    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static uint64_t rng_next(rng *r) {
-    uint64_t *s = r->s;
-    uint64_t out = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = rotl(s[3], 45);
-    return out;
-}
+typedef cb_rng rng;
+#define rng_next cb_rng_next
 
 static void rng_seed(rng *r, uint64_t seed, uint64_t tensor, uint64_t chunk) {
     uint64_t x = seed;
     /* fold the stream coordinates in through splitmix64 so nearby ids decorrelate */
-    x = splitmix64(&x) ^ (tensor + 1) * 0xd1b54a32d192ed03ull;
-    x = splitmix64(&x) ^ (chunk + 1) * 0x8cb92ba72f3d8dd7ull;
-    for (int i = 0; i < 4; i++) r->s[i] = splitmix64(&x);
+    x = cb_splitmix64_next(&x) ^ (tensor + 1) * 0xd1b54a32d192ed03ull;
+    x = cb_splitmix64_next(&x) ^ (chunk + 1) * 0x8cb92ba72f3d8dd7ull;
+    for (int i = 0; i < 4; i++) r->s[i] = cb_splitmix64_next(&x);
 }
 
 /* n normal values with mean 0 and standard deviation std (Box-Muller). */
