@@ -96,6 +96,7 @@ struct cb_model_cuda {
     int32_t *d_ints, *h_ints;   /* token | slot | pos | tiles (4 per token) | rows */
     /* decode graphs by batch size (index T), up to n_slots */
     cb_cuda_graph **graphs;
+    unsigned char *graph_failed; /* per batch size: capture failed, run eagerly */
     int n_graph_slots, n_graphs, graphs_enabled;
     char graph_error[512];      /* why capturing failed (graphs then off) */
 };
@@ -193,6 +194,7 @@ void cb_model_cuda_free(cb_model_cuda *mc) {
         cb_cuda_ctx_free(c);
     }
     free(mc->graphs);
+    free(mc->graph_failed);
     free(mc->layers);
     free(mc->h_ints);
     free(mc);
@@ -332,7 +334,8 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
     mc->graphs_enabled = !(ge && strcmp(ge, "0") == 0);
     mc->n_graph_slots = o->n_slots + 1;
     mc->graphs = calloc((size_t)mc->n_graph_slots, sizeof *mc->graphs);
-    if (!mc->graphs) {
+    mc->graph_failed = calloc((size_t)mc->n_graph_slots, 1);
+    if (!mc->graphs || !mc->graph_failed) {
         rc = cb_err_set(err, CB_ENOMEM, "out of memory (graphs)");
         goto out;
     }
@@ -419,10 +422,10 @@ int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, c
     if (rc) return rc;
 
     /* a pure decode step: every token its own sequence, every row wanted */
-    int decode = mc->graphs_enabled && n_out == T && n_tiles == T && T < mc->n_graph_slots;
+    int decode = mc->graphs_enabled && n_out == T && n_tiles == T && T < mc->n_graph_slots && !mc->graph_failed[T];
     if (decode && !mc->graphs[T]) {
-        /* capture on first use; if capturing fails, graphs are turned off for
-         * this model and the step runs eagerly (same results) */
+        /* capture on first use; if capturing fails, this batch size runs
+         * eagerly from now on (same results) and the reason is kept */
         cb_err cerr;
         cb_err_clear(&cerr);
         cb_cuda_graph *gr = NULL;
@@ -437,7 +440,7 @@ int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, c
         }
         if (rc_cap) {
             cb_cuda_graph_free(gr);
-            mc->graphs_enabled = 0;
+            mc->graph_failed[T] = 1;
             snprintf(mc->graph_error, sizeof mc->graph_error, "%s", cerr.msg);
             decode = 0;
         } else {

@@ -13,8 +13,8 @@
  * their per-step inputs live in device buffers written before each replay
  * (see cb_cuda_graph_* in cuda_kernels.h). Environment: CAPBENCH_CUDA_GRAPHS=0
  * turns graphs off (the results are identical either way). If a capture
- * fails, graphs are turned off for the model, the step runs eagerly and the
- * reason is kept (cb_model_cuda_get_info).
+ * fails, that batch size runs eagerly from then on and the reason is kept
+ * (cb_model_cuda_get_info).
  *
  * Numerics: F32 activations and KV cache. Steps of at most CB_CUDA_SMALL_T
  * tokens use the fixed-order matrix-vector kernel; larger steps use cuBLAS
@@ -71,7 +71,7 @@ typedef struct cb_model_cuda_info {
     size_t weight_bytes;  /* device bytes of weights */
     size_t kv_bytes;      /* device bytes of the KV cache */
     int n_graphs;         /* decode graphs captured so far */
-    int graphs_enabled;   /* 0 when turned off by the environment or a failed capture */
+    int graphs_enabled;   /* 0 when turned off by CAPBENCH_CUDA_GRAPHS=0 */
     char graph_error[512];/* the capture failure, "" when none */
 } cb_model_cuda_info;
 void cb_model_cuda_get_info(const cb_model_cuda *mc, cb_model_cuda_info *out);

@@ -11,8 +11,8 @@
  * Attention (cb_cuda_attention): grid (query tiles, kv heads, splits), 128
  * threads. A block takes the rows (token of the tile x query head of the GQA
  * group) 16 at a time, 4 per warp, and streams its split's positions in tiles
- * of 32 through shared memory (K padded to D+1 floats a row against bank
- * conflicts). Lane j scores position tile0 + j; each row keeps an online
+ * of 32 through shared memory (K rows padded to D+4 floats, D+1 when D % 4
+ * != 0, against bank conflicts; scores read q and K 16 bytes at a time). Lane j scores position tile0 + j; each row keeps an online
  * softmax state (m, l) and D/32 accumulators per lane. Tiles and splits start
  * at absolute positions and fully masked tiles are skipped exactly, so a row's
  * value depends only on its own query and position. Partials (m, l, acc) go to
@@ -302,9 +302,10 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
     attn_kernel(const float *__restrict__ cache, size_t layer_off, size_t slot_stride, size_t plane,
                 const float *__restrict__ q, int64_t ldq, const int32_t *__restrict__ tiles, int T, int H, int Hkv,
                 int D, float scale, float *__restrict__ part) {
-    extern __shared__ float sm[];
-    float *Ks = sm;                               /* [ATT_KT][D+1] */
-    float *Vs = Ks + ATT_KT * (D + 1);            /* [ATT_KT][D] */
+    extern __shared__ float4 sm4[];               /* float4: 16-byte aligned */
+    const int kld = (D & 3) ? D + 1 : D + 4;      /* K row stride: padded against bank conflicts */
+    float *Ks = (float *)sm4;                     /* [ATT_KT][kld] */
+    float *Vs = Ks + ATT_KT * kld;                /* [ATT_KT][D] */
     float *Qs = Vs + ATT_KT * D;                  /* [ATT_ROWS][D] */
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
     const int32_t *tile = tiles + 4 * blockIdx.x;
@@ -350,7 +351,7 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
                     kv = Kc[(size_t)(p0 + pp) * kvd + d];
                     vv = Vc[(size_t)(p0 + pp) * kvd + d];
                 }
-                Ks[pp * (D + 1) + d] = kv;
+                Ks[pp * kld + d] = kv;
                 Vs[pp * D + d] = vv;
             }
             __syncthreads();
@@ -363,7 +364,18 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
                 float s = -INFINITY;
                 if (lane < np && p <= rpos[j]) {
                     float d0 = 0.0f;
-                    for (int d = 0; d < D; d++) d0 = __fmaf_rn(qr[d], Ks[lane * (D + 1) + d], d0);
+                    if ((D & 3) == 0) { /* 16-byte shared loads; same order as the scalar loop */
+                        const float4 *q4 = (const float4 *)qr, *k4 = (const float4 *)(Ks + lane * kld);
+                        for (int d = 0; d < D / 4; d++) {
+                            const float4 a = q4[d], b = k4[d];
+                            d0 = __fmaf_rn(a.x, b.x, d0);
+                            d0 = __fmaf_rn(a.y, b.y, d0);
+                            d0 = __fmaf_rn(a.z, b.z, d0);
+                            d0 = __fmaf_rn(a.w, b.w, d0);
+                        }
+                    } else {
+                        for (int d = 0; d < D; d++) d0 = __fmaf_rn(qr[d], Ks[lane * kld + d], d0);
+                    }
                     s = d0 * scale;
                 }
                 const float tmax = warp_max(s);
@@ -446,7 +458,7 @@ extern "C" int cb_cuda_attention(cb_cuda_ctx *c, const float *cache, const cb_cu
                           (long long)Hkv, (long long)s->kv_dim);
     if (n_split <= 0 || n_split > 65535) return cb_err_set(err, CB_EUSAGE, "CUDA attention: %d splits", n_split);
     const size_t plane = (size_t)s->n_ctx * (size_t)s->kv_dim;
-    const size_t smem = (size_t)(ATT_KT * (D + 1) + ATT_KT * D + ATT_ROWS * D) * sizeof(float);
+    const size_t smem = (size_t)(ATT_KT * ((D & 3) ? D + 1 : D + 4) + ATT_KT * D + ATT_ROWS * D) * sizeof(float);
     dim3 grid((unsigned)n_tiles, (unsigned)Hkv, (unsigned)n_split);
     const float scale = 1.0f / sqrtf((float)D);
     const size_t loff = cb_cuda_kv_offset(s, layer, 0, 0);
