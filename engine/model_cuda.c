@@ -96,7 +96,7 @@ struct cb_model_cuda {
     int32_t *d_ints, *h_ints;   /* token | slot | pos | tiles (4 per token) | rows */
     /* decode graphs by batch size (index T), up to n_slots */
     cb_cuda_graph **graphs;
-    unsigned char *graph_failed; /* per batch size: capture failed, run eagerly */
+    unsigned char *graph_state;  /* per batch size: 0 unseen, 1 ran eagerly once (warm), 2 capture failed */
     int n_graph_slots, n_graphs, graphs_enabled;
     char graph_error[512];      /* why capturing failed (graphs then off) */
 };
@@ -194,7 +194,7 @@ void cb_model_cuda_free(cb_model_cuda *mc) {
         cb_cuda_ctx_free(c);
     }
     free(mc->graphs);
-    free(mc->graph_failed);
+    free(mc->graph_state);
     free(mc->layers);
     free(mc->h_ints);
     free(mc);
@@ -334,8 +334,8 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
     mc->graphs_enabled = !(ge && strcmp(ge, "0") == 0);
     mc->n_graph_slots = o->n_slots + 1;
     mc->graphs = calloc((size_t)mc->n_graph_slots, sizeof *mc->graphs);
-    mc->graph_failed = calloc((size_t)mc->n_graph_slots, 1);
-    if (!mc->graphs || !mc->graph_failed) {
+    mc->graph_state = calloc((size_t)mc->n_graph_slots, 1);
+    if (!mc->graphs || !mc->graph_state) {
         rc = cb_err_set(err, CB_ENOMEM, "out of memory (graphs)");
         goto out;
     }
@@ -422,7 +422,13 @@ int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, c
     if (rc) return rc;
 
     /* a pure decode step: every token its own sequence, every row wanted */
-    int decode = mc->graphs_enabled && n_out == T && n_tiles == T && T < mc->n_graph_slots && !mc->graph_failed[T];
+    int decode = mc->graphs_enabled && n_out == T && n_tiles == T && T < mc->n_graph_slots && mc->graph_state[T] != 2;
+    if (decode && !mc->graphs[T] && mc->graph_state[T] == 0) {
+        /* the first step of a batch size runs eagerly, so that module loading
+         * and cuBLAS's first-call work happen outside the capture */
+        mc->graph_state[T] = 1;
+        decode = 0;
+    }
     if (decode && !mc->graphs[T]) {
         /* capture on first use; if capturing fails, this batch size runs
          * eagerly from now on (same results) and the reason is kept */
@@ -440,7 +446,7 @@ int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, c
         }
         if (rc_cap) {
             cb_cuda_graph_free(gr);
-            mc->graph_failed[T] = 1;
+            mc->graph_state[T] = 2;
             snprintf(mc->graph_error, sizeof mc->graph_error, "%s", cerr.msg);
             decode = 0;
         } else {

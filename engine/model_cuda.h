@@ -9,7 +9,8 @@
  * come back.
  *
  * Pure decode steps (one token per sequence, every token's logits wanted) are
- * captured as a CUDA graph per batch size on first use and replayed after;
+ * captured as a CUDA graph per batch size on their second occurrence (the
+ * first runs eagerly, outside any capture) and replayed after;
  * their per-step inputs live in device buffers written before each replay
  * (see cb_cuda_graph_* in cuda_kernels.h). Environment: CAPBENCH_CUDA_GRAPHS=0
  * turns graphs off (the results are identical either way). If a capture
