@@ -94,6 +94,8 @@ struct cb_model_cuda {
     /* step buffers */
     float *x, *xb, *qkv, *att, *gu, *hb, *xo, *logits, *attn_scratch;
     int32_t *d_ints, *h_ints;   /* token | slot | pos | tiles (4 per token) | rows */
+    unsigned int *attn_counters;/* (max_tokens * Hkv), zero between launches */
+    int fused;                  /* steps of <= CB_CUDA_SMALL_T tokens use the fused matvec kernels */
     /* decode graphs by batch size (index T), up to n_slots */
     cb_cuda_graph **graphs;
     unsigned char *graph_state;  /* per batch size: 0 unseen, 1 ran eagerly once (warm), 2 capture failed */
@@ -191,6 +193,7 @@ void cb_model_cuda_free(cb_model_cuda *mc) {
                          mc->gu, mc->hb, mc->xo, mc->logits, mc->attn_scratch};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) cb_cuda_free(c, bufs[i]);
         cb_cuda_free(c, mc->d_ints);
+        cb_cuda_free(c, mc->attn_counters);
         cb_cuda_ctx_free(c);
     }
     free(mc->graphs);
@@ -309,6 +312,11 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
     void *di = NULL;
     if ((rc = cb_cuda_alloc(mc->ctx, n_ints * sizeof(int32_t), &di, err))) goto out;
     mc->d_ints = di;
+    size_t n_ctr = (size_t)T * (size_t)Hkv * sizeof(unsigned int);
+    void *dc = NULL;
+    if ((rc = cb_cuda_alloc(mc->ctx, n_ctr, &dc, err))) goto out;
+    mc->attn_counters = dc;
+    if ((rc = cb_cuda_memset(mc->ctx, dc, 0, n_ctr, err))) goto out;
     mc->h_ints = calloc(n_ints, sizeof(int32_t));
     if (!mc->h_ints) {
         rc = cb_err_set(err, CB_ENOMEM, "out of memory (step indices)");
@@ -330,6 +338,8 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
     }
     if ((rc = cb_cuda_reserve(mc->ctx, sb, err))) goto out;
 
+    const char *fe = getenv("CAPBENCH_CUDA_FUSED");
+    mc->fused = !(fe && strcmp(fe, "0") == 0);
     const char *ge = getenv("CAPBENCH_CUDA_GRAPHS");
     mc->graphs_enabled = !(ge && strcmp(ge, "0") == 0);
     mc->n_graph_slots = o->n_slots + 1;
@@ -354,28 +364,58 @@ out:
 static int enqueue_step(cb_model_cuda *mc, int T, int n_tiles, int n_out, int n_split, cb_err *err) {
     const cb_model_hparams *hp = &mc->hp;
     const int64_t C = hp->n_embd, H = hp->n_head, Hkv = hp->n_head_kv, D = hp->head_dim, F = hp->n_ff;
-    const int64_t HD = H * D, KVD = Hkv * D, QKV = mc->qkv_dim, V = hp->n_vocab;
+    const int64_t HD = H * D, QKV = mc->qkv_dim, V = hp->n_vocab;
     const int32_t *tok = mc->d_ints, *slot = tok + mc->max_tokens, *pos = slot + mc->max_tokens;
     const int32_t *tiles = pos + mc->max_tokens, *rows = tiles + 4 * mc->max_tokens;
     cb_cuda_ctx *c = mc->ctx;
     int rc;
     if ((rc = cb_cuda_embed(c, &mc->tok_embd, tok, mc->x, T, err))) return rc;
+    const int fused = mc->fused && T <= CB_CUDA_SMALL_T;
     for (int64_t l = 0; l < hp->n_layer; l++) {
         const dev_layer *Ly = &mc->layers[l];
-        /* xb = rmsnorm(x += xb of the previous layer's FFN) */
-        if ((rc = cb_cuda_add_rmsnorm(c, mc->x, l ? mc->xb : NULL, Ly->attn_norm, mc->xb, NULL, T, T, C, hp->rms_eps,
-                                      err)))
-            return rc;
-        if ((rc = matmul_group(mc, &Ly->qkv, mc->xb, mc->qkv, QKV, T, err))) return rc;
-        /* q heads then k heads are adjacent in each qkv row: one rotation launch */
-        if ((rc = cb_cuda_rope(c, mc->qkv, QKV, T, H + Hkv, D, hp->n_rot, pos, mc->inv_freq, hp->rope_neox, err)))
-            return rc;
-        if ((rc = cb_cuda_kv_store(c, mc->kv, &mc->kvs, (int)l, mc->qkv + HD, mc->qkv + HD + KVD, QKV, slot, pos, T,
-                                   err)))
+        if (fused) {
+            /* qkv = (rmsnorm(x) * attn_norm) @ Wqkv^T, the norm inside the matvec */
+            for (int i = 0; i < Ly->qkv.n; i++)
+                if ((rc = cb_cuda_matvec_fused(c, CB_CUDA_MV_NORM, &Ly->qkv.w[i], mc->x, Ly->attn_norm, hp->rms_eps,
+                                               mc->qkv + Ly->qkv.col[i], QKV, T, err)))
+                    return rc;
+        } else {
+            /* xb = rmsnorm(x += xb of the previous layer's FFN) */
+            if ((rc = cb_cuda_add_rmsnorm(c, mc->x, l ? mc->xb : NULL, Ly->attn_norm, mc->xb, NULL, T, T, C,
+                                          hp->rms_eps, err)))
+                return rc;
+            if ((rc = matmul_group(mc, &Ly->qkv, mc->xb, mc->qkv, QKV, T, err))) return rc;
+        }
+        /* rotate the q and k heads (adjacent in each qkv row), store k and v */
+        if ((rc = cb_cuda_rope_kv_store(c, mc->qkv, QKV, T, H, Hkv, D, hp->n_rot, pos, mc->inv_freq, hp->rope_neox,
+                                        mc->kv, &mc->kvs, (int)l, slot, err)))
             return rc;
         if ((rc = cb_cuda_attention(c, mc->kv, &mc->kvs, (int)l, mc->qkv, QKV, mc->att, HD, tiles, n_tiles, T, H, Hkv,
-                                    D, n_split, mc->attn_scratch, err)))
+                                    D, n_split, mc->attn_scratch, mc->attn_counters, err)))
             return rc;
+        if (fused) {
+            /* x += att @ Wo^T ; h = silu(g) * u of (rmsnorm(x) * ffn_norm) @ Wgu^T ; x += h @ Wdown^T */
+            for (int i = 0; i < Ly->wo.n; i++)
+                if ((rc = cb_cuda_matvec_fused(c, CB_CUDA_MV_ADD, &Ly->wo.w[i], mc->att, NULL, 0.0f,
+                                               mc->x + Ly->wo.col[i], C, T, err)))
+                    return rc;
+            if (Ly->gu.n == 1) {
+                if ((rc = cb_cuda_matvec_fused(c, CB_CUDA_MV_SWIGLU_NORM, &Ly->gu.w[0], mc->x, Ly->ffn_norm,
+                                               hp->rms_eps, mc->hb, F, T, err)))
+                    return rc;
+            } else {
+                for (int i = 0; i < Ly->gu.n; i++)
+                    if ((rc = cb_cuda_matvec_fused(c, CB_CUDA_MV_NORM, &Ly->gu.w[i], mc->x, Ly->ffn_norm, hp->rms_eps,
+                                                   mc->gu + Ly->gu.col[i], 2 * F, T, err)))
+                        return rc;
+                if ((rc = cb_cuda_swiglu(c, mc->gu, mc->hb, T, F, err))) return rc;
+            }
+            for (int i = 0; i < Ly->down.n; i++)
+                if ((rc = cb_cuda_matvec_fused(c, CB_CUDA_MV_ADD, &Ly->down.w[i], mc->hb, NULL, 0.0f,
+                                               mc->x + Ly->down.col[i], C, T, err)))
+                    return rc;
+            continue;
+        }
         if ((rc = matmul_group(mc, &Ly->wo, mc->att, mc->xb, C, T, err))) return rc;
         if ((rc = cb_cuda_add_rmsnorm(c, mc->x, mc->xb, Ly->ffn_norm, mc->xb, NULL, T, T, C, hp->rms_eps, err)))
             return rc;
@@ -385,7 +425,9 @@ static int enqueue_step(cb_model_cuda *mc, int T, int n_tiles, int n_out, int n_
     }
     if (n_out == 0) return 0;
     const float *onorm = mc->norms + (size_t)(2 * hp->n_layer) * (size_t)C;
-    if ((rc = cb_cuda_add_rmsnorm(c, mc->x, mc->xb, onorm, mc->xo, rows, T, n_out, C, hp->rms_eps, err))) return rc;
+    /* unfused: the last layer's FFN output is still in xb */
+    if ((rc = cb_cuda_add_rmsnorm(c, mc->x, fused ? NULL : mc->xb, onorm, mc->xo, rows, T, n_out, C, hp->rms_eps, err)))
+        return rc;
     if (hp->tied_output) return cb_cuda_matmul(c, &mc->tok_embd, mc->xo, mc->logits, V, n_out, err);
     return matmul_group(mc, &mc->output, mc->xo, mc->logits, V, n_out, err);
 }

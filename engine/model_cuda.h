@@ -17,6 +17,11 @@
  * fails, that batch size runs eagerly from then on and the reason is kept
  * (cb_model_cuda_get_info).
  *
+ * Steps of at most CB_CUDA_SMALL_T tokens use fused matrix-vector kernels
+ * (RMSNorm inside the Q/K/V and gate/up products, residual adds and SwiGLU in
+ * their epilogues: 6 launches a layer); CAPBENCH_CUDA_FUSED=0 runs them
+ * unfused (same math, rounding-level differences).
+ *
  * Numerics: F32 activations and KV cache. Steps of at most CB_CUDA_SMALL_T
  * tokens use the fixed-order matrix-vector kernel; larger steps use cuBLAS
  * with F16/BF16 activations for F16/BF16/Q8_0 weights, so results across that

@@ -7,7 +7,9 @@
  *            16-byte weight loads (4 F32, 8 F16/BF16, 16 Q8_0 elements), each
  *            weight chunk applied to up to TT token rows held in registers;
  *            lanes' partial sums are combined by a fixed xor butterfly. The
- *            order of every y[t, n] depends only on (type, K).
+ *            order of every y[t, n] depends only on (type, K). The same
+ *            kernel, in other modes, fuses RMSNorm in front, a residual add
+ *            or SwiGLU behind (cb_cuda_matvec_fused).
  *   large T  cublasGemmEx in column-major terms: Y^T (N x T) = W (K x N)^T X^T,
  *            i.e. op(A) = T on the weight buffer (lda = K), B = x (ldb = K).
  * Not here: the per-token kernels and attention (cuda_ops.cu).
@@ -328,38 +330,69 @@ __device__ __forceinline__ void load_wvec(const void *__restrict__ W, const __ha
     }
 }
 
+/* Modes of the matrix-vector kernel (MV_STORE is cb_cuda_matmul's; the
+ * others are cb_cuda_matvec_fused's, see cuda_kernels.h). */
+enum { MV_STORE = 0, MV_NORM = 1, MV_ADD = 2, MV_SWIGLU_NORM = 3 };
+
 /* y (T, N) [ldy] = x (T, K) @ W^T for token rows [blockIdx.y*TT, +TT); one
- * warp per output row. grid (ceil(N / MV_WARPS), ceil(T / TT)). */
-template <uint32_t TY, int TT>
+ * warp per output row (MV_SWIGLU_NORM: per output pair, rows n and n + N of
+ * W). grid (ceil(N / MV_WARPS), ceil(T / TT)). With a norm (MV_NORM,
+ * MV_SWIGLU_NORM) every warp also sums x^2 over its row of x, which it reads
+ * whole anyway, and multiplies x by nw before the dot product; the norm scale
+ * 1/sqrt(mean(x^2) + eps) is applied to the finished dot product. */
+template <uint32_t TY, int TT, int MODE>
 __global__ void __launch_bounds__(MV_WARPS * 32)
     mv_kernel(const void *__restrict__ W, const __half *__restrict__ scales, const float *__restrict__ x,
-              float *__restrict__ y, int64_t ldy, int T, int64_t K, int64_t N) {
+              const float *__restrict__ nw, float eps, float *y, int64_t ldy, int T, int64_t K, int64_t N) {
     constexpr int EPL = wtraits<TY>::EPL;
+    constexpr bool NORM = MODE == MV_NORM || MODE == MV_SWIGLU_NORM;
+    constexpr bool PAIR = MODE == MV_SWIGLU_NORM;
     const int lane = threadIdx.x & 31;
     const int64_t n = (int64_t)blockIdx.x * MV_WARPS + (threadIdx.x >> 5);
     if (n >= N) return; /* whole warps leave together; no block barrier below */
     const int t0 = blockIdx.y * TT;
     const int nt = min(TT, T - t0);
     const float *xt = x + (int64_t)t0 * K;
-    float acc[TT];
+    float acc[TT], acc2[PAIR ? TT : 1], ss[NORM ? TT : 1];
 #pragma unroll
-    for (int t = 0; t < TT; t++) acc[t] = 0.0f;
+    for (int t = 0; t < TT; t++) {
+        acc[t] = 0.0f;
+        if constexpr (PAIR) acc2[t] = 0.0f;
+        if constexpr (NORM) ss[t] = 0.0f;
+    }
     if (K % EPL == 0) {
 #pragma unroll 2
         for (int64_t k = (int64_t)lane * EPL; k < K; k += 32 * EPL) {
-            float w[EPL];
+            float w[EPL], w2[PAIR ? EPL : 1], g[NORM ? EPL : 1];
             load_wvec<TY>(W, scales, n, K, k, w);
+            if constexpr (PAIR) load_wvec<TY>(W, scales, n + N, K, k, w2);
+            if constexpr (NORM) {
+#pragma unroll
+                for (int j = 0; j < EPL / 4; j++) {
+                    const float4 v = __ldg((const float4 *)(nw + k) + j);
+                    g[4 * j] = v.x;
+                    g[4 * j + 1] = v.y;
+                    g[4 * j + 2] = v.z;
+                    g[4 * j + 3] = v.w;
+                }
+            }
 #pragma unroll
             for (int t = 0; t < TT; t++) {
                 if (t < nt) {
                     const float4 *xp = (const float4 *)(xt + (int64_t)t * K + k);
 #pragma unroll
                     for (int j = 0; j < EPL / 4; j++) {
-                        float4 xv = __ldg(xp + j);
-                        acc[t] = __fmaf_rn(w[4 * j], xv.x, acc[t]);
-                        acc[t] = __fmaf_rn(w[4 * j + 1], xv.y, acc[t]);
-                        acc[t] = __fmaf_rn(w[4 * j + 2], xv.z, acc[t]);
-                        acc[t] = __fmaf_rn(w[4 * j + 3], xv.w, acc[t]);
+                        const float4 xv = __ldg(xp + j);
+                        float xs[4] = {xv.x, xv.y, xv.z, xv.w};
+#pragma unroll
+                        for (int i = 0; i < 4; i++) {
+                            if constexpr (NORM) {
+                                ss[t] = __fmaf_rn(xs[i], xs[i], ss[t]);
+                                xs[i] = xs[i] * g[4 * j + i];
+                            }
+                            acc[t] = __fmaf_rn(w[4 * j + i], xs[i], acc[t]);
+                            if constexpr (PAIR) acc2[t] = __fmaf_rn(w2[4 * j + i], xs[i], acc2[t]);
+                        }
                     }
                 }
             }
@@ -367,33 +400,97 @@ __global__ void __launch_bounds__(MV_WARPS * 32)
     } else {
         for (int64_t k = lane; k < K; k += 32) {
             const float w = load_w1(TY, W, scales, n, K, k);
+            float w2 = 0.0f, g = 1.0f;
+            if constexpr (PAIR) w2 = load_w1(TY, W, scales, n + N, K, k);
+            if constexpr (NORM) g = nw[k];
 #pragma unroll
             for (int t = 0; t < TT; t++)
-                if (t < nt) acc[t] = __fmaf_rn(w, xt[(int64_t)t * K + k], acc[t]);
+                if (t < nt) {
+                    float xs = xt[(int64_t)t * K + k];
+                    if constexpr (NORM) {
+                        ss[t] = __fmaf_rn(xs, xs, ss[t]);
+                        xs = xs * g;
+                    }
+                    acc[t] = __fmaf_rn(w, xs, acc[t]);
+                    if constexpr (PAIR) acc2[t] = __fmaf_rn(w2, xs, acc2[t]);
+                }
         }
     }
 #pragma unroll
     for (int t = 0; t < TT; t++) {
         if (t < nt) {
-            const float s = warp_sum(acc[t]);
-            if (lane == 0) y[(int64_t)(t0 + t) * ldy + n] = s;
+            float s = warp_sum(acc[t]);
+            float s2 = 0.0f;
+            if constexpr (PAIR) s2 = warp_sum(acc2[t]);
+            if constexpr (NORM) {
+                const float scale = 1.0f / sqrtf(warp_sum(ss[t]) / (float)K + eps);
+                s *= scale;
+                if constexpr (PAIR) s2 *= scale;
+            }
+            if (lane == 0) {
+                float *yp = y + (int64_t)(t0 + t) * ldy + n;
+                if constexpr (MODE == MV_ADD) *yp += s;
+                else if constexpr (PAIR) *yp = s / (1.0f + expf(-s)) * s2;
+                else *yp = s;
+            }
         }
     }
 }
 
-template <uint32_t TY, int TT>
-static void launch_mv(const cb_cuda_weight *W, const float *x, float *y, int64_t ldy, int64_t T, cudaStream_t s) {
-    dim3 grid(cdiv(W->N, MV_WARPS), cdiv(T, TT));
-    mv_kernel<TY, TT><<<grid, MV_WARPS * 32, 0, s>>>(W->data, (const __half *)W->scales, x, y, ldy, (int)T, W->K,
-                                                      W->N);
+template <uint32_t TY, int TT, int MODE>
+static void launch_mv(const cb_cuda_weight *W, int64_t N, const float *x, const float *nw, float eps, float *y,
+                      int64_t ldy, int64_t T, cudaStream_t s) {
+    dim3 grid(cdiv(N, MV_WARPS), cdiv(T, TT));
+    mv_kernel<TY, TT, MODE><<<grid, MV_WARPS * 32, 0, s>>>(W->data, (const __half *)W->scales, x, nw, eps, y, ldy,
+                                                            (int)T, W->K, N);
 }
 
-template <uint32_t TY>
-static void launch_mv_t(const cb_cuda_weight *W, const float *x, float *y, int64_t ldy, int64_t T, cudaStream_t s) {
-    if (T <= 1) launch_mv<TY, 1>(W, x, y, ldy, T, s);
-    else if (T <= 2) launch_mv<TY, 2>(W, x, y, ldy, T, s);
-    else if (T <= 4) launch_mv<TY, 4>(W, x, y, ldy, T, s);
-    else launch_mv<TY, 8>(W, x, y, ldy, T, s);
+template <uint32_t TY, int MODE>
+static void launch_mv_t(const cb_cuda_weight *W, int64_t N, const float *x, const float *nw, float eps, float *y,
+                        int64_t ldy, int64_t T, cudaStream_t s) {
+    if (T <= 1) launch_mv<TY, 1, MODE>(W, N, x, nw, eps, y, ldy, T, s);
+    else if (T <= 2) launch_mv<TY, 2, MODE>(W, N, x, nw, eps, y, ldy, T, s);
+    else if (T <= 4) launch_mv<TY, 4, MODE>(W, N, x, nw, eps, y, ldy, T, s);
+    else launch_mv<TY, 8, MODE>(W, N, x, nw, eps, y, ldy, T, s);
+}
+
+template <int MODE>
+static int launch_mv_any(const cb_cuda_weight *W, int64_t N, const float *x, const float *nw, float eps, float *y,
+                         int64_t ldy, int64_t T, cudaStream_t s) {
+    switch (W->type) {
+    case CB_KTYPE_F32: launch_mv_t<CB_KTYPE_F32, MODE>(W, N, x, nw, eps, y, ldy, T, s); return 0;
+    case CB_KTYPE_F16: launch_mv_t<CB_KTYPE_F16, MODE>(W, N, x, nw, eps, y, ldy, T, s); return 0;
+    case CB_KTYPE_BF16: launch_mv_t<CB_KTYPE_BF16, MODE>(W, N, x, nw, eps, y, ldy, T, s); return 0;
+    case CB_KTYPE_Q8_0: launch_mv_t<CB_KTYPE_Q8_0, MODE>(W, N, x, nw, eps, y, ldy, T, s); return 0;
+    default: return -1;
+    }
+}
+
+extern "C" int cb_cuda_matvec_fused(cb_cuda_ctx *c, int mode, const cb_cuda_weight *W, const float *x,
+                                    const float *nw, float eps, float *y, int64_t ldy, int64_t T, cb_err *err) {
+    if (T <= 0) return 0;
+    if (T > CB_CUDA_SMALL_T)
+        return cb_err_set(err, CB_EUSAGE, "CUDA fused matvec: T = %lld > %d", (long long)T, CB_CUDA_SMALL_T);
+    if (W->K > INT32_MAX || W->N > INT32_MAX)
+        return cb_err_set(err, CB_EUSAGE, "CUDA fused matvec: sizes past 2^31");
+    int64_t N = W->N;
+    int rc;
+    if (mode == CB_CUDA_MV_SWIGLU_NORM) {
+        if (W->N % 2) return cb_err_set(err, CB_EUSAGE, "CUDA fused swiglu: odd N %lld", (long long)W->N);
+        N = W->N / 2;
+    }
+    if (ldy < N) return cb_err_set(err, CB_EUSAGE, "CUDA fused matvec: ldy %lld < %lld", (long long)ldy, (long long)N);
+    if ((mode == CB_CUDA_MV_NORM || mode == CB_CUDA_MV_SWIGLU_NORM) && !nw)
+        return cb_err_set(err, CB_EUSAGE, "CUDA fused matvec: norm mode without norm weights");
+    switch (mode) {
+    case CB_CUDA_MV_NORM: rc = launch_mv_any<MV_NORM>(W, N, x, nw, eps, y, ldy, T, c->stream); break;
+    case CB_CUDA_MV_ADD: rc = launch_mv_any<MV_ADD>(W, N, x, nw, eps, y, ldy, T, c->stream); break;
+    case CB_CUDA_MV_SWIGLU_NORM: rc = launch_mv_any<MV_SWIGLU_NORM>(W, N, x, nw, eps, y, ldy, T, c->stream); break;
+    default: return cb_err_set(err, CB_EUSAGE, "CUDA fused matvec: unknown mode %d", mode);
+    }
+    if (rc) return cb_err_set(err, CB_EUNSUP, "CUDA fused matvec: weight type %u", W->type);
+    CU_LAUNCHED();
+    return 0;
 }
 
 /* ---- conversions for the cuBLAS path ------------------------------------------------------------ */
@@ -444,13 +541,8 @@ extern "C" int cb_cuda_matmul(cb_cuda_ctx *c, const cb_cuda_weight *W, const flo
     if (W->K > INT32_MAX || W->N > INT32_MAX || T > INT32_MAX || ldy > INT32_MAX)
         return cb_err_set(err, CB_EUSAGE, "CUDA matmul: sizes past 2^31");
     if (T <= CB_CUDA_SMALL_T) {
-        switch (W->type) {
-        case CB_KTYPE_F32: launch_mv_t<CB_KTYPE_F32>(W, x, y, ldy, T, c->stream); break;
-        case CB_KTYPE_F16: launch_mv_t<CB_KTYPE_F16>(W, x, y, ldy, T, c->stream); break;
-        case CB_KTYPE_BF16: launch_mv_t<CB_KTYPE_BF16>(W, x, y, ldy, T, c->stream); break;
-        case CB_KTYPE_Q8_0: launch_mv_t<CB_KTYPE_Q8_0>(W, x, y, ldy, T, c->stream); break;
-        default: return cb_err_set(err, CB_EUNSUP, "CUDA matmul: weight type %u", W->type);
-        }
+        if (launch_mv_any<MV_STORE>(W, W->N, x, NULL, 0.0f, y, ldy, T, c->stream))
+            return cb_err_set(err, CB_EUNSUP, "CUDA matmul: weight type %u", W->type);
         CU_LAUNCHED();
         return 0;
     }

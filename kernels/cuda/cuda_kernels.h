@@ -128,6 +128,21 @@ size_t cb_cuda_matmul_scratch_bytes(const cb_cuda_weight *w, int64_t T);
 int cb_cuda_matmul(cb_cuda_ctx *c, const cb_cuda_weight *W, const float *x, float *y, int64_t ldy, int64_t T,
                    cb_err *err);
 
+/* Fused matrix-vector products for steps of T <= CB_CUDA_SMALL_T (decode),
+ * same kernel and per-element order as the small-T cb_cuda_matmul:
+ *   CB_CUDA_MV_NORM         y (T, N) = (rmsnorm(x) * nw) @ W^T: each warp sums
+ *                           x^2 of its row of x as it reads it and scales the
+ *                           finished dot product by 1/sqrt(mean(x^2) + eps)
+ *   CB_CUDA_MV_ADD          y (T, N) += x @ W^T (residual update; nw unused)
+ *   CB_CUDA_MV_SWIGLU_NORM  W stacks gate rows [0, F) over up rows [F, 2F);
+ *                           y (T, F) = silu(g) * u, (g | u) = (rmsnorm(x) * nw) @ W^T
+ * x: (T, K) F32; nw: (K) F32 norm weights. Agrees with the unfused kernels to
+ * rounding (~1e-6 relative); batch invariant like cb_cuda_matmul's small-T
+ * path. Errors: CB_EUSAGE (T > CB_CUDA_SMALL_T, bad mode or sizes). */
+enum { CB_CUDA_MV_NORM = 1, CB_CUDA_MV_ADD = 2, CB_CUDA_MV_SWIGLU_NORM = 3 };
+int cb_cuda_matvec_fused(cb_cuda_ctx *c, int mode, const cb_cuda_weight *W, const float *x, const float *nw, float eps,
+                         float *y, int64_t ldy, int64_t T, cb_err *err);
+
 /* ---- per-token kernels (twins of kernels.h) ------------------------------------- */
 
 /* x (T, C) = rows token[t] of the embedding matrix E, converted to F32.
@@ -174,6 +189,14 @@ size_t cb_cuda_kv_offset(const cb_cuda_kv_shape *s, int layer, int slot, int whi
 int cb_cuda_kv_store(cb_cuda_ctx *c, float *cache, const cb_cuda_kv_shape *s, int layer, const float *k,
                      const float *v, int64_t ld, const int32_t *slot, const int32_t *pos, int64_t T, cb_err *err);
 
+/* RoPE on the q and k heads of a stacked qkv row (q: H heads at column 0,
+ * k: Hkv heads at H*D, v at H*D + Hkv*D; row stride ld) and the KV store of
+ * k and v, in one launch: the same values as cb_cuda_rope on H + Hkv heads
+ * followed by cb_cuda_kv_store. */
+int cb_cuda_rope_kv_store(cb_cuda_ctx *c, float *qkv, int64_t ld, int64_t T, int64_t H, int64_t Hkv, int64_t D,
+                          int64_t n_rot, const int32_t *pos, const float *inv_freq, int neox, float *cache,
+                          const cb_cuda_kv_shape *s, int layer, const int32_t *slot, cb_err *err);
+
 /* Query tiles: consecutive batch tokens of one slot at consecutive positions,
  * at most CB_CUDA_ATTN_QT rows each; built by cb_cuda_attn_tiles on the host
  * and uploaded as int32 quadruples (t0, n, slot, pos0). */
@@ -193,13 +216,16 @@ size_t cb_cuda_attn_scratch_floats(int64_t T, int64_t H, int64_t D, int n_split)
  * stride ldq. tiles: device (n_tiles, 4) int32. n_split: splits of
  * CB_CUDA_ATTN_CHUNK positions evaluated (>= ceil((max pos + 1) / CHUNK);
  * extra splits are empty), partial results in `scratch`
- * (cb_cuda_attn_scratch_floats) merged by a combine kernel in split order.
- * The result of a row depends only on its own q, slot and position, never on
- * tiles or n_split (bit-identical). D <= 256. Twin: the CPU model's attention
- * (softmax and weighted sum in float). */
+ * (cb_cuda_attn_scratch_floats) merged in split order: by a separate combine
+ * kernel when counters is NULL, else by the last block of each (tile, kv
+ * head) to finish (counters: device, n_tiles * Hkv zeroed unsigned ints, left
+ * zeroed; saves a launch). With n_split = 1 rows are written directly. The
+ * result of a row depends only on its own q, slot and position, never on
+ * tiles, n_split or the combine variant (bit-identical). D <= 128. Twin: the
+ * CPU model's attention (softmax and weighted sum in float). */
 int cb_cuda_attention(cb_cuda_ctx *c, const float *cache, const cb_cuda_kv_shape *s, int layer, const float *q,
                       int64_t ldq, float *out, int64_t ldo, const int32_t *tiles, int n_tiles, int64_t T, int64_t H,
-                      int64_t Hkv, int64_t D, int n_split, float *scratch, cb_err *err);
+                      int64_t Hkv, int64_t D, int n_split, float *scratch, unsigned int *counters, cb_err *err);
 
 /* ---- CUDA graphs ----------------------------------------------------------------------
  * A decode step is captured once per batch size and replayed. Capture:

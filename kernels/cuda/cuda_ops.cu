@@ -102,21 +102,47 @@ extern "C" int cb_cuda_add(cb_cuda_ctx *c, float *y, const float *x, int64_t n, 
 
 /* ---- RoPE ------------------------------------------------------------------------------------- */
 
+/* Rotates pair j (head j / half, pair j % half) of a row at position p; the
+ * one rotation both RoPE kernels use (so they agree bit for bit). */
+__device__ __forceinline__ void rope_pair(float *row, int64_t j, int64_t half, int64_t D, int32_t p,
+                                          const float *__restrict__ inv_freq, int neox) {
+    const int64_t h = j / half, i = j % half;
+    double sn, cs;
+    sincos((double)p * (double)inv_freq[i], &sn, &cs);
+    const float c = (float)cs, s = (float)sn;
+    float *xh = row + h * D;
+    const int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
+    const float x0 = xh[a], x1 = xh[b];
+    xh[a] = __fsub_rn(__fmul_rn(x0, c), __fmul_rn(x1, s));
+    xh[b] = __fadd_rn(__fmul_rn(x0, s), __fmul_rn(x1, c));
+}
+
 /* grid (T, ceil(H * n_rot/2 / 256)); one thread per (head, pair). */
 __global__ void rope_kernel(float *__restrict__ x, int64_t ld, int64_t H, int64_t D, int64_t n_rot,
                             const int32_t *__restrict__ pos, const float *__restrict__ inv_freq, int neox) {
     const int64_t t = blockIdx.x, half = n_rot / 2;
     const int64_t j = (int64_t)blockIdx.y * blockDim.x + threadIdx.x;
     if (j >= H * half) return;
-    const int64_t h = j / half, i = j % half;
-    double sn, cs;
-    sincos((double)pos[t] * (double)inv_freq[i], &sn, &cs);
-    const float c = (float)cs, s = (float)sn;
-    float *xh = x + t * ld + h * D;
-    const int64_t a = neox ? i : 2 * i, b = neox ? i + half : 2 * i + 1;
-    const float x0 = xh[a], x1 = xh[b];
-    xh[a] = x0 * c - x1 * s;
-    xh[b] = x0 * s + x1 * c;
+    rope_pair(x + t * ld, j, half, D, pos[t], inv_freq, neox);
+}
+
+/* grid (T): rotates the q and k heads at the start of row t of qkv, then
+ * copies the row's k and v into the cache at (slot[t], pos[t]). */
+__global__ void rope_kv_kernel(float *__restrict__ qkv, int64_t ld, int64_t n_heads, int64_t D, int64_t n_rot,
+                               const int32_t *__restrict__ pos, const float *__restrict__ inv_freq, int neox,
+                               float *__restrict__ cache, size_t layer_off, size_t slot_stride, size_t plane,
+                               const int32_t *__restrict__ slot, int64_t koff, int64_t voff, int64_t kvd) {
+    const int64_t t = blockIdx.x, half = n_rot / 2;
+    const int32_t p = pos[t];
+    float *row = qkv + t * ld;
+    for (int64_t j = threadIdx.x; j < n_heads * half; j += blockDim.x) rope_pair(row, j, half, D, p, inv_freq, neox);
+    __syncthreads(); /* rotated k visible to every thread of the block */
+    float *kc = cache + layer_off + (size_t)slot[t] * slot_stride + (size_t)p * (size_t)kvd;
+    float *vc = kc + plane;
+    for (int64_t i = threadIdx.x; i < kvd; i += blockDim.x) {
+        kc[i] = row[koff + i];
+        vc[i] = row[voff + i];
+    }
 }
 
 extern "C" int cb_cuda_rope(cb_cuda_ctx *c, float *x, int64_t ld, int64_t T, int64_t H, int64_t D, int64_t n_rot,
@@ -126,6 +152,22 @@ extern "C" int cb_cuda_rope(cb_cuda_ctx *c, float *x, int64_t ld, int64_t T, int
                                      (long long)D);
     dim3 grid((unsigned)T, cdiv(H * (n_rot / 2), 256));
     rope_kernel<<<grid, 256, 0, c->stream>>>(x, ld, H, D, n_rot, pos, inv_freq, neox);
+    CU_LAUNCHED();
+    return 0;
+}
+
+extern "C" int cb_cuda_rope_kv_store(cb_cuda_ctx *c, float *qkv, int64_t ld, int64_t T, int64_t H, int64_t Hkv,
+                                     int64_t D, int64_t n_rot, const int32_t *pos, const float *inv_freq, int neox,
+                                     float *cache, const cb_cuda_kv_shape *s, int layer, const int32_t *slot,
+                                     cb_err *err) {
+    if (T <= 0) return 0;
+    if (n_rot > D || s->kv_dim != Hkv * D)
+        return cb_err_set(err, CB_EUSAGE, "CUDA rope+kv: n_rot %lld, D %lld, kv_dim %lld", (long long)n_rot,
+                          (long long)D, (long long)s->kv_dim);
+    const size_t plane = (size_t)s->n_ctx * (size_t)s->kv_dim;
+    rope_kv_kernel<<<(unsigned)T, 256, 0, c->stream>>>(qkv, ld, H + Hkv, D, n_rot < 2 ? 0 : n_rot, pos, inv_freq, neox,
+                                                      cache, cb_cuda_kv_offset(s, layer, 0, 0), 2 * plane, plane, slot,
+                                                      H * D, H * D + Hkv * D, Hkv * D);
     CU_LAUNCHED();
     return 0;
 }
@@ -297,11 +339,41 @@ extern "C" size_t cb_cuda_attn_scratch_floats(int64_t T, int64_t H, int64_t D, i
 
 /* Scratch layout for split s, token t, head h: m at [((s*T + t)*H + h)],
  * l after all m (n_split*T*H), acc (D each) after all l. */
+
+/* out[t, h*D + d] = sum_s acc_s[d] e^(m_s - M) / sum_s l_s e^(m_s - M) for
+ * th = t*H + h, splits in order, empty splits (l = 0) skipped; one warp, lanes
+ * over d. Loads bypass L1 (__ldcg): partials may come from other blocks. */
+__device__ void combine_row(const float *part, float *out, int64_t ldo, int T, int H, int D, int n_split, int64_t th,
+                            int lane) {
+    const size_t nTH = (size_t)T * H;
+    const float *pm = part, *pl = part + (size_t)n_split * nTH, *pacc = part + 2 * (size_t)n_split * nTH;
+    float M = -INFINITY;
+    for (int s = 0; s < n_split; s++) {
+        const size_t idx = (size_t)s * nTH + th;
+        if (__ldcg(pl + idx) > 0.0f) M = fmaxf(M, __ldcg(pm + idx));
+    }
+    float L = 0.0f;
+    for (int s = 0; s < n_split; s++) {
+        const size_t idx = (size_t)s * nTH + th;
+        const float l = __ldcg(pl + idx);
+        if (l > 0.0f) L += l * expf(__ldcg(pm + idx) - M);
+    }
+    const int64_t t = th / H, h = th % H;
+    for (int d = lane; d < D; d += 32) {
+        float a = 0.0f;
+        for (int s = 0; s < n_split; s++) {
+            const size_t idx = (size_t)s * nTH + th;
+            if (__ldcg(pl + idx) > 0.0f) a += __ldcg(pacc + idx * D + d) * expf(__ldcg(pm + idx) - M);
+        }
+        out[t * ldo + h * D + d] = a / L;
+    }
+}
 template <int DPL>
 __global__ void __launch_bounds__(ATT_WARPS * 32)
     attn_kernel(const float *__restrict__ cache, size_t layer_off, size_t slot_stride, size_t plane,
                 const float *__restrict__ q, int64_t ldq, const int32_t *__restrict__ tiles, int T, int H, int Hkv,
-                int D, float scale, float *__restrict__ part) {
+                int D, float scale, float *part, float *__restrict__ out, int64_t ldo, unsigned int *counters) {
+    __shared__ int s_last;
     extern __shared__ float4 sm4[];               /* float4: 16-byte aligned */
     const int kld = (D & 3) ? D + 1 : D + 4;      /* K row stride: padded against bank conflicts */
     float *Ks = (float *)sm4;                     /* [ATT_KT][kld] */
@@ -396,12 +468,21 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
                 }
             }
         }
-        /* write this group's partials */
+        /* one split: the result (bit-identical to combining one split);
+         * several: this group's partials */
 #pragma unroll
         for (int j = 0; j < ATT_RPW; j++) {
             const int r = warp * ATT_RPW + j;
             if (r >= rows_here) continue;
             const int rr = rg + r, t = t0 + rr / grp, h = g * grp + rr % grp;
+            if (n_split == 1) {
+#pragma unroll
+                for (int i = 0; i < DPL; i++) {
+                    const int d = lane + 32 * i;
+                    if (d < D) out[(int64_t)t * ldo + (int64_t)h * D + d] = acc[j][i] / l[j];
+                }
+                continue;
+            }
             const size_t idx = ((size_t)split * T + t) * H + h;
             if (lane == 0) {
                 pm[idx] = m[j];
@@ -414,6 +495,22 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
             }
         }
     }
+    if (n_split == 1 || !counters) return;
+    /* the last of the n_split blocks of this (tile, kv head) merges their
+     * partials (threadfence-and-count; the counter is reset for the next launch) */
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        unsigned int *ctr = counters + (size_t)blockIdx.x * gridDim.y + blockIdx.y;
+        const unsigned int prev = atomicAdd(ctr, 1u);
+        s_last = prev == (unsigned int)n_split - 1;
+        if (s_last) atomicExch(ctr, 0u);
+    }
+    __syncthreads();
+    if (!s_last) return;
+    __threadfence();
+    for (int rr = warp; rr < n_rows; rr += ATT_WARPS)
+        combine_row(part, out, ldo, T, H, D, n_split, (int64_t)(t0 + rr / grp) * H + (g * grp + rr % grp), lane);
 }
 
 /* out[t, h*D + d] = sum_s acc_s[d] e^(m_s - M) / sum_s l_s e^(m_s - M), splits
@@ -422,34 +519,13 @@ __global__ void attn_combine_kernel(const float *__restrict__ part, float *__res
                                     int D, int n_split) {
     const int64_t th = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5);
     if (th >= (int64_t)T * H) return;
-    const int lane = threadIdx.x & 31;
-    const size_t nTH = (size_t)T * H;
-    const float *pm = part, *pl = part + (size_t)n_split * nTH, *pacc = part + 2 * (size_t)n_split * nTH;
-    float M = -INFINITY;
-    for (int s = 0; s < n_split; s++) {
-        const size_t idx = (size_t)s * nTH + th;
-        if (pl[idx] > 0.0f) M = fmaxf(M, pm[idx]);
-    }
-    float L = 0.0f;
-    for (int s = 0; s < n_split; s++) {
-        const size_t idx = (size_t)s * nTH + th;
-        if (pl[idx] > 0.0f) L += pl[idx] * expf(pm[idx] - M);
-    }
-    const int64_t t = th / H, h = th % H;
-    for (int d = lane; d < D; d += 32) {
-        float a = 0.0f;
-        for (int s = 0; s < n_split; s++) {
-            const size_t idx = (size_t)s * nTH + th;
-            if (pl[idx] > 0.0f) a += pacc[idx * D + d] * expf(pm[idx] - M);
-        }
-        out[t * ldo + h * D + d] = a / L;
-    }
+    combine_row(part, out, ldo, T, H, D, n_split, th, threadIdx.x & 31);
 }
 
 extern "C" int cb_cuda_attention(cb_cuda_ctx *c, const float *cache, const cb_cuda_kv_shape *s, int layer,
                                  const float *q, int64_t ldq, float *out, int64_t ldo, const int32_t *tiles,
                                  int n_tiles, int64_t T, int64_t H, int64_t Hkv, int64_t D, int n_split, float *scratch,
-                                 cb_err *err) {
+                                 unsigned int *counters, cb_err *err) {
     if (T <= 0 || n_tiles <= 0) return 0;
     if (D > ATT_DMAX || D <= 0) return cb_err_set(err, CB_EUNSUP, "CUDA attention: head size %lld (1..%d supported)",
                                                   (long long)D, ATT_DMAX);
@@ -464,14 +540,17 @@ extern "C" int cb_cuda_attention(cb_cuda_ctx *c, const float *cache, const cb_cu
     const size_t loff = cb_cuda_kv_offset(s, layer, 0, 0);
 #define ATT_LAUNCH(DPL)                                                                                              \
     attn_kernel<DPL><<<grid, ATT_WARPS * 32, smem, c->stream>>>(cache, loff, 2 * plane, plane, q, ldq, tiles, (int)T, \
-                                                                (int)H, (int)Hkv, (int)D, scale, scratch)
+                                                                (int)H, (int)Hkv, (int)D, scale, scratch, out, ldo,   \
+                                                                counters)
     if (D <= 32) ATT_LAUNCH(1);
     else if (D <= 64) ATT_LAUNCH(2);
     else if (D <= 96) ATT_LAUNCH(3);
     else ATT_LAUNCH(4);
 #undef ATT_LAUNCH
     CU_LAUNCHED();
-    attn_combine_kernel<<<cdiv(T * H, 4), 128, 0, c->stream>>>(scratch, out, ldo, (int)T, (int)H, (int)D, n_split);
-    CU_LAUNCHED();
+    if (n_split > 1 && !counters) {
+        attn_combine_kernel<<<cdiv(T * H, 4), 128, 0, c->stream>>>(scratch, out, ldo, (int)T, (int)H, (int)D, n_split);
+        CU_LAUNCHED();
+    }
     return 0;
 }

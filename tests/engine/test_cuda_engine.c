@@ -2,7 +2,8 @@
  * same engine on the CPU: stories260K (CAPBENCH_MODEL_DIR) and generated tiny
  * models (F32, F16, Q8_0; engine/genmodel.h) give equal greedy tokens and
  * close logits; steps of at most 8 tokens are bit-identical whatever shares
- * the batch and with CUDA graphs on or off; a prompt longer than one
+ * the batch and with CUDA graphs on or off, and agree with the unfused
+ * kernels (CAPBENCH_CUDA_FUSED=0) to rounding; a prompt longer than one
  * attention split (256 positions) and log-likelihood scoring through the
  * cuBLAS path agree within tolerance. Without a GPU the cuda device must fail
  * cleanly with CB_ENODEV (tested here on any machine).
@@ -237,7 +238,7 @@ Test(cuda_engine, batch_invariance_and_graphs) {
     const char *path = tiny_model(1);
     cb_engine *eg = open_dev(path, "cuda", 256, 4);
     const size_t V = (size_t)cb_engine_n_vocab(eg);
-    cb_engine_result alone[4], together[4], nograph[4];
+    cb_engine_result alone[4], together[4], nograph[4], unfused[4];
     four_prompts(eg, 0, alone);
     four_prompts(eg, 1, together);
     cb_engine_free(eg);
@@ -245,6 +246,11 @@ Test(cuda_engine, batch_invariance_and_graphs) {
     eg = open_dev(path, "cuda", 256, 4);
     unsetenv("CAPBENCH_CUDA_GRAPHS");
     four_prompts(eg, 1, nograph);
+    cb_engine_free(eg);
+    setenv("CAPBENCH_CUDA_FUSED", "0", 1);
+    eg = open_dev(path, "cuda", 256, 4);
+    unsetenv("CAPBENCH_CUDA_FUSED");
+    four_prompts(eg, 1, unfused);
     cb_engine_free(eg);
     for (int i = 0; i < 4; i++) {
         cr_assert_eq(alone[i].n_tokens, together[i].n_tokens);
@@ -254,6 +260,11 @@ Test(cuda_engine, batch_invariance_and_graphs) {
                   "prompt %d: logits depend on the batch", i);
         cr_assert(memcmp(nograph[i].logits, together[i].logits, (size_t)alone[i].n_logits * V * 4) == 0,
                   "prompt %d: logits differ with graphs off", i);
+        /* the unfused kernels (norm, add, swiglu apart) agree to rounding */
+        char what[48];
+        snprintf(what, sizeof what, "fused vs unfused, prompt %d", i);
+        compare_generate(&together[i], &unfused[i], (int64_t)V, 1e-4, what);
+        cb_engine_result_clear(&unfused[i]);
         cb_engine_result_clear(&alone[i]);
         cb_engine_result_clear(&together[i]);
         cb_engine_result_clear(&nograph[i]);

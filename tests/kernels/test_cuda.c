@@ -515,7 +515,7 @@ Test(cuda, kv_store_and_attention) {
         int n_split = 530 / CB_CUDA_ATTN_CHUNK + 1;
         float *scr = dpoison(cb_cuda_attn_scratch_floats(T, H, D, 8) * 4);
         float *dout = dpoison((size_t)(T * HD) * 4);
-        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout, HD, dtiles, n_tiles, T, H, Hkv, D, n_split, scr, &err));
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout, HD, dtiles, n_tiles, T, H, Hkv, D, n_split, scr, NULL, &err));
         float *got = to_host(dout, (size_t)(T * HD) * 4), *ref = malloc((size_t)HD * 4);
         for (int t = 0; t < T; t++) {
             for (int64_t h = 0; h < H; h++)
@@ -534,16 +534,37 @@ Test(cuda, kv_store_and_attention) {
         }
         int32_t *dtiles1 = dup_to_dev(tiles1, sizeof tiles1);
         float *dout2 = dpoison((size_t)(T * HD) * 4);
-        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles1, T, T, H, Hkv, D, 8, scr, &err));
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles1, T, T, H, Hkv, D, 8, scr, NULL, &err));
         float *got2 = to_host(dout2, (size_t)(T * HD) * 4);
         cr_assert(memcmp(got, got2, (size_t)(T * HD) * 4) == 0, "attention depends on tiling or split count");
         /* and the decode token alone in its batch */
         float *dout3 = dpoison((size_t)HD * 4);
         int32_t one[4] = {0, 1, slot[20], pos[20]}; /* alone, the token is row 0 */
         int32_t *done1 = dup_to_dev(one, sizeof one);
-        OK(cb_cuda_attention(ctx, dc, &s, layer, dq + 20 * ldq, ldq, dout3, HD, done1, 1, 1, H, Hkv, D, 3, scr, &err));
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq + 20 * ldq, ldq, dout3, HD, done1, 1, 1, H, Hkv, D, 3, scr, NULL, &err));
         float *got3 = to_host(dout3, (size_t)HD * 4);
         cr_assert(memcmp(got3, got + 20 * HD, (size_t)HD * 4) == 0, "attention of a token depends on its batch");
+        /* the last-block combine (counters) gives the same bits, twice (the counters reset themselves) */
+        unsigned int *dctr = NULL;
+        OK(cb_cuda_alloc(ctx, (size_t)(T * Hkv) * sizeof(unsigned int), (void **)&dctr, &err));
+        OK(cb_cuda_memset(ctx, dctr, 0, (size_t)(T * Hkv) * sizeof(unsigned int), &err));
+        for (int rep = 0; rep < 2; rep++) {
+            OK(cb_cuda_memset(ctx, dout2, 0xFF, (size_t)(T * HD) * 4, &err));
+            OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles1, T, T, H, Hkv, D, 8, scr, dctr, &err));
+            float *g4 = to_host(dout2, (size_t)(T * HD) * 4);
+            cr_assert(memcmp(g4, got, (size_t)(T * HD) * 4) == 0, "last-block combine differs (run %d)", rep);
+            free(g4);
+        }
+        unsigned int *hctr = to_host(dctr, (size_t)(T * Hkv) * sizeof(unsigned int));
+        for (int i = 0; i < T * Hkv; i++) cr_assert_eq(hctr[i], 0u, "counter %d left at %u", i, hctr[i]);
+        free(hctr);
+        /* one split writes rows directly: same bits as merging several */
+        OK(cb_cuda_memset(ctx, dout2, 0xFF, (size_t)(T * HD) * 4, &err));
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles, 2, 20, H, Hkv, D, 1, scr, NULL, &err));
+        float *g5 = to_host(dout2, (size_t)(20 * HD) * 4);
+        cr_assert(memcmp(g5, got, (size_t)(20 * HD) * 4) == 0, "single-split attention differs");
+        free(g5);
+        cb_cuda_free(ctx, dctr);
         free(got3);
         free(got2);
         free(got);
@@ -555,6 +576,130 @@ Test(cuda, kv_store_and_attention) {
         void *ds[] = {dc, dk, dv, dslot, dpos, dq, dtiles, scr, dout, dtiles1, dout2, dout3, done1};
         for (size_t i = 0; i < sizeof ds / sizeof *ds; i++) cb_cuda_free(ctx, ds[i]);
     }
+#endif
+    done();
+}
+
+Test(cuda, matvec_fused_modes) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    static const uint32_t types[] = {CB_KTYPE_F32, CB_KTYPE_F16, CB_KTYPE_BF16, CB_KTYPE_Q8_0};
+    static const int64_t KN[][2] = {{256, 48}, {96, 10}, {172, 12}};
+    static const int64_t Ts[] = {1, 3, 8};
+    for (int ti = 0; ti < 4; ti++)
+        for (int si = 0; si < 3; si++) {
+            const uint32_t type = types[ti];
+            const int64_t K = KN[si][0], N = KN[si][1], F = N / 2;
+            if (type == CB_KTYPE_Q8_0 && K % 32) continue;
+            void *hw = make_weight(type, K, N);
+            cb_cuda_weight W;
+            const void *parts[1] = {hw};
+            int64_t n = N;
+            OK(cb_cuda_weight_upload(ctx, type, K, parts, &n, 1, &W, &err));
+            float *hnw = hrand((size_t)K, 1.0f);
+            float *dnw = dup_to_dev(hnw, (size_t)K * 4);
+            for (int tt = 0; tt < 3; tt++) {
+                const int64_t T = Ts[tt];
+                float *hx = hrand((size_t)(T * K), 2.0f), *hy0 = hrand((size_t)(T * N), 1.0f);
+                float *xn = malloc((size_t)(T * K) * 4), *ref = malloc((size_t)(T * N) * 4);
+                float *dx = dup_to_dev(hx, (size_t)(T * K) * 4);
+                /* NORM: (rmsnorm(x) * nw) @ W^T */
+                for (int64_t t = 0; t < T; t++) cb_rmsnorm(xn + t * K, hx + t * K, hnw, K, 1e-5f);
+                cb_matmul_ref(type, hw, xn, ref, T, K, N);
+                float *dy = dpoison((size_t)(T * N) * 4);
+                OK(cb_cuda_matvec_fused(ctx, CB_CUDA_MV_NORM, &W, dx, dnw, 1e-5f, dy, N, T, &err));
+                float *got = to_host(dy, (size_t)(T * N) * 4);
+                cr_assert(rel_err(got, ref, (size_t)(T * N)) <= 1e-5, "NORM %s K=%lld T=%lld: %g", tname(type),
+                          (long long)K, (long long)T, rel_err(got, ref, (size_t)(T * N)));
+                free(got);
+                /* SWIGLU_NORM: rows [0, F) gate, [F, 2F) up */
+                float *sw = malloc((size_t)(T * F) * 4);
+                for (int64_t t = 0; t < T; t++) {
+                    memcpy(sw + t * F, ref + t * N, (size_t)F * 4);
+                    cb_swiglu(sw + t * F, ref + t * N + F, F);
+                }
+                OK(cb_cuda_memset(ctx, dy, 0xFF, (size_t)(T * N) * 4, &err));
+                OK(cb_cuda_matvec_fused(ctx, CB_CUDA_MV_SWIGLU_NORM, &W, dx, dnw, 1e-5f, dy, F, T, &err));
+                got = to_host(dy, (size_t)(T * F) * 4);
+                cr_assert(rel_err(got, sw, (size_t)(T * F)) <= 1e-5, "SWIGLU %s K=%lld T=%lld: %g", tname(type),
+                          (long long)K, (long long)T, rel_err(got, sw, (size_t)(T * F)));
+                free(got);
+                /* ADD: y += x @ W^T */
+                cb_matmul_ref(type, hw, hx, ref, T, K, N);
+                for (int64_t i = 0; i < T * N; i++) ref[i] += hy0[i];
+                OK(cb_cuda_upload(ctx, dy, hy0, (size_t)(T * N) * 4, &err));
+                OK(cb_cuda_matvec_fused(ctx, CB_CUDA_MV_ADD, &W, dx, NULL, 0.0f, dy, N, T, &err));
+                got = to_host(dy, (size_t)(T * N) * 4);
+                cr_assert(rel_err(got, ref, (size_t)(T * N)) <= 1e-5, "ADD %s K=%lld T=%lld: %g", tname(type),
+                          (long long)K, (long long)T, rel_err(got, ref, (size_t)(T * N)));
+                free(got);
+                /* batch invariance: the last row alone gives the same bits (NORM) */
+                if (T > 1) {
+                    float *dy1 = dpoison((size_t)N * 4);
+                    OK(cb_cuda_memset(ctx, dy, 0xFF, (size_t)(T * N) * 4, &err));
+                    OK(cb_cuda_matvec_fused(ctx, CB_CUDA_MV_NORM, &W, dx, dnw, 1e-5f, dy, N, T, &err));
+                    OK(cb_cuda_matvec_fused(ctx, CB_CUDA_MV_NORM, &W, dx + (T - 1) * K, dnw, 1e-5f, dy1, N, 1, &err));
+                    float *a = to_host(dy, (size_t)(T * N) * 4), *b = to_host(dy1, (size_t)N * 4);
+                    cr_assert(memcmp(a + (T - 1) * N, b, (size_t)N * 4) == 0, "fused NORM row depends on T");
+                    free(a);
+                    free(b);
+                    cb_cuda_free(ctx, dy1);
+                }
+                cr_assert_eq(cb_cuda_matvec_fused(ctx, CB_CUDA_MV_NORM, &W, dx, dnw, 1e-5f, dy, N, 9, &err), CB_EUSAGE);
+                free(hx);
+                free(hy0);
+                free(xn);
+                free(ref);
+                free(sw);
+                cb_cuda_free(ctx, dx);
+                cb_cuda_free(ctx, dy);
+            }
+            free(hnw);
+            free(hw);
+            cb_cuda_free(ctx, dnw);
+            cb_cuda_weight_free(ctx, &W);
+        }
+#endif
+    done();
+}
+
+Test(cuda, rope_kv_store_fused) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    /* one launch = cb_cuda_rope on H + Hkv heads then cb_cuda_kv_store, bit for bit */
+    const int64_t T = 5, H = 4, Hkv = 2, D = 16, ld = (H + 2 * Hkv) * D + 3;
+    cb_cuda_kv_shape s = {.n_layer = 2, .n_slots = 3, .n_ctx = 64, .kv_dim = Hkv * D};
+    const size_t cn = (size_t)2 * 3 * 2 * 64 * (size_t)(Hkv * D);
+    float inv[8];
+    for (int i = 0; i < 8; i++) inv[i] = powf(10000.0f, -2.0f * (float)i / 16.0f);
+    int32_t slot[5] = {2, 0, 1, 1, 1}, pos[5];
+    for (int t = 0; t < T; t++) pos[t] = t < 2 ? (int32_t)cb_rng_uniform(&rng, 64) : 10 + t;
+    float *hq = hrand((size_t)(T * ld), 1.0f), *hc = hrand(cn, 1.0f);
+    float *dinv = dup_to_dev(inv, sizeof inv);
+    int32_t *dslot = dup_to_dev(slot, sizeof slot), *dpos = dup_to_dev(pos, sizeof pos);
+    for (int neox = 0; neox < 2; neox++) {
+        float *q1 = dup_to_dev(hq, (size_t)(T * ld) * 4), *q2 = dup_to_dev(hq, (size_t)(T * ld) * 4);
+        float *c1 = dup_to_dev(hc, cn * 4), *c2 = dup_to_dev(hc, cn * 4);
+        OK(cb_cuda_rope(ctx, q1, ld, T, H + Hkv, D, D, dpos, dinv, neox, &err));
+        OK(cb_cuda_kv_store(ctx, c1, &s, 1, q1 + H * D, q1 + (H + Hkv) * D, ld, dslot, dpos, T, &err));
+        OK(cb_cuda_rope_kv_store(ctx, q2, ld, T, H, Hkv, D, D, dpos, dinv, neox, c2, &s, 1, dslot, &err));
+        float *a = to_host(q1, (size_t)(T * ld) * 4), *b = to_host(q2, (size_t)(T * ld) * 4);
+        cr_assert(memcmp(a, b, (size_t)(T * ld) * 4) == 0, "fused rope differs (neox %d)", neox);
+        free(a);
+        free(b);
+        a = to_host(c1, cn * 4);
+        b = to_host(c2, cn * 4);
+        cr_assert(memcmp(a, b, cn * 4) == 0, "fused KV store differs (neox %d)", neox);
+        free(a);
+        free(b);
+        void *ds[] = {q1, q2, c1, c2};
+        for (int i = 0; i < 4; i++) cb_cuda_free(ctx, ds[i]);
+    }
+    free(hq);
+    free(hc);
+    cb_cuda_free(ctx, dinv);
+    cb_cuda_free(ctx, dslot);
+    cb_cuda_free(ctx, dpos);
 #endif
     done();
 }
@@ -625,7 +770,7 @@ Test(cuda, errors_are_reported) {
     cr_assert_eq(cb_cuda_weight_upload(ctx, CB_KTYPE_Q8_0, 48, parts, &n, 1, &W, &err), CB_EUSAGE);
     /* attention head size past the kernel's limit */
     cb_cuda_kv_shape s = {.n_layer = 1, .n_slots = 1, .n_ctx = 4, .kv_dim = 256};
-    cr_assert_eq(cb_cuda_attention(ctx, NULL, &s, 0, NULL, 256, NULL, 256, NULL, 1, 1, 1, 1, 256, 1, NULL, &err),
+    cr_assert_eq(cb_cuda_attention(ctx, NULL, &s, 0, NULL, 256, NULL, 256, NULL, 1, 1, 1, 1, 256, 1, NULL, NULL, &err),
                  CB_EUNSUP);
     /* the context is still usable */
     OK(cb_cuda_sync(ctx, &err));
