@@ -94,7 +94,7 @@ struct cb_model_cuda {
     /* step buffers */
     float *x, *xb, *qkv, *att, *gu, *hb, *xo, *logits, *attn_scratch;
     int32_t *d_ints, *h_ints;   /* token | slot | pos | tiles (4 per token) | rows */
-    unsigned int *attn_counters;/* (max_tokens * Hkv), zero between launches */
+    unsigned int *attn_counters;/* (max_tokens * H), zero between launches */
     int fused;                  /* steps of <= CB_CUDA_SMALL_T tokens use the fused matvec kernels */
     /* decode graphs by batch size (index T), up to n_slots */
     cb_cuda_graph **graphs;
@@ -312,7 +312,7 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
     void *di = NULL;
     if ((rc = cb_cuda_alloc(mc->ctx, n_ints * sizeof(int32_t), &di, err))) goto out;
     mc->d_ints = di;
-    size_t n_ctr = (size_t)T * (size_t)Hkv * sizeof(unsigned int);
+    size_t n_ctr = (size_t)T * (size_t)H * sizeof(unsigned int); /* >= tiles x row groups x kv heads */
     void *dc = NULL;
     if ((rc = cb_cuda_alloc(mc->ctx, n_ctr, &dc, err))) goto out;
     mc->attn_counters = dc;
@@ -361,7 +361,7 @@ out:
 
 /* Enqueues one step (T tokens, n_tiles attention tiles, n_out logit rows);
  * the step's integers are already in d_ints. */
-static int enqueue_step(cb_model_cuda *mc, int T, int n_tiles, int n_out, int n_split, cb_err *err) {
+static int enqueue_step(cb_model_cuda *mc, int T, int n_tiles, int max_nt, int n_out, int n_split, cb_err *err) {
     const cb_model_hparams *hp = &mc->hp;
     const int64_t C = hp->n_embd, H = hp->n_head, Hkv = hp->n_head_kv, D = hp->head_dim, F = hp->n_ff;
     const int64_t HD = H * D, QKV = mc->qkv_dim, V = hp->n_vocab;
@@ -390,8 +390,8 @@ static int enqueue_step(cb_model_cuda *mc, int T, int n_tiles, int n_out, int n_
         if ((rc = cb_cuda_rope_kv_store(c, mc->qkv, QKV, T, H, Hkv, D, hp->n_rot, pos, mc->inv_freq, hp->rope_neox,
                                         mc->kv, &mc->kvs, (int)l, slot, err)))
             return rc;
-        if ((rc = cb_cuda_attention(c, mc->kv, &mc->kvs, (int)l, mc->qkv, QKV, mc->att, HD, tiles, n_tiles, T, H, Hkv,
-                                    D, n_split, mc->attn_scratch, mc->attn_counters, err)))
+        if ((rc = cb_cuda_attention(c, mc->kv, &mc->kvs, (int)l, mc->qkv, QKV, mc->att, HD, tiles, n_tiles, max_nt, T, H,
+                                    Hkv, D, n_split, mc->attn_scratch, mc->attn_counters, err)))
             return rc;
         if (fused) {
             /* x += att @ Wo^T ; h = silu(g) * u of (rmsnorm(x) * ffn_norm) @ Wgu^T ; x += h @ Wdown^T */
@@ -458,7 +458,8 @@ int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, c
     memcpy(tok, b->token, (size_t)T * sizeof(int32_t));
     memcpy(slot, b->slot, (size_t)T * sizeof(int32_t));
     memcpy(pos, b->pos, (size_t)T * sizeof(int32_t));
-    const int n_tiles = cb_cuda_attn_tiles(slot, pos, T, tiles);
+    int max_nt = 0;
+    const int n_tiles = cb_cuda_attn_tiles(slot, pos, T, tiles, &max_nt);
     const size_t n_ints = (size_t)(7 * mc->max_tokens + mc->max_out);
     int rc = cb_cuda_upload(mc->ctx, mc->d_ints, mc->h_ints, n_ints * sizeof(int32_t), err);
     if (rc) return rc;
@@ -479,7 +480,7 @@ int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, c
         cb_cuda_graph *gr = NULL;
         int rc_cap = cb_cuda_graph_begin(mc->ctx, &cerr);
         if (!rc_cap) {
-            int rc_step = enqueue_step(mc, T, n_tiles, n_out, mc->n_split_max, &cerr);
+            int rc_step = enqueue_step(mc, T, n_tiles, max_nt, n_out, mc->n_split_max, &cerr);
             cb_err cerr2;
             cb_err_clear(&cerr2);
             int rc_end = cb_cuda_graph_end(mc->ctx, &gr, &cerr2);
@@ -500,7 +501,7 @@ int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, c
         rc = cb_cuda_graph_launch(mc->ctx, mc->graphs[T], err);
     } else {
         int n_split = max_pos / CB_CUDA_ATTN_CHUNK + 1;
-        rc = enqueue_step(mc, T, n_tiles, n_out, n_split, err);
+        rc = enqueue_step(mc, T, n_tiles, max_nt, n_out, n_split, err);
     }
     if (rc) return rc;
     return cb_cuda_download(mc->ctx, logits, mc->logits, (size_t)n_out * (size_t)V * sizeof(float), err);

@@ -205,27 +205,30 @@ int cb_cuda_rope_kv_store(cb_cuda_ctx *c, float *qkv, int64_t ld, int64_t T, int
  * parallel splits merged by a combine step). */
 #define CB_CUDA_ATTN_CHUNK 256
 /* Fills tiles (4 int32 each, room for T tiles) from host arrays slot/pos (T);
- * returns the tile count. */
-int cb_cuda_attn_tiles(const int32_t *slot, const int32_t *pos, int T, int32_t *tiles);
+ * returns the tile count and the largest tile's token count in *max_nt. */
+int cb_cuda_attn_tiles(const int32_t *slot, const int32_t *pos, int T, int32_t *tiles, int *max_nt);
 /* Scratch floats attention needs for T tokens, H heads, D, n_split splits. */
 size_t cb_cuda_attn_scratch_floats(int64_t T, int64_t H, int64_t D, int n_split);
 
 /* out (T, H*D) [row stride ldo] = softmax(q k^T / sqrt(D)) v for each token t
  * and head h, over positions [0, pos of t] of its slot in layer `layer` of the
  * cache (causal; GQA: head h reads kv head h / (H / Hkv)). q: (T, H*D) row
- * stride ldq. tiles: device (n_tiles, 4) int32. n_split: splits of
+ * stride ldq. tiles: device (n_tiles, 4) int32; max_nt: the largest tile's
+ * token count (blocks are made for that many rows per tile). n_split: splits of
  * CB_CUDA_ATTN_CHUNK positions evaluated (>= ceil((max pos + 1) / CHUNK);
  * extra splits are empty), partial results in `scratch`
  * (cb_cuda_attn_scratch_floats) merged in split order: by a separate combine
  * kernel when counters is NULL, else by the last block of each (tile, kv
- * head) to finish (counters: device, n_tiles * Hkv zeroed unsigned ints, left
- * zeroed; saves a launch). With n_split = 1 rows are written directly. The
+ * head) to finish (counters: device, zeroed unsigned ints, at least
+ * n_tiles * ceil(max_nt * H/Hkv / 16) * Hkv <= T * H of them, left zeroed;
+ * saves a launch). With n_split = 1 rows are written directly. The
  * result of a row depends only on its own q, slot and position, never on
  * tiles, n_split or the combine variant (bit-identical). D <= 128. Twin: the
  * CPU model's attention (softmax and weighted sum in float). */
 int cb_cuda_attention(cb_cuda_ctx *c, const float *cache, const cb_cuda_kv_shape *s, int layer, const float *q,
-                      int64_t ldq, float *out, int64_t ldo, const int32_t *tiles, int n_tiles, int64_t T, int64_t H,
-                      int64_t Hkv, int64_t D, int n_split, float *scratch, unsigned int *counters, cb_err *err);
+                      int64_t ldq, float *out, int64_t ldo, const int32_t *tiles, int n_tiles, int max_nt, int64_t T,
+                      int64_t H, int64_t Hkv, int64_t D, int n_split, float *scratch, unsigned int *counters,
+                      cb_err *err);
 
 /* ---- CUDA graphs ----------------------------------------------------------------------
  * A decode step is captured once per batch size and replayed. Capture:

@@ -8,9 +8,9 @@
  * shuffle/shared-memory tree), so a row's result never depends on the other
  * rows of the launch: the GPU path is batch invariant for these kernels.
  *
- * Attention (cb_cuda_attention): grid (query tiles, kv heads, splits), 128
- * threads. A block takes the rows (token of the tile x query head of the GQA
- * group) 16 at a time, 4 per warp, and streams its split's positions in tiles
+ * Attention (cb_cuda_attention): grid (query tiles x row groups, kv heads,
+ * splits), 128 threads. A block takes 16 of its tile's rows (token of the
+ * tile x query head of the GQA group), 4 per warp, and streams its split's positions in tiles
  * of 32 through shared memory (K rows padded to D+4 floats, D+1 when D % 4
  * != 0, against bank conflicts; scores read q and K 16 bytes at a time). Lane j scores position tile0 + j; each row keeps an online
  * softmax state (m, l) and D/32 accumulators per lane. Tiles and splits start
@@ -310,7 +310,7 @@ extern "C" int cb_cuda_kv_store(cb_cuda_ctx *c, float *cache, const cb_cuda_kv_s
 
 /* ---- attention ------------------------------------------------------------------------------------------------ */
 
-extern "C" int cb_cuda_attn_tiles(const int32_t *slot, const int32_t *pos, int T, int32_t *tiles) {
+extern "C" int cb_cuda_attn_tiles(const int32_t *slot, const int32_t *pos, int T, int32_t *tiles, int *max_nt) {
     int n = 0;
     for (int t = 0; t < T; t++) {
         int32_t *cur = n ? tiles + 4 * (n - 1) : NULL;
@@ -324,6 +324,9 @@ extern "C" int cb_cuda_attn_tiles(const int32_t *slot, const int32_t *pos, int T
         nt[2] = slot[t];
         nt[3] = pos[t];
     }
+    int mx = 0;
+    for (int i = 0; i < n; i++) mx = tiles[4 * i + 1] > mx ? tiles[4 * i + 1] : mx;
+    if (max_nt) *max_nt = mx;
     return n;
 }
 
@@ -372,7 +375,8 @@ template <int DPL>
 __global__ void __launch_bounds__(ATT_WARPS * 32)
     attn_kernel(const float *__restrict__ cache, size_t layer_off, size_t slot_stride, size_t plane,
                 const float *__restrict__ q, int64_t ldq, const int32_t *__restrict__ tiles, int T, int H, int Hkv,
-                int D, float scale, float *part, float *__restrict__ out, int64_t ldo, unsigned int *counters) {
+                int D, float scale, float *part, float *__restrict__ out, int64_t ldo, unsigned int *counters,
+                int rg_max) {
     __shared__ int s_last;
     extern __shared__ float4 sm4[];               /* float4: 16-byte aligned */
     const int kld = (D & 3) ? D + 1 : D + 4;      /* K row stride: padded against bank conflicts */
@@ -380,7 +384,7 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
     float *Vs = Ks + ATT_KT * kld;                /* [ATT_KT][D] */
     float *Qs = Vs + ATT_KT * D;                  /* [ATT_ROWS][D] */
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int32_t *tile = tiles + 4 * blockIdx.x;
+    const int32_t *tile = tiles + 4 * (blockIdx.x / rg_max); /* block = (tile, row group) */
     const int t0 = tile[0], nt = tile[1], slot = tile[2], pos0 = tile[3];
     const int g = blockIdx.y, grp = H / Hkv, split = blockIdx.z, n_split = gridDim.z;
     const int kvd = Hkv * D;
@@ -391,10 +395,11 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
     const size_t nTH = (size_t)T * H;
     float *pm = part, *pl = part + (size_t)n_split * nTH, *pacc = part + 2 * (size_t)n_split * nTH;
 
-    for (int rg = 0; rg < n_rows; rg += ATT_ROWS) {
-        const int rows_here = min(ATT_ROWS, n_rows - rg);
+    const int rg = (int)(blockIdx.x % rg_max) * ATT_ROWS;
+    if (rg >= n_rows) return; /* the whole block: this tile has fewer rows (so have its other splits) */
+    const int rows_here = min(ATT_ROWS, n_rows - rg);
+    {
         /* row r of the group: token t0 + (rg + r) / grp, head g*grp + (rg + r) % grp */
-        __syncthreads(); /* Qs, Ks, Vs of the previous group are no longer read */
         for (int i = threadIdx.x; i < rows_here * D; i += blockDim.x) {
             const int r = i / D, d = i % D, rr = rg + r;
             Qs[r * D + d] = q[(int64_t)(t0 + rr / grp) * ldq + (int64_t)(g * grp + rr % grp) * D + d];
@@ -509,7 +514,7 @@ __global__ void __launch_bounds__(ATT_WARPS * 32)
     __syncthreads();
     if (!s_last) return;
     __threadfence();
-    for (int rr = warp; rr < n_rows; rr += ATT_WARPS)
+    for (int rr = rg + warp; rr < rg + rows_here; rr += ATT_WARPS)
         combine_row(part, out, ldo, T, H, D, n_split, (int64_t)(t0 + rr / grp) * H + (g * grp + rr % grp), lane);
 }
 
@@ -524,8 +529,8 @@ __global__ void attn_combine_kernel(const float *__restrict__ part, float *__res
 
 extern "C" int cb_cuda_attention(cb_cuda_ctx *c, const float *cache, const cb_cuda_kv_shape *s, int layer,
                                  const float *q, int64_t ldq, float *out, int64_t ldo, const int32_t *tiles,
-                                 int n_tiles, int64_t T, int64_t H, int64_t Hkv, int64_t D, int n_split, float *scratch,
-                                 unsigned int *counters, cb_err *err) {
+                                 int n_tiles, int max_nt, int64_t T, int64_t H, int64_t Hkv, int64_t D, int n_split,
+                                 float *scratch, unsigned int *counters, cb_err *err) {
     if (T <= 0 || n_tiles <= 0) return 0;
     if (D > ATT_DMAX || D <= 0) return cb_err_set(err, CB_EUNSUP, "CUDA attention: head size %lld (1..%d supported)",
                                                   (long long)D, ATT_DMAX);
@@ -534,14 +539,18 @@ extern "C" int cb_cuda_attention(cb_cuda_ctx *c, const float *cache, const cb_cu
                           (long long)Hkv, (long long)s->kv_dim);
     if (n_split <= 0 || n_split > 65535) return cb_err_set(err, CB_EUSAGE, "CUDA attention: %d splits", n_split);
     const size_t plane = (size_t)s->n_ctx * (size_t)s->kv_dim;
+    if (max_nt <= 0 || max_nt > CB_CUDA_ATTN_QT)
+        return cb_err_set(err, CB_EUSAGE, "CUDA attention: max tile size %d (1..%d)", max_nt, CB_CUDA_ATTN_QT);
     const size_t smem = (size_t)(ATT_KT * ((D & 3) ? D + 1 : D + 4) + ATT_KT * D + ATT_ROWS * D) * sizeof(float);
-    dim3 grid((unsigned)n_tiles, (unsigned)Hkv, (unsigned)n_split);
+    /* one block per (tile, row group of ATT_ROWS rows), kv head and split */
+    const int rg_max = (int)((max_nt * (H / Hkv) + ATT_ROWS - 1) / ATT_ROWS);
+    dim3 grid((unsigned)(n_tiles * rg_max), (unsigned)Hkv, (unsigned)n_split);
     const float scale = 1.0f / sqrtf((float)D);
     const size_t loff = cb_cuda_kv_offset(s, layer, 0, 0);
 #define ATT_LAUNCH(DPL)                                                                                              \
     attn_kernel<DPL><<<grid, ATT_WARPS * 32, smem, c->stream>>>(cache, loff, 2 * plane, plane, q, ldq, tiles, (int)T, \
                                                                 (int)H, (int)Hkv, (int)D, scale, scratch, out, ldo,   \
-                                                                counters)
+                                                                counters, rg_max)
     if (D <= 32) ATT_LAUNCH(1);
     else if (D <= 64) ATT_LAUNCH(2);
     else if (D <= 96) ATT_LAUNCH(3);

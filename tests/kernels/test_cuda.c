@@ -509,13 +509,16 @@ Test(cuda, kv_store_and_attention) {
         float *hq = hrand((size_t)(T * ldq), 1.0f);
         float *dq = dup_to_dev(hq, (size_t)(T * ldq) * 4);
         int32_t tiles[4 * T];
-        int n_tiles = cb_cuda_attn_tiles(slot, pos, T, tiles);
+        int max_nt = 0;
+        int n_tiles = cb_cuda_attn_tiles(slot, pos, T, tiles, &max_nt);
         cr_assert_eq(n_tiles, 4, "tiles: %d", n_tiles); /* 16 + 4 of slot 0, then slots 1 and 2 */
+        cr_assert_eq(max_nt, 16);
         int32_t *dtiles = dup_to_dev(tiles, sizeof tiles);
         int n_split = 530 / CB_CUDA_ATTN_CHUNK + 1;
         float *scr = dpoison(cb_cuda_attn_scratch_floats(T, H, D, 8) * 4);
         float *dout = dpoison((size_t)(T * HD) * 4);
-        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout, HD, dtiles, n_tiles, T, H, Hkv, D, n_split, scr, NULL, &err));
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout, HD, dtiles, n_tiles, max_nt, T, H, Hkv, D, n_split, scr, NULL,
+                             &err));
         float *got = to_host(dout, (size_t)(T * HD) * 4), *ref = malloc((size_t)HD * 4);
         for (int t = 0; t < T; t++) {
             for (int64_t h = 0; h < H; h++)
@@ -534,33 +537,41 @@ Test(cuda, kv_store_and_attention) {
         }
         int32_t *dtiles1 = dup_to_dev(tiles1, sizeof tiles1);
         float *dout2 = dpoison((size_t)(T * HD) * 4);
-        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles1, T, T, H, Hkv, D, 8, scr, NULL, &err));
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles1, T, 1, T, H, Hkv, D, 8, scr, NULL, &err));
         float *got2 = to_host(dout2, (size_t)(T * HD) * 4);
         cr_assert(memcmp(got, got2, (size_t)(T * HD) * 4) == 0, "attention depends on tiling or split count");
         /* and the decode token alone in its batch */
         float *dout3 = dpoison((size_t)HD * 4);
         int32_t one[4] = {0, 1, slot[20], pos[20]}; /* alone, the token is row 0 */
         int32_t *done1 = dup_to_dev(one, sizeof one);
-        OK(cb_cuda_attention(ctx, dc, &s, layer, dq + 20 * ldq, ldq, dout3, HD, done1, 1, 1, H, Hkv, D, 3, scr, NULL, &err));
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq + 20 * ldq, ldq, dout3, HD, done1, 1, 1, 1, H, Hkv, D, 3, scr, NULL, &err));
         float *got3 = to_host(dout3, (size_t)HD * 4);
         cr_assert(memcmp(got3, got + 20 * HD, (size_t)HD * 4) == 0, "attention of a token depends on its batch");
         /* the last-block combine (counters) gives the same bits, twice (the counters reset themselves) */
         unsigned int *dctr = NULL;
-        OK(cb_cuda_alloc(ctx, (size_t)(T * Hkv) * sizeof(unsigned int), (void **)&dctr, &err));
-        OK(cb_cuda_memset(ctx, dctr, 0, (size_t)(T * Hkv) * sizeof(unsigned int), &err));
+        OK(cb_cuda_alloc(ctx, (size_t)(T * H) * sizeof(unsigned int), (void **)&dctr, &err));
+        OK(cb_cuda_memset(ctx, dctr, 0, (size_t)(T * H) * sizeof(unsigned int), &err));
         for (int rep = 0; rep < 2; rep++) {
             OK(cb_cuda_memset(ctx, dout2, 0xFF, (size_t)(T * HD) * 4, &err));
-            OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles1, T, T, H, Hkv, D, 8, scr, dctr, &err));
+            OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles1, T, 1, T, H, Hkv, D, 8, scr, dctr,
+                                 &err));
             float *g4 = to_host(dout2, (size_t)(T * HD) * 4);
             cr_assert(memcmp(g4, got, (size_t)(T * HD) * 4) == 0, "last-block combine differs (run %d)", rep);
             free(g4);
         }
-        unsigned int *hctr = to_host(dctr, (size_t)(T * Hkv) * sizeof(unsigned int));
-        for (int i = 0; i < T * Hkv; i++) cr_assert_eq(hctr[i], 0u, "counter %d left at %u", i, hctr[i]);
+        /* and with the multi-token tiles (several row groups per tile) */
+        OK(cb_cuda_memset(ctx, dout2, 0xFF, (size_t)(T * HD) * 4, &err));
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles, n_tiles, max_nt, T, H, Hkv, D, 3, scr, dctr,
+                             &err));
+        float *g6 = to_host(dout2, (size_t)(T * HD) * 4);
+        cr_assert(memcmp(g6, got, (size_t)(T * HD) * 4) == 0, "last-block combine with row groups differs");
+        free(g6);
+        unsigned int *hctr = to_host(dctr, (size_t)(T * H) * sizeof(unsigned int));
+        for (int i = 0; i < T * H; i++) cr_assert_eq(hctr[i], 0u, "counter %d left at %u", i, hctr[i]);
         free(hctr);
         /* one split writes rows directly: same bits as merging several */
         OK(cb_cuda_memset(ctx, dout2, 0xFF, (size_t)(T * HD) * 4, &err));
-        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles, 2, 20, H, Hkv, D, 1, scr, NULL, &err));
+        OK(cb_cuda_attention(ctx, dc, &s, layer, dq, ldq, dout2, HD, dtiles, 2, 16, 20, H, Hkv, D, 1, scr, NULL, &err));
         float *g5 = to_host(dout2, (size_t)(20 * HD) * 4);
         cr_assert(memcmp(g5, got, (size_t)(20 * HD) * 4) == 0, "single-split attention differs");
         free(g5);
@@ -770,7 +781,7 @@ Test(cuda, errors_are_reported) {
     cr_assert_eq(cb_cuda_weight_upload(ctx, CB_KTYPE_Q8_0, 48, parts, &n, 1, &W, &err), CB_EUSAGE);
     /* attention head size past the kernel's limit */
     cb_cuda_kv_shape s = {.n_layer = 1, .n_slots = 1, .n_ctx = 4, .kv_dim = 256};
-    cr_assert_eq(cb_cuda_attention(ctx, NULL, &s, 0, NULL, 256, NULL, 256, NULL, 1, 1, 1, 1, 256, 1, NULL, NULL, &err),
+    cr_assert_eq(cb_cuda_attention(ctx, NULL, &s, 0, NULL, 256, NULL, 256, NULL, 1, 1, 1, 1, 1, 256, 1, NULL, NULL, &err),
                  CB_EUNSUP);
     /* the context is still usable */
     OK(cb_cuda_sync(ctx, &err));
