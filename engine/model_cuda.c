@@ -93,6 +93,7 @@ struct cb_model_cuda {
     int64_t qkv_dim;            /* Hq*D + 2*Hkv*D */
     /* step buffers */
     float *x, *xb, *qkv, *att, *gu, *hb, *xo, *logits, *attn_scratch;
+    void *xh;                   /* (T, max(C, F)) F16/BF16 inputs of large products, written by their producers */
     int32_t *d_ints, *h_ints;   /* token | slot | pos | tiles (4 per token) | rows */
     unsigned int *attn_counters;/* (max_tokens * H), zero between launches */
     int fused;                  /* steps of <= CB_CUDA_SMALL_T tokens use the fused matvec kernels */
@@ -164,6 +165,24 @@ static size_t group_scratch(const mat_group *g, int64_t T) {
     return b;
 }
 
+/* The input type all parts of g take without conversion at T rows (F32 when
+ * they differ). */
+static uint32_t group_input_type(const mat_group *g, int64_t T) {
+    uint32_t t = cb_cuda_matmul_input_type(&g->w[0], T);
+    for (int i = 1; i < g->n; i++)
+        if (cb_cuda_matmul_input_type(&g->w[i], T) != t) return CB_KTYPE_F32;
+    return t;
+}
+
+static int matmul_group_x(cb_model_cuda *mc, const mat_group *g, const void *x, uint32_t xtype, float *y, int64_t ldy,
+                          int64_t T, cb_err *err) {
+    for (int i = 0; i < g->n; i++) {
+        int rc = cb_cuda_matmul_x(mc->ctx, &g->w[i], x, xtype, y + g->col[i], ldy, T, err);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
 static int matmul_group(cb_model_cuda *mc, const mat_group *g, const float *x, float *y, int64_t ldy, int64_t T,
                         cb_err *err) {
     for (int i = 0; i < g->n; i++) {
@@ -193,6 +212,7 @@ void cb_model_cuda_free(cb_model_cuda *mc) {
                          mc->gu, mc->hb, mc->xo, mc->logits, mc->attn_scratch};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) cb_cuda_free(c, bufs[i]);
         cb_cuda_free(c, mc->d_ints);
+        cb_cuda_free(c, mc->xh);
         cb_cuda_free(c, mc->attn_counters);
         cb_cuda_ctx_free(c);
     }
@@ -308,6 +328,11 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
         (rc = alloc_f(mc, &mc->logits, (size_t)(R * V), err)) ||
         (rc = alloc_f(mc, &mc->attn_scratch, cb_cuda_attn_scratch_floats(T, H, D, mc->n_split_max), err)))
         goto out;
+    {
+        void *p = NULL;
+        if ((rc = cb_cuda_alloc(mc->ctx, (size_t)T * (size_t)(C > F ? C : F) * 2, &p, err))) goto out;
+        mc->xh = p;
+    }
     size_t n_ints = (size_t)(7 * T + R);
     void *di = NULL;
     if ((rc = cb_cuda_alloc(mc->ctx, n_ints * sizeof(int32_t), &di, err))) goto out;
@@ -380,11 +405,13 @@ static int enqueue_step(cb_model_cuda *mc, int T, int n_tiles, int max_nt, int n
                                                mc->qkv + Ly->qkv.col[i], QKV, T, err)))
                     return rc;
         } else {
-            /* xb = rmsnorm(x += xb of the previous layer's FFN) */
-            if ((rc = cb_cuda_add_rmsnorm(c, mc->x, l ? mc->xb : NULL, Ly->attn_norm, mc->xb, NULL, T, T, C,
-                                          hp->rms_eps, err)))
+            /* xb (or xh, in the products' input type) = rmsnorm(x += xb of the previous layer's FFN) */
+            const uint32_t tq = group_input_type(&Ly->qkv, T);
+            void *in = tq == CB_KTYPE_F32 ? (void *)mc->xb : mc->xh;
+            if ((rc = cb_cuda_add_rmsnorm_t(c, mc->x, l ? mc->xb : NULL, Ly->attn_norm, in, tq, NULL, T, T, C,
+                                            hp->rms_eps, err)))
                 return rc;
-            if ((rc = matmul_group(mc, &Ly->qkv, mc->xb, mc->qkv, QKV, T, err))) return rc;
+            if ((rc = matmul_group_x(mc, &Ly->qkv, in, tq, mc->qkv, QKV, T, err))) return rc;
         }
         /* rotate the q and k heads (adjacent in each qkv row), store k and v */
         if ((rc = cb_cuda_rope_kv_store(c, mc->qkv, QKV, T, H, Hkv, D, hp->n_rot, pos, mc->inv_freq, hp->rope_neox,
@@ -417,11 +444,14 @@ static int enqueue_step(cb_model_cuda *mc, int T, int n_tiles, int max_nt, int n
             continue;
         }
         if ((rc = matmul_group(mc, &Ly->wo, mc->att, mc->xb, C, T, err))) return rc;
-        if ((rc = cb_cuda_add_rmsnorm(c, mc->x, mc->xb, Ly->ffn_norm, mc->xb, NULL, T, T, C, hp->rms_eps, err)))
+        const uint32_t tg = group_input_type(&Ly->gu, T), td = group_input_type(&Ly->down, T);
+        void *gin = tg == CB_KTYPE_F32 ? (void *)mc->xb : mc->xh;
+        if ((rc = cb_cuda_add_rmsnorm_t(c, mc->x, mc->xb, Ly->ffn_norm, gin, tg, NULL, T, T, C, hp->rms_eps, err)))
             return rc;
-        if ((rc = matmul_group(mc, &Ly->gu, mc->xb, mc->gu, 2 * F, T, err))) return rc;
-        if ((rc = cb_cuda_swiglu(c, mc->gu, mc->hb, T, F, err))) return rc;
-        if ((rc = matmul_group(mc, &Ly->down, mc->hb, mc->xb, C, T, err))) return rc;
+        if ((rc = matmul_group_x(mc, &Ly->gu, gin, tg, mc->gu, 2 * F, T, err))) return rc;
+        void *din = td == CB_KTYPE_F32 ? (void *)mc->hb : mc->xh;
+        if ((rc = cb_cuda_swiglu_t(c, mc->gu, din, td, T, F, err))) return rc;
+        if ((rc = matmul_group_x(mc, &Ly->down, din, td, mc->xb, C, T, err))) return rc;
     }
     if (n_out == 0) return 0;
     const float *onorm = mc->norms + (size_t)(2 * hp->n_layer) * (size_t)C;

@@ -533,15 +533,31 @@ extern "C" size_t cb_cuda_matmul_scratch_bytes(const cb_cuda_weight *w, int64_t 
     return b;
 }
 
+extern "C" uint32_t cb_cuda_matmul_input_type(const cb_cuda_weight *W, int64_t T) {
+    if (T <= CB_CUDA_SMALL_T) return CB_KTYPE_F32;
+    if (W->type == CB_KTYPE_F16 || W->type == CB_KTYPE_Q8_0) return CB_KTYPE_F16;
+    if (W->type == CB_KTYPE_BF16) return CB_KTYPE_BF16;
+    return CB_KTYPE_F32;
+}
+
 extern "C" int cb_cuda_matmul(cb_cuda_ctx *c, const cb_cuda_weight *W, const float *x, float *y, int64_t ldy,
                               int64_t T, cb_err *err) {
+    return cb_cuda_matmul_x(c, W, x, CB_KTYPE_F32, y, ldy, T, err);
+}
+
+extern "C" int cb_cuda_matmul_x(cb_cuda_ctx *c, const cb_cuda_weight *W, const void *x, uint32_t xtype, float *y,
+                                int64_t ldy, int64_t T, cb_err *err) {
     if (T <= 0) return 0;
+    const uint32_t need = cb_cuda_matmul_input_type(W, T);
+    if (xtype != CB_KTYPE_F32 && xtype != need)
+        return cb_err_set(err, CB_EUSAGE, "CUDA matmul: activations of type %u, this product takes %u (or F32)", xtype,
+                          need);
     if (ldy < W->N) return cb_err_set(err, CB_EUSAGE, "CUDA matmul: ldy %lld < N %lld", (long long)ldy,
                                       (long long)W->N);
     if (W->K > INT32_MAX || W->N > INT32_MAX || T > INT32_MAX || ldy > INT32_MAX)
         return cb_err_set(err, CB_EUSAGE, "CUDA matmul: sizes past 2^31");
     if (T <= CB_CUDA_SMALL_T) {
-        if (launch_mv_any<MV_STORE>(W, W->N, x, NULL, 0.0f, y, ldy, T, c->stream))
+        if (launch_mv_any<MV_STORE>(W, W->N, (const float *)x, NULL, 0.0f, y, ldy, T, c->stream))
             return cb_err_set(err, CB_EUNSUP, "CUDA matmul: weight type %u", W->type);
         CU_LAUNCHED();
         return 0;
@@ -553,10 +569,12 @@ extern "C" int cb_cuda_matmul(cb_cuda_ctx *c, const cb_cuda_weight *W, const flo
     cudaDataType_t at = CUDA_R_32F;
     const int64_t nx = T * W->K;
     if (W->type == CB_KTYPE_F16 || W->type == CB_KTYPE_Q8_0) {
-        __half *xh = (__half *)c->scratch;
-        f32_to_f16_kernel<<<grid_for(nx, c), 256, 0, c->stream>>>(x, xh, nx);
-        CU_LAUNCHED();
-        B = xh;
+        if (xtype == CB_KTYPE_F32) { /* else x is already F16 */
+            __half *xh = (__half *)c->scratch;
+            f32_to_f16_kernel<<<grid_for(nx, c), 256, 0, c->stream>>>((const float *)x, xh, nx);
+            CU_LAUNCHED();
+            B = xh;
+        }
         at = CUDA_R_16F;
         if (W->type == CB_KTYPE_Q8_0) {
             __half *wh = (__half *)((char *)c->scratch + align256((size_t)nx * 2));
@@ -567,10 +585,12 @@ extern "C" int cb_cuda_matmul(cb_cuda_ctx *c, const cb_cuda_weight *W, const flo
             A = wh;
         }
     } else if (W->type == CB_KTYPE_BF16) {
-        __nv_bfloat16 *xb = (__nv_bfloat16 *)c->scratch;
-        f32_to_bf16_kernel<<<grid_for(nx, c), 256, 0, c->stream>>>(x, xb, nx);
-        CU_LAUNCHED();
-        B = xb;
+        if (xtype == CB_KTYPE_F32) {
+            __nv_bfloat16 *xb = (__nv_bfloat16 *)c->scratch;
+            f32_to_bf16_kernel<<<grid_for(nx, c), 256, 0, c->stream>>>((const float *)x, xb, nx);
+            CU_LAUNCHED();
+            B = xb;
+        }
         at = CUDA_R_16BF;
     } else if (W->type != CB_KTYPE_F32) {
         return cb_err_set(err, CB_EUNSUP, "CUDA matmul: weight type %u", W->type);

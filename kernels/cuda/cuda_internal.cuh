@@ -79,6 +79,13 @@ __device__ __forceinline__ float warp_max(float v) {
     return v;
 }
 
+/* Stores v as element i of an activation buffer of type F32, F16 or BF16. */
+__device__ __forceinline__ void store_act(void *out, int64_t i, float v, uint32_t type) {
+    if (type == CB_KTYPE_F16) ((__half *)out)[i] = __float2half_rn(v);
+    else if (type == CB_KTYPE_BF16) ((__nv_bfloat16 *)out)[i] = __float2bfloat16_rn(v);
+    else ((float *)out)[i] = v;
+}
+
 /* One weight element of row n, column k, as float (any type; Q8_0 repacked). */
 __device__ __forceinline__ float load_w1(uint32_t type, const void *W, const __half *scales, int64_t n, int64_t K,
                                          int64_t k) {

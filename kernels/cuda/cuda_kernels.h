@@ -123,6 +123,17 @@ void cb_cuda_weight_free(cb_cuda_ctx *c, cb_cuda_weight *w); /* zeroes *w */
  * Scratch: cb_cuda_matmul_scratch_bytes; when the context's scratch is too
  * small the call grows it (not allowed during graph capture: reserve first). */
 #define CB_CUDA_SMALL_T 8
+/* The activation type the product of W with T rows consumes without a
+ * conversion pass: F32 for T <= CB_CUDA_SMALL_T or F32 weights, F16 for F16
+ * and Q8_0, BF16 for BF16. */
+uint32_t cb_cuda_matmul_input_type(const cb_cuda_weight *W, int64_t T);
+/* cb_cuda_matmul with x of type xtype: F32 (converted as needed), or exactly
+ * cb_cuda_matmul_input_type(W, T) (used as is; producers such as
+ * cb_cuda_add_rmsnorm_t and cb_cuda_swiglu_t write it directly, which saves a
+ * conversion pass before each large product). Other types: CB_EUSAGE. The
+ * result is bit-identical to converting the same F32 values. */
+int cb_cuda_matmul_x(cb_cuda_ctx *c, const cb_cuda_weight *W, const void *x, uint32_t xtype, float *y, int64_t ldy,
+                     int64_t T, cb_err *err);
 /* Scratch bytes cb_cuda_matmul needs for this weight and T (0 when none). */
 size_t cb_cuda_matmul_scratch_bytes(const cb_cuda_weight *w, int64_t T);
 int cb_cuda_matmul(cb_cuda_ctx *c, const cb_cuda_weight *W, const float *x, float *y, int64_t ldy, int64_t T,
@@ -157,6 +168,10 @@ int cb_cuda_embed(cb_cuda_ctx *c, const cb_cuda_weight *E, const int32_t *token,
  * row is read whole before it is written). */
 int cb_cuda_add_rmsnorm(cb_cuda_ctx *c, float *x, const float *add, const float *w, float *out, const int32_t *rows,
                         int64_t T, int64_t R, int64_t C, float eps, cb_err *err);
+/* The same with out of type out_type (F32, F16 or BF16, rounded to nearest
+ * even); out must not alias x or add unless out_type is F32. */
+int cb_cuda_add_rmsnorm_t(cb_cuda_ctx *c, float *x, const float *add, const float *w, void *out, uint32_t out_type,
+                          const int32_t *rows, int64_t T, int64_t R, int64_t C, float eps, cb_err *err);
 /* y (n) += x (n). */
 int cb_cuda_add(cb_cuda_ctx *c, float *y, const float *x, int64_t n, cb_err *err);
 /* Rotates, in place, H heads of D floats in each of T rows of x (row stride
@@ -167,6 +182,8 @@ int cb_cuda_rope(cb_cuda_ctx *c, float *x, int64_t ld, int64_t T, int64_t H, int
 /* out (T, F) = silu(gate) * up, where gate and up are the two halves of each
  * row of gu (T, 2F): gate = gu[t, 0:F), up = gu[t, F:2F). Twin of cb_swiglu. */
 int cb_cuda_swiglu(cb_cuda_ctx *c, const float *gu, float *out, int64_t T, int64_t F, cb_err *err);
+/* The same with out of type out_type (F32, F16 or BF16). */
+int cb_cuda_swiglu_t(cb_cuda_ctx *c, const float *gu, void *out, uint32_t out_type, int64_t T, int64_t F, cb_err *err);
 /* lp[r] (double) = log_softmax(x[r])[idx[r]] for R rows of V (device idx
  * int32, R). Sum of exponentials in double. Twin of cb_log_softmax_at. */
 int cb_cuda_log_softmax_gather(cb_cuda_ctx *c, const float *x, const int32_t *idx, double *lp, int64_t R, int64_t V,

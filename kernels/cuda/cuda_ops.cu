@@ -54,8 +54,8 @@ __device__ float block_sum(float v, float *sh) {
     return s;
 }
 
-__global__ void add_rmsnorm_kernel(float *x, const float *add, const float *__restrict__ w,
-                                   float *out, const int32_t *__restrict__ rows, int64_t C, float eps) {
+__global__ void add_rmsnorm_kernel(float *x, const float *add, const float *__restrict__ w, void *out,
+                                   uint32_t otype, const int32_t *__restrict__ rows, int64_t C, float eps) {
     __shared__ float sh[32];
     const int64_t r = blockIdx.x, src = rows ? rows[r] : r;
     float *xr = x + src * C;
@@ -73,18 +73,27 @@ __global__ void add_rmsnorm_kernel(float *x, const float *add, const float *__re
         float v = xr[i];
         if (ar) v += ar[i];
         if (ar && !rows) xr[i] = v;
-        out[r * C + i] = v * scale * w[i];
+        store_act(out, r * C + i, v * scale * w[i], otype);
     }
+}
+
+static int act_type_ok(uint32_t t) { return t == CB_KTYPE_F32 || t == CB_KTYPE_F16 || t == CB_KTYPE_BF16; }
+
+extern "C" int cb_cuda_add_rmsnorm_t(cb_cuda_ctx *c, float *x, const float *add, const float *w, void *out,
+                                     uint32_t out_type, const int32_t *rows, int64_t T, int64_t R, int64_t C, float eps,
+                                     cb_err *err) {
+    if (R <= 0) return 0;
+    if (!rows && R != T) return cb_err_set(err, CB_EUSAGE, "CUDA rmsnorm: %lld rows of %lld without a row map",
+                                           (long long)R, (long long)T);
+    if (!act_type_ok(out_type)) return cb_err_set(err, CB_EUSAGE, "CUDA rmsnorm: output type %u", out_type);
+    add_rmsnorm_kernel<<<(unsigned)R, NORM_THREADS, 0, c->stream>>>(x, add, w, out, out_type, rows, C, eps);
+    CU_LAUNCHED();
+    return 0;
 }
 
 extern "C" int cb_cuda_add_rmsnorm(cb_cuda_ctx *c, float *x, const float *add, const float *w, float *out,
                                    const int32_t *rows, int64_t T, int64_t R, int64_t C, float eps, cb_err *err) {
-    if (R <= 0) return 0;
-    if (!rows && R != T) return cb_err_set(err, CB_EUSAGE, "CUDA rmsnorm: %lld rows of %lld without a row map",
-                                           (long long)R, (long long)T);
-    add_rmsnorm_kernel<<<(unsigned)R, NORM_THREADS, 0, c->stream>>>(x, add, w, out, rows, C, eps);
-    CU_LAUNCHED();
-    return 0;
+    return cb_cuda_add_rmsnorm_t(c, x, add, w, out, CB_KTYPE_F32, rows, T, R, C, eps, err);
 }
 
 __global__ void add_kernel(float *__restrict__ y, const float *__restrict__ x, int64_t n) {
@@ -174,21 +183,28 @@ extern "C" int cb_cuda_rope_kv_store(cb_cuda_ctx *c, float *qkv, int64_t ld, int
 
 /* ---- SwiGLU ------------------------------------------------------------------------------------- */
 
-__global__ void swiglu_kernel(const float *__restrict__ gu, float *__restrict__ out, int64_t T, int64_t F) {
+__global__ void swiglu_kernel(const float *__restrict__ gu, void *__restrict__ out, uint32_t otype, int64_t T,
+                              int64_t F) {
     const int64_t n = T * F;
     for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
         const int64_t t = i / F, f = i % F;
         const float g = gu[t * 2 * F + f], u = gu[t * 2 * F + F + f];
-        out[i] = g / (1.0f + expf(-g)) * u;
+        store_act(out, i, g / (1.0f + expf(-g)) * u, otype);
     }
 }
 
-extern "C" int cb_cuda_swiglu(cb_cuda_ctx *c, const float *gu, float *out, int64_t T, int64_t F, cb_err *err) {
+extern "C" int cb_cuda_swiglu_t(cb_cuda_ctx *c, const float *gu, void *out, uint32_t out_type, int64_t T, int64_t F,
+                                cb_err *err) {
     if (T <= 0) return 0;
+    if (!act_type_ok(out_type)) return cb_err_set(err, CB_EUSAGE, "CUDA swiglu: output type %u", out_type);
     int64_t b = (T * F + 255) / 256;
-    swiglu_kernel<<<(unsigned)(b < 65535 ? b : 65535), 256, 0, c->stream>>>(gu, out, T, F);
+    swiglu_kernel<<<(unsigned)(b < 65535 ? b : 65535), 256, 0, c->stream>>>(gu, out, out_type, T, F);
     CU_LAUNCHED();
     return 0;
+}
+
+extern "C" int cb_cuda_swiglu(cb_cuda_ctx *c, const float *gu, float *out, int64_t T, int64_t F, cb_err *err) {
+    return cb_cuda_swiglu_t(c, gu, out, CB_KTYPE_F32, T, F, err);
 }
 
 /* ---- log-softmax gather, argmax ---------------------------------------------------------------------- */

@@ -591,6 +591,82 @@ Test(cuda, kv_store_and_attention) {
     done();
 }
 
+Test(cuda, low_precision_producers_feed_matmul) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    /* rmsnorm / swiglu writing F16 or BF16 straight into a large product give
+     * the same bits as F32 outputs converted inside cb_cuda_matmul */
+    static const uint32_t wts[] = {CB_KTYPE_F16, CB_KTYPE_BF16, CB_KTYPE_Q8_0};
+    const int64_t T = 24, C = 256, N = 40, F = 128;
+    for (int wi = 0; wi < 3; wi++) {
+        const uint32_t wt = wts[wi];
+        void *hw = make_weight(wt, C, N), *hw2 = make_weight(wt, F, N);
+        cb_cuda_weight W, W2;
+        const void *parts[1] = {hw};
+        int64_t n = N;
+        OK(cb_cuda_weight_upload(ctx, wt, C, parts, &n, 1, &W, &err));
+        parts[0] = hw2;
+        OK(cb_cuda_weight_upload(ctx, wt, F, parts, &n, 1, &W2, &err));
+        const uint32_t it = cb_cuda_matmul_input_type(&W, T);
+        cr_assert_eq(it, wt == CB_KTYPE_BF16 ? CB_KTYPE_BF16 : CB_KTYPE_F16);
+        cr_assert_eq(cb_cuda_matmul_input_type(&W, 8), CB_KTYPE_F32);
+        float *hx = hrand((size_t)(T * C), 2.0f), *hnw = hrand((size_t)C, 1.0f), *hgu = hrand((size_t)(T * 2 * F), 3.0f);
+        float *dx = dup_to_dev(hx, (size_t)(T * C) * 4), *dnw = dup_to_dev(hnw, (size_t)C * 4);
+        float *dgu = dup_to_dev(hgu, (size_t)(T * 2 * F) * 4);
+        float *d32 = dpoison((size_t)(T * (C > F ? C : F)) * 4);
+        void *dlo = dpoison((size_t)(T * (C > F ? C : F)) * 2);
+        float *y1 = dpoison((size_t)(T * N) * 4), *y2 = dpoison((size_t)(T * N) * 4);
+        /* rmsnorm -> product */
+        OK(cb_cuda_add_rmsnorm(ctx, dx, NULL, dnw, d32, NULL, T, T, C, 1e-5f, &err));
+        OK(cb_cuda_add_rmsnorm_t(ctx, dx, NULL, dnw, dlo, it, NULL, T, T, C, 1e-5f, &err));
+        OK(cb_cuda_matmul(ctx, &W, d32, y1, N, T, &err));
+        OK(cb_cuda_matmul_x(ctx, &W, dlo, it, y2, N, T, &err));
+        float *a = to_host(y1, (size_t)(T * N) * 4), *b = to_host(y2, (size_t)(T * N) * 4);
+        cr_assert(memcmp(a, b, (size_t)(T * N) * 4) == 0, "%s: rmsnorm in %s differs from converted F32", tname(wt),
+                  tname(it));
+        free(a);
+        free(b);
+        /* the low-precision values are the CPU's rmsnorm rounded */
+        uint16_t *lo = to_host(dlo, (size_t)(T * C) * 2);
+        float *ref = malloc((size_t)C * 4);
+        for (int64_t t = 0; t < T; t++) {
+            cb_rmsnorm(ref, hx + t * C, hnw, C, 1e-5f);
+            for (int64_t i = 0; i < C; i++) {
+                float v = it == CB_KTYPE_F16 ? cb_fp16_to_fp32(lo[t * C + i]) : cb_bf16_to_fp32(lo[t * C + i]);
+                cr_assert(fabsf(v - ref[i]) <= (it == CB_KTYPE_F16 ? 1e-3f : 8e-3f) * fabsf(ref[i]) + 1e-6f,
+                          "%s rmsnorm[%lld,%lld] = %g, CPU %g", tname(it), (long long)t, (long long)i, v, ref[i]);
+            }
+        }
+        free(lo);
+        free(ref);
+        /* swiglu -> product */
+        OK(cb_cuda_swiglu(ctx, dgu, d32, T, F, &err));
+        OK(cb_cuda_swiglu_t(ctx, dgu, dlo, it, T, F, &err));
+        OK(cb_cuda_matmul(ctx, &W2, d32, y1, N, T, &err));
+        OK(cb_cuda_matmul_x(ctx, &W2, dlo, it, y2, N, T, &err));
+        a = to_host(y1, (size_t)(T * N) * 4);
+        b = to_host(y2, (size_t)(T * N) * 4);
+        cr_assert(memcmp(a, b, (size_t)(T * N) * 4) == 0, "%s: swiglu in %s differs from converted F32", tname(wt),
+                  tname(it));
+        free(a);
+        free(b);
+        /* a type the product does not take */
+        cr_assert_eq(cb_cuda_matmul_x(ctx, &W, dlo, it == CB_KTYPE_F16 ? CB_KTYPE_BF16 : CB_KTYPE_F16, y2, N, T, &err),
+                     CB_EUSAGE);
+        void *ds[] = {dx, dnw, dgu, d32, dlo, y1, y2};
+        for (int i = 0; i < 7; i++) cb_cuda_free(ctx, ds[i]);
+        cb_cuda_weight_free(ctx, &W);
+        cb_cuda_weight_free(ctx, &W2);
+        free(hw);
+        free(hw2);
+        free(hx);
+        free(hnw);
+        free(hgu);
+    }
+#endif
+    done();
+}
+
 Test(cuda, matvec_fused_modes) {
     need_gpu();
 #ifdef CB_HAVE_CUDA
