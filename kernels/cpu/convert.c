@@ -11,6 +11,7 @@
 
 #include <assert.h>
 #include <math.h>
+#include <stdatomic.h>
 #if defined(__x86_64__) || defined(__i386__)
 #include <cpuid.h>
 #endif
@@ -119,10 +120,7 @@ void cb_dequantize_row(uint32_t type, const void *row, float *out, int64_t K) {
     }
 }
 
-/* AVX2 + FMA + F16C present in hardware (ignores CAPBENCH_NO_AVX2). F16C is
- * read from CPUID leaf 1 (ECX bit 29) because clang's __builtin_cpu_supports
- * does not know "f16c". */
-int cb_cpu_hw_avx2(void) {
+static int probe_hw_avx2(void) {
 #if defined(__x86_64__) || defined(__i386__)
     unsigned a, b, c, d;
     if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 29))) return 0;
@@ -131,6 +129,21 @@ int cb_cpu_hw_avx2(void) {
 #else
     return 0;
 #endif
+}
+
+/* AVX2 + FMA + F16C present in hardware (ignores CAPBENCH_NO_AVX2). F16C is
+ * read from CPUID leaf 1 (ECX bit 29) because clang's __builtin_cpu_supports
+ * does not know "f16c". CPUID is slow (it traps under some hypervisors) and
+ * every matmul asks, so the answer — a fact of the machine, not state — is
+ * probed once; a race only probes twice and stores the same value. */
+int cb_cpu_hw_avx2(void) {
+    static atomic_int cached = -1;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
+        v = probe_hw_avx2();
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
 }
 
 int cb_cpu_has_avx2(void) {
