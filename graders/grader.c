@@ -21,7 +21,10 @@ const char *cb_grade_flag_name(int bit) {
     return flag_names[bit];
 }
 
-void cb_grade_init(cb_grade *g) { memset(g, 0, sizeof *g); }
+void cb_grade_init(cb_grade *g) {
+    memset(g, 0, sizeof *g);
+    g->span_start = g->span_end = -1;
+}
 
 void cb_grade_add_metric(cb_grade *g, const char *name, double value) {
     if (g->n_metrics >= CB_GRADE_MAX_METRICS) return;

@@ -62,6 +62,9 @@ typedef struct cb_grade {
     unsigned flags;
     char extracted[CB_GRADE_EXTRACTED_CAP];
     char reason[160];
+    /* Byte offsets [span_start, span_end) into the raw response text of the
+     * span that extraction read (TASKS.md 0.4); -1/-1 when no span was read. */
+    int64_t span_start, span_end;
     int n_metrics;
     cb_metric metrics[CB_GRADE_MAX_METRICS];
 } cb_grade;

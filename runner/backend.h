@@ -45,7 +45,10 @@ typedef struct cb_request {
     int n_stop;
     /* LOGLIKELIHOOD: context is rendered like a GENERATE prompt (messages through
      * the chat template with the assistant prefix, or `prompt` as raw text), then
-     * `continuation` is scored token by token. */
+     * `continuation` is scored token by token. `cont_prefix` (may be NULL) is
+     * appended to the rendered context before the continuation and is context,
+     * never scored (TASKS.md 1.5: the gold log-prob sums the gold tokens only). */
+    const char *cont_prefix;
     const char *continuation;
     /* ROLLING: `prompt` is the text; window/stride in tokens (0 = model context). */
     int window, stride;

@@ -85,7 +85,9 @@ typedef struct cb_treq {
     int top_k;                /* 0 = off */
     uint64_t seed;            /* sampling seed (derived from the item seed) */
     /* LOGLIK */
-    const char *continuation; /* owned by the item */
+    const char *cont_prefix;  /* text placed after the assistant prefix as part of the
+                                 context (not scored), e.g. "Answer:"; NULL = none */
+    const char *continuation; /* owned by the item; only its tokens are scored */
 } cb_treq;
 
 /* One response, in the order of item->reqs. Strings are borrowed for the call. */
