@@ -3,6 +3,7 @@
  * the retry policy (429 + Retry-After, 5xx, resets, timeouts, truncated bodies),
  * run-stopping statuses, the API key never leaking into messages or describe(),
  * log-likelihood scoring from echo+logprobs, and servers without logprobs. */
+#include "engine/chat.h"
 #include "runner/backend_remote.h"
 #include "runner/commands.h"
 #include "tests/util/httpd.h"
@@ -534,10 +535,16 @@ Test(remote, completions_mode_and_request_fields) {
     cb_httpd_request_free(&rq);
     cb_response_clear(&out);
 
-    /* messages in completions mode: texts joined by a blank line */
+    /* messages in completions mode: template none, the text the local backend
+     * renders (engine/chat.h: a blank line between turns, "\n" before the answer) */
     make_chat(&r, 5);
     cr_assert_eq(b->submit(b, &r, &out, 1, &err), 0, "%s", err.msg);
-    cr_assert_str_eq(out.rendered_prompt, "Be brief.\n\nq5");
+    cr_assert_str_eq(out.rendered_prompt, "Be brief.\n\nq5\n");
+    char *want = NULL;
+    cb_chat_msg cm[2] = {{CB_CHAT_ROLE_SYSTEM, "Be brief."}, {CB_CHAT_ROLE_USER, "q5"}};
+    cr_assert_eq(cb_chat_render(CB_CHAT_NONE, cm, 2, 1, NULL, &want, &err), 0);
+    cr_assert_str_eq(out.rendered_prompt, want);
+    free(want);
     cb_response_clear(&out);
     b->close(b);
 }
