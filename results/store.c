@@ -179,6 +179,7 @@ enum {
     ST_CAP_DELETE,
     ST_CAP_INSERT,
     ST_CAP_SELECT,
+    ST_FAILED,
     ST_N
 };
 
@@ -224,6 +225,8 @@ static const char *const stmt_sql[ST_N] = {
     [ST_CAP_INSERT] = "INSERT INTO capability_scores(run_id, capability, n, n_scored, mean, sd, se, ci_low, "
                       "ci_high, ci_method, unparsed_rate, setting, n_failed) "
                       "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+    [ST_FAILED] = "SELECT count(*), (SELECT error FROM samples WHERE run_id=?1 AND error IS NOT NULL ORDER BY id "
+                  "LIMIT 1) FROM samples WHERE run_id=?1 AND error IS NOT NULL",
     [ST_CAP_SELECT] = "SELECT capability, n, n_scored, mean, sd, se, ci_low, ci_high, ci_method, unparsed_rate, "
                       "setting, n_failed FROM capability_scores WHERE run_id=?1 "
                       "ORDER BY capability, setting <> 'all', setting",
@@ -1190,5 +1193,19 @@ int cb_store_capability_scores(cb_store *s, int64_t run_id, cb_capability_score 
 out:
     sqlite3_reset(st);
     free(out);
+    return rc;
+}
+
+int cb_store_failed_summary(cb_store *s, int64_t run_id, int64_t *n_failed, char *first, size_t cap, cb_err *err) {
+    sqlite3_stmt *st = stmt(s, ST_FAILED);
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *n_failed = sqlite3_column_int64(st, 0);
+        if (first && cap) copy_col(first, cap, st, 1);
+    } else {
+        rc = sql_err(s, s->db, err, "counting failed samples");
+    }
+    sqlite3_reset(st);
     return rc;
 }

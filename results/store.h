@@ -234,6 +234,10 @@ int cb_store_add_samples(cb_store *s, const cb_sample *smp, size_t n, size_t *n_
  * Errors: CB_EUSAGE when no such sample exists, CB_EIO. */
 int cb_store_update_grade(cb_store *s, const cb_sample *smp, cb_err *err);
 
+/* Failed samples of the run (error not NULL): OUT *n_failed and, when first
+ * is not NULL, the error of the earliest one ("" when none) cut to cap bytes. */
+int cb_store_failed_summary(cb_store *s, int64_t run_id, int64_t *n_failed, char *first, size_t cap, cb_err *err);
+
 /* Number of samples stored for the run (all, including failed). */
 int cb_store_count_samples(cb_store *s, int64_t run_id, int64_t *n, cb_err *err);
 
