@@ -127,8 +127,10 @@ static int matches_item(const char *crit, const char *const *skills, int k, int 
         base_name(skills[item], base, sizeof base);
         return strstr(low, full) || (base[0] && strstr(low, base));
     }
-    static const char *const other[3] = {"topic", "sense", "at most"};
-    return strstr(low, other[item - k]) != NULL;
+    /* "Pertains to {topic}", "Text makes sense", "At most ..." */
+    static const char *const other[3][2] = {{"topic", "pertains"}, {"sense", NULL}, {"at most", NULL}};
+    const char *const *o = other[item - k];
+    return strstr(low, o[0]) || (o[1] && strstr(low, o[1]));
 }
 
 int cb_judge_parse_rubric(const char *judgement, const char *const *skills, int k, int points[CB_RUBRIC_MAX]) {

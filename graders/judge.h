@@ -15,7 +15,8 @@
 /* Skill-mix rubric (2.5): k skill criteria (skill names, as listed to the
  * judge) then topic, sense, limit. Parses the table after "Here's the grading
  * table:" (or the whole text) and before "Explanation:"; rows are matched to
- * criteria by name, else by position; the fallback format is lines "Point
+ * criteria by name (the skill name, or "topic"/"pertains", "sense", "at most"),
+ * else by position; the fallback format is lines "Point
  * earned: 0|1" in order. OUT points[0..k+3): 0/1, or -1 where no valid point
  * was found. Returns the number of valid points (k + 3 when the judgement is
  * complete). */

@@ -1001,7 +1001,7 @@ static int grade(cb_grader_ctx *gctx, const cb_item *it, const cb_task_resp *res
         }
         /* overrides: the sentence limit, and skills named outright */
         int sent = cb_count_sentences(ans, 0);
-        pts[k + 2] = sent <= sl;
+        if (cb_count_words(ans) >= 3) pts[k + 2] = sent <= sl; /* an empty answer keeps its 0 */
         if (name_penalty && cb_count_words(ans) >= 3) {
             char *low = strdup(ans);
             if (!low) {
