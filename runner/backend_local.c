@@ -1,8 +1,10 @@
 /* runner/backend_local.c — cb_backend over the local engine (see
- * backend_local.h). Rendering: messages -> chat template text (BOS text
- * included, tokenized with add_bos 0 and special tokens parsed); template
- * "none" or a raw prompt -> the text itself, tokenized with the vocab's own BOS
- * choice, as llama.cpp does for a plain prompt. It knows no task and no SQL.
+ * backend_local.h). Rendering (runner/prompt.c): messages -> chat template text
+ * (BOS text included, tokenized with add_bos 0 and special tokens parsed);
+ * template "none" or a raw prompt -> the text itself, tokenized with the vocab's
+ * own BOS choice, as llama.cpp does for a plain prompt. A LOGLIKELIHOOD context
+ * ends with cont_prefix; the engine scores only the continuation after it. It
+ * knows no task and no SQL.
  */
 #include "runner/backend_local.h"
 

@@ -7,7 +7,8 @@
  *       -> [1,403,407]
  *   capbench generate --model M -p TEXT [-n N] [--temp T] [--seed S] [--threads N]
  *                     [--top-k K] [--top-p P] [--ctx N] [--stop S]... [--device cpu|cuda]
- *       -> the continuation text and a newline (greedy unless --temp > 0)
+ *       -> the continuation text and a newline (greedy unless --temp > 0); -n 0
+ *          still loads and checks the model, then prints just the newline
  *   capbench logits --model M -p TEXT [--top K]
  *       -> {"n_vocab":V,"n_tokens":N,"top":[{"id":..,"logit":..,"piece":".."},...]}
  *   capbench score --model M --context C --continuation X
@@ -283,10 +284,13 @@ int cb_cmd_generate(int argc, char **argv) {
         if (bad) return usage_err(argv[0], U, "bad option value");
     }
     if (!o.model || !prompt) return usage_err(argv[0], U, "--model and -p are required");
-    if (n == 0) return printf("\n"), 0;
     cb_engine *e = NULL;
-    int rc = open_engine(argv[0], &o, &e);
+    int rc = open_engine(argv[0], &o, &e); /* -n 0 too: the model is loaded and checked */
     if (rc) return rc;
+    if (n == 0) {
+        cb_engine_free(e);
+        return printf("\n"), 0;
+    }
     cb_engine_req req = {.kind = CB_ENGINE_GENERATE, .text = prompt, .add_bos = -1, .parse_special = 1,
                          .sampling = sp, .max_tokens = (int)n, .stop = stops, .n_stop = n_stop,
                          .ignore_eos = ignore_eos};

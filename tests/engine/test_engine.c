@@ -365,6 +365,19 @@ Test(engine, command_lines) {
     snprintf(args, sizeof args, "generate --model '%s' -p hi --bogus 1", m);
     cr_expect_eq(run_cli(args, out, sizeof out), 2);
     cr_expect_eq(run_cli("generate --model /nonexistent.gguf -p hi", out, sizeof out), 2);
+    /* -n 0 generates nothing but still loads and checks the model */
+    snprintf(args, sizeof args, "generate --model '%s' -p hi -n 0", m);
+    cr_expect_eq(run_cli(args, out, sizeof out), 0);
+    cr_expect_str_eq(out, "\n");
+    cr_expect_eq(run_cli("generate --model /nonexistent.gguf -p hi -n 0", out, sizeof out), 2);
+    char bad[] = "/tmp/cb_not_a_modelXXXXXX";
+    int fd = mkstemp(bad);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "not a gguf file", 15), 15);
+    close(fd);
+    snprintf(args, sizeof args, "generate --model '%s' -p hi -n 0", bad);
+    cr_expect_eq(run_cli(args, out, sizeof out), 2, "a malformed model is bad input even with -n 0");
+    unlink(bad);
     snprintf(args, sizeof args, "generate --model '%s' -p hi --device cuda", m);
     cr_expect_eq(run_cli(args, out, sizeof out), 1);
     cr_expect_eq(run_cli("score --model x", out, sizeof out), 2);
