@@ -9,6 +9,7 @@
  */
 #include "runner/commands.h"
 
+#include "engine/engine.h"
 #include "results/store.h"
 #include "runner/backend_local.h"
 #include "runner/backend_remote.h"
@@ -41,7 +42,7 @@ static void usage(FILE *f) {
             "  --model PATH|hf://ORG/REPO/FILE   local GGUF model (default: the suite's, else stories260K)\n"
             "  --api URL --api-model NAME [--api-key-env VAR]\n"
             "                                    an OpenAI-compatible server instead of the local engine\n"
-            "  --device cpu|cuda                 local engine device\n"
+            "  --device cpu|cuda[:N]             local engine device\n"
             "  --threads N                       CPU threads (0 = all)\n"
             "  --chat-template auto|none|NAME    chat template for the local model\n"
             "  --db FILE                         results database (default: the suite's db)\n"
@@ -139,8 +140,9 @@ int cb_cmd_run(int argc, char **argv) {
         rc = cb_err_set(&err, CB_EUSAGE, "--model and --api are exclusive: pick the local engine or a server");
         goto out;
     }
-    if (device && strcmp(device, "cpu") != 0 && strcmp(device, "cuda") != 0) {
-        rc = cb_err_set(&err, CB_EUSAGE, "--device: expected cpu or cuda, got \"%s\"", device);
+    int ordinal;
+    if (device && (cb_engine_parse_device(device, &ordinal) != 0 || strlen(device) >= 8)) {
+        rc = cb_err_set(&err, CB_EUSAGE, "--device: expected cpu, cuda or cuda:N, got \"%s\"", device);
         goto out;
     }
     int shard_i = 0, shard_n = 0;
