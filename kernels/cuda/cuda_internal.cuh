@@ -76,6 +76,8 @@ static inline int blas_fail(cb_err *err, cublasStatus_t s, const char *what, con
  * `fmt` names the kernel and its grid; it is formatted only on failure. While
  * the stream is being captured into a graph nothing runs, so nothing is
  * synchronized (the replay is checked instead). */
+static inline int cu_launched(cb_cuda_ctx *c, cb_err *err, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 static inline int cu_launched(cb_cuda_ctx *c, cb_err *err, const char *file, int line, const char *fmt, ...) {
     cudaError_t e = cudaGetLastError();
     const char *when = "launch";
