@@ -436,7 +436,7 @@ void cb_engine_device_note(const cb_engine *e, char *buf, size_t cap) {
                  e->device, mi.device_name, (long long)n_dec, sync);
     else if (mi.graph_error[0])
         snprintf(buf, cap, "%s (%s): graph capture FAILED, those batch sizes ran eagerly: %s; %lld of %lld decode "
-                           "steps from %d graphs%s",
+                           "steps from %d graph(s)%s",
                  e->device, mi.device_name, mi.graph_error, (long long)mi.n_replays, (long long)n_dec, mi.n_graphs,
                  sync);
     else if (mi.n_replays == 0)
@@ -444,7 +444,7 @@ void cb_engine_device_note(const cb_engine *e, char *buf, size_t cap) {
                            "batch size, which runs eagerly)%s",
                  e->device, mi.device_name, (long long)n_dec, sync);
     else
-        snprintf(buf, cap, "%s (%s): decode from CUDA graphs: %lld of %lld decode steps replayed from %d graphs "
+        snprintf(buf, cap, "%s (%s): decode from CUDA graphs: %lld of %lld decode steps replayed from %d graph(s) "
                            "(the first step of each batch size runs eagerly)%s",
                  e->device, mi.device_name, (long long)mi.n_replays, (long long)n_dec, mi.n_graphs, sync);
 }
