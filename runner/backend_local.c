@@ -13,6 +13,7 @@
 #include "engine/engine.h"
 #include "runner/prompt.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -202,6 +203,11 @@ static int local_tokenize(cb_backend *b, const char *text, int32_t *ids, int cap
 static void local_close(cb_backend *b) {
     if (!b) return;
     local_ctx *c = b->ctx;
+    if (c && c->e) { /* on a cuda device: say how decode ran (CUDA graphs or why not) */
+        char note[1024];
+        cb_engine_device_note(c->e, note, sizeof note);
+        if (note[0]) fprintf(stderr, "capbench: %s\n", note);
+    }
     if (c) cb_engine_free(c->e);
     free(c);
     free(b);

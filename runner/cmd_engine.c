@@ -6,7 +6,7 @@
  *   capbench tokenize --model M [--no-bos] [--no-parse-special] TEXT
  *       -> [1,403,407]
  *   capbench generate --model M -p TEXT [-n N] [--temp T] [--seed S] [--threads N]
- *                     [--top-k K] [--top-p P] [--ctx N] [--stop S]... [--device cpu|cuda]
+ *                     [--top-k K] [--top-p P] [--ctx N] [--stop S]... [--device cpu|cuda[:N]]
  *       -> the continuation text and a newline (greedy unless --temp > 0); -n 0
  *          still loads and checks the model, then prints just the newline
  *   capbench logits --model M -p TEXT [--top K]
@@ -222,8 +222,9 @@ static int open_engine(const char *cmd, const common_opts *o, cb_engine **e) {
                          .device = o->device};
     cb_err err;
     cb_err_clear(&err);
-    if (o->device && strcmp(o->device, "cpu") != 0 && strcmp(o->device, "cuda") != 0) {
-        fprintf(stderr, "capbench %s: unknown device '%s' (cpu or cuda)\n", cmd, o->device);
+    int ordinal;
+    if (cb_engine_parse_device(o->device, &ordinal) != 0) {
+        fprintf(stderr, "capbench %s: unknown device '%s' (cpu, cuda or cuda:N)\n", cmd, o->device);
         return 2;
     }
     if (cb_engine_open(&eo, e, &err) == 0) return 0;
@@ -232,6 +233,15 @@ static int open_engine(const char *cmd, const common_opts *o, cb_engine **e) {
         return 1;
     }
     return model_fail(cmd, o->model, &err);
+}
+
+/* Frees the engine; on a cuda device first says on stderr how decode ran
+ * (from CUDA graphs or not, and why). */
+static void close_engine(const char *cmd, cb_engine *e) {
+    char note[1024];
+    cb_engine_device_note(e, note, sizeof note);
+    if (note[0]) fprintf(stderr, "capbench %s: %s\n", cmd, note);
+    cb_engine_free(e);
 }
 
 static int run_one(const char *cmd, cb_engine *e, const cb_engine_req *req, cb_engine_result *res) {
@@ -250,7 +260,7 @@ static int run_one(const char *cmd, cb_engine *e, const cb_engine_req *req, cb_e
 
 int cb_cmd_generate(int argc, char **argv) {
     static const char U[] = "--model M -p TEXT [-n N] [--temp T] [--seed S] [--threads N] [--top-k K] "
-                            "[--top-p P] [--ctx N] [--stop S]... [--ignore-eos] [--device cpu|cuda]";
+                            "[--top-p P] [--ctx N] [--stop S]... [--ignore-eos] [--device cpu|cuda[:N]]";
     if (want_help(argc, argv)) return printf("usage: capbench generate %s\n", U), 0;
     common_opts o = {0};
     const char *prompt = NULL;
@@ -301,12 +311,12 @@ int cb_cmd_generate(int argc, char **argv) {
         fputc('\n', stdout);
     }
     cb_engine_result_clear(&res);
-    cb_engine_free(e);
+    close_engine(argv[0], e);
     return rc;
 }
 
 int cb_cmd_logits(int argc, char **argv) {
-    static const char U[] = "--model M -p TEXT [--top K] [--threads N] [--ctx N] [--device cpu|cuda]";
+    static const char U[] = "--model M -p TEXT [--top K] [--threads N] [--ctx N] [--device cpu|cuda[:N]]";
     if (want_help(argc, argv)) return printf("usage: capbench logits %s\n", U), 0;
     common_opts o = {0};
     const char *prompt = NULL;
@@ -368,12 +378,12 @@ int cb_cmd_logits(int argc, char **argv) {
         }
     }
     cb_engine_result_clear(&res);
-    cb_engine_free(e);
+    close_engine(argv[0], e);
     return rc;
 }
 
 int cb_cmd_score(int argc, char **argv) {
-    static const char U[] = "--model M --context C --continuation X [--threads N] [--ctx N] [--device cpu|cuda]";
+    static const char U[] = "--model M --context C --continuation X [--threads N] [--ctx N] [--device cpu|cuda[:N]]";
     if (want_help(argc, argv)) return printf("usage: capbench score %s\n", U), 0;
     common_opts o = {0};
     const char *ctx = NULL, *cont = NULL;
@@ -406,7 +416,7 @@ int cb_cmd_score(int argc, char **argv) {
         printf("],\"is_greedy\":%s}\n", res.is_greedy ? "true" : "false");
     }
     cb_engine_result_clear(&res);
-    cb_engine_free(e);
+    close_engine(argv[0], e);
     return rc;
 }
 
