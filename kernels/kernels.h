@@ -116,6 +116,15 @@ double cb_log_softmax_at(const float *x, int64_t n, int64_t idx);
 /* gate (n) = silu(gate) * up */
 void cb_swiglu(float *gate, const float *up, int64_t n);
 void cb_swiglu_ref(float *gate, const float *up, int64_t n);
+/* gate[i] = gelu(gate[i]) * up[i], GELU in its tanh form
+ * 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) (Hendrycks & Gimpel), in
+ * float; the _ref twin in double. */
+void cb_geglu(float *gate, const float *up, int64_t n);
+void cb_geglu_ref(float *gate, const float *up, int64_t n);
+/* Soft-capping: x[i] = cap * tanh(x[i] / cap), cap > 0 (Gemma 2 attention
+ * scores and logits); the _ref twin in double. */
+void cb_softcap(float *x, int64_t n, float cap);
+void cb_softcap_ref(float *x, int64_t n, float cap);
 /* index of the max (lowest index on ties); n >= 1; NaNs are never chosen
  * unless x[0] is NaN. */
 int64_t cb_argmax(const float *x, int64_t n);

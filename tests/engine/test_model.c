@@ -223,6 +223,8 @@ typedef struct edit {
     const char *arch;        /* general.architecture */
     int drop_embd_len;       /* leave out llama.embedding_length */
     const char *scaling;     /* llama.rope.scaling.type, with factor 2 */
+    const char *set_key;     /* a u32 key added with value set_val */
+    uint32_t set_val;
 } edit;
 
 /* Rewrites the tiny F32 model with one edit into out; returns 0. */
@@ -243,6 +245,7 @@ static void rewrite(const edit *ed, const char *out) {
         else if (cb_gguf_get_u64(src, k, &u) == 0) cb_gguf_writer_set_u32(w, k, (uint32_t)u);
     }
     cb_gguf_writer_set_str(w, "general.architecture", ed->arch ? ed->arch : "llama");
+    if (ed->set_key) cb_gguf_writer_set_u32(w, ed->set_key, ed->set_val);
     if (ed->scaling) {
         cb_gguf_writer_set_str(w, "llama.rope.scaling.type", ed->scaling);
         cb_gguf_writer_set_f32(w, "llama.rope.scaling.factor", 2.0f);
@@ -312,7 +315,18 @@ Test(model, malformed_models_name_the_problem) {
 
     edit arch = {.arch = "gpt2"};
     cr_expect_eq(load_edited(&arch, &e, NULL), CB_EUNSUP);
-    cr_expect(strstr(e.msg, "gpt2") != NULL, "%s", e.msg);
+    cr_expect(strstr(e.msg, "'gpt2'") && strstr(e.msg, "supported: llama, qwen2, phi3, gemma2"), "%s", e.msg);
+
+    /* Mixtral-style files (llama arch with experts) and mismatched value heads are refused */
+    edit moe = {.set_key = "llama.expert_count", .set_val = 8};
+    cr_expect_eq(load_edited(&moe, &e, NULL), CB_EUNSUP);
+    cr_expect(strstr(e.msg, "expert_count") && strstr(e.msg, "mixture-of-experts"), "%s", e.msg);
+    edit vlen = {.set_key = "llama.attention.value_length", .set_val = 8};
+    cr_expect_eq(load_edited(&vlen, &e, NULL), CB_EUNSUP);
+    cr_expect(strstr(e.msg, "value_length 8"), "%s", e.msg);
+    /* Mistral/Nemo-style explicit head size equal to the default loads */
+    edit klen = {.set_key = "llama.attention.key_length", .set_val = 16};
+    cr_expect_eq(load_edited(&klen, &e, NULL), 0, "%s", e.msg);
 
     edit key = {.drop_embd_len = 1};
     cr_expect_eq(load_edited(&key, &e, NULL), CB_EFORMAT);
