@@ -337,6 +337,39 @@ static int parse_tensor(rd *r, cb_gguf *g, uint64_t i) {
     return 0;
 }
 
+static int cmp_offset(const void *a, const void *b, void *ctx) {
+    const cb_gguf_tensor *ts = ctx;
+    uint64_t x = ts[*(const uint64_t *)a].offset, y = ts[*(const uint64_t *)b].offset;
+    return x < y ? -1 : x > y;
+}
+
+/* Refuses tensors whose data regions share a byte (the reference reader does
+ * too): sorted by offset, each must end at or before the next one starts.
+ * Offsets and sizes were checked against the file already, so the sums fit. */
+static int check_overlap(rd *r, const cb_gguf *g) {
+    if (g->n_tensors < 2) return 0;
+    uint64_t *ix = malloc(g->n_tensors * sizeof *ix);
+    if (!ix)
+        return cb_err_set(r->err, CB_ENOMEM, "%s: out of memory checking %llu tensors", g->path,
+                          (unsigned long long)g->n_tensors);
+    for (uint64_t i = 0; i < g->n_tensors; i++) ix[i] = i;
+    qsort_r(ix, (size_t)g->n_tensors, sizeof *ix, cmp_offset, g->tensors);
+    int rc = 0;
+    for (uint64_t i = 0; i + 1 < g->n_tensors; i++) {
+        const cb_gguf_tensor *a = &g->tensors[ix[i]], *b = &g->tensors[ix[i + 1]];
+        if (a->offset + a->n_bytes <= b->offset) continue;
+        uint64_t a0 = g->data_start + a->offset, b0 = g->data_start + b->offset;
+        rc = fail_at(r, b0,
+                     "tensor data overlaps: '%s' occupies bytes %llu..%llu and '%s' starts at byte %llu "
+                     "(data offsets %llu and %llu)",
+                     a->name, (unsigned long long)a0, (unsigned long long)(a0 + a->n_bytes - 1), b->name,
+                     (unsigned long long)b0, (unsigned long long)a->offset, (unsigned long long)b->offset);
+        break;
+    }
+    free(ix);
+    return rc;
+}
+
 static int parse(cb_gguf *g, cb_err *err) {
     rd r = {.p = g->base, .len = g->size, .pos = 0, .path = g->path, .err = err};
     uint32_t magic;
@@ -418,7 +451,7 @@ static int parse(cb_gguf *g, cb_err *err) {
                            (unsigned long long)g->size, (unsigned long long)g->data_start);
         t->data = g->base + g->data_start + t->offset;
     }
-    return 0;
+    return check_overlap(&r, g);
 }
 
 static int open_common(cb_gguf *g, cb_gguf **out, cb_err *err) {

@@ -14,6 +14,9 @@
  *
  * The reader checks every count, length, offset and size with overflow-safe
  * arithmetic before use and reports the byte offset of the first problem.
+ * Tensor data regions must not overlap (sorted by offset, each ends at or
+ * before the next starts); a file where two do is refused with both byte
+ * ranges.
  * It does not interpret metadata (the model and tokenizer do that).
  */
 #ifndef CB_GGUF_H

@@ -711,6 +711,36 @@ Test(gguf, malformed_tensors) {
     expect_bad(&b, "padding", "missing padding");
 }
 
+/* Tensor data regions that share a byte are refused with both byte ranges. */
+Test(gguf, overlapping_tensor_data) {
+    bb b = {.n = 0};
+    uint64_t ne[1] = {32}; /* 128 bytes of F32 */
+    /* header 24 + 2 x 33-byte infos = 90, padded: data starts at byte 96 */
+    hdr(&b, 3, 2, 0);
+    tinfo(&b, "b", 1, ne, CB_GGML_F32, 64);
+    tinfo(&b, "a", 1, ne, CB_GGML_F32, 0);
+    pad(&b, 32);
+    zeros(&b, 256);
+    expect_bad(&b, "byte 160: tensor data overlaps: 'a' occupies bytes 96..223 and 'b' starts at byte 160 "
+                   "(data offsets 0 and 64)",
+               "overlap");
+    hdr(&b, 3, 2, 0); /* the same region twice */
+    tinfo(&b, "a", 1, ne, CB_GGML_F32, 0);
+    tinfo(&b, "b", 1, ne, CB_GGML_F32, 0);
+    pad(&b, 32);
+    zeros(&b, 256);
+    expect_bad(&b, "overlaps", "same offset");
+    hdr(&b, 3, 2, 0); /* back to back is fine */
+    tinfo(&b, "a", 1, ne, CB_GGML_F32, 128);
+    tinfo(&b, "b", 1, ne, CB_GGML_F32, 0);
+    pad(&b, 32);
+    zeros(&b, 256);
+    cb_gguf *g = NULL;
+    cb_err e = {0};
+    cr_expect_eq(cb_gguf_open_mem(b.d, b.n, &g, &e), 0, "%s", e.msg);
+    cb_gguf_free(g);
+}
+
 Test(gguf, truncation_at_every_byte) {
     char path[256];
     tmp_path(path, sizeof path, "trunc");
