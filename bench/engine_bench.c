@@ -100,7 +100,7 @@ static int mkdir_p(const char *path) {
     return 0;
 }
 
-static void default_cache_dir(char *out, size_t cap) {
+void cb_engine_bench_cache_dir(char *out, size_t cap) {
     const char *x = getenv("XDG_CACHE_HOME");
     if (x && *x) snprintf(out, cap, "%s/capbench/bench", x);
     else snprintf(out, cap, "%s/.cache/capbench/bench", getenv("HOME") ? getenv("HOME") : ".");
@@ -224,7 +224,7 @@ out:
     return rc;
 }
 
-static int ensure_model(const char *dir, const char *type, char *path, size_t cap, int json, cb_err *err) {
+int cb_engine_bench_ensure_model(const char *dir, const char *type, char *path, size_t cap, int json, cb_err *err) {
     snprintf(path, cap, "%s/tinyllama-1.1b-%s-seed0.gguf", dir, type);
     struct stat st;
     if (stat(path, &st) == 0 && st.st_size > 0) return 0;
@@ -284,7 +284,7 @@ int cb_engine_bench_main(int argc, char **argv) {
     cb_err_clear(&err);
     char dir[1024];
     if (c.cache_dir) snprintf(dir, sizeof dir, "%s", c.cache_dir);
-    else default_cache_dir(dir, sizeof dir);
+    else cb_engine_bench_cache_dir(dir, sizeof dir);
     char paths[2][1100];
     const char *types[2] = {"f16", "q8_0"};
     int n_models = 0;
@@ -304,7 +304,7 @@ int cb_engine_bench_main(int argc, char **argv) {
             cb_engine_free(pe);
         }
         for (int i = 0; i < 2; i++) {
-            if (ensure_model(dir, types[i], paths[i], sizeof paths[i], c.json, &err)) {
+            if (cb_engine_bench_ensure_model(dir, types[i], paths[i], sizeof paths[i], c.json, &err)) {
                 fprintf(stderr, "capbench bench: %s\n", err.msg);
                 return 1;
             }

@@ -14,6 +14,7 @@
  *       -> {"logprob":..,"n_tokens":..,"token_logprobs":[..],"is_greedy":true}
  *   capbench gen-model --shape tinyllama-1.1b|tiny --type f16|q8_0|f32 [--seed S]
  *                      [--vocab GGUF | --synth-vocab] -o FILE
+ *   capbench bench [--workload eval] ...   (bench/engine_bench.c, bench/engine_eval.c)
  *
  * Exit status: 0 ok; 2 bad flags (with usage) or an unreadable/malformed
  * model (the message names the file); 1 other failures, e.g. --device cuda
@@ -23,6 +24,7 @@
 #include "runner/commands.h"
 
 #include "bench/engine_bench.h"
+#include "bench/engine_eval.h"
 #include "engine/engine.h"
 #include "engine/genmodel.h"
 #include "engine/gguf.h"
@@ -450,3 +452,4 @@ int cb_cmd_gen_model(int argc, char **argv) {
 /* ---- bench ------------------------------------------------------------------------------------- */
 
 int cb_cmd_bench_engine(int argc, char **argv) { return cb_engine_bench_main(argc, argv); }
+int cb_cmd_bench_eval(int argc, char **argv) { return cb_eval_bench_main(argc, argv); }
