@@ -20,7 +20,7 @@
  *   1. main: all items, prefix sharing on (the engine prefills each context
  *      once and forks its KV cache per ending): items/s, tokens/s, accuracy,
  *      time per stage;
- * *   2. speed-up: the first K = min(n, 10) items again with sharing on, then
+ *   2. speed-up: the first K = min(n, 10) items again with sharing on, then
  *      with it off: speed-up = unshared time / shared time on the same items;
  *      the unshared scores must equal the main pass's bit for bit (printed);
  *   3. generation: min(n, 20) contexts, 64 greedy tokens each, together.
