@@ -234,7 +234,7 @@ int cb_engine_bench_ensure_model(const char *dir, const char *type, char *path, 
     return cb_genmodel_write(&o, err);
 }
 
-static void print_json_str(const char *s) {
+void cb_engine_bench_json_str(const char *s) {
     putchar('"');
     for (; *s; s++) {
         unsigned char ch = (unsigned char)*s;
@@ -350,10 +350,10 @@ int cb_engine_bench_main(int argc, char **argv) {
 
     if (c.json) {
         printf("{\"threads\":%d,\"device\":", c.threads);
-        print_json_str(c.device);
+        cb_engine_bench_json_str(c.device);
         if (is_cuda(&c)) {
             printf(",\"card\":");
-            print_json_str(dc.name);
+            cb_engine_bench_json_str(dc.name);
             printf(",\"gemm_peak_tflops\":%.3f", dc.gemm_peak / 1e12);
         }
         printf(",\"copy_bandwidth_gbs\":%.3f,\"prompt_tokens\":%d,\"decode_steps\":%d,\"models\":[", bw / 1e9,
@@ -361,9 +361,9 @@ int cb_engine_bench_main(int argc, char **argv) {
         for (int i = 0; i < n_models; i++) {
             model_res *m = &res[i];
             printf("%s{\"path\":", i ? "," : "");
-            print_json_str(m->path);
+            cb_engine_bench_json_str(m->path);
             printf(",\"type\":");
-            print_json_str(m->type);
+            cb_engine_bench_json_str(m->type);
             printf(",\"n_params\":%lld,\"weight_bytes\":%llu,\"prefill_tok_s\":%.3f,\"decode\":[",
                    (long long)m->n_params, (unsigned long long)m->weight_bytes, m->prefill_tok_s);
             for (int k = 0; k < n_batches(&c); k++)

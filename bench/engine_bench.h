@@ -19,5 +19,8 @@ void cb_engine_bench_cache_dir(char *out, size_t cap);
  * (synthesized vocab, seed 0) unless it exists; quiet = 0 says so on stderr.
  * Errors: CB_EIO (folder), those of cb_genmodel_write. */
 int cb_engine_bench_ensure_model(const char *dir, const char *type, char *path, size_t cap, int quiet, cb_err *err);
+/* Prints s to stdout as a JSON string (quotes, backslashes and control
+ * characters escaped). */
+void cb_engine_bench_json_str(const char *s);
 
 #endif

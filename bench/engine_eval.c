@@ -272,17 +272,6 @@ static int generate(cb_engine *e, const cb_mc_item *items, int n, gen_res *g, cb
 
 /* ---- output ------------------------------------------------------------------------------ */
 
-static void json_str(const char *s) {
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch == '"' || ch == '\\') printf("\\%c", ch);
-        else if (ch < 0x20) printf("\\u%04x", ch);
-        else putchar(ch);
-    }
-    putchar('"');
-}
-
 typedef struct report {
     const eval_cfg *c;
     const char *model, *src;
@@ -303,9 +292,9 @@ static void print_report(const report *r) {
     double w = m->wall_s > 0 ? m->wall_s : 1.0;
     if (r->c->json) {
         printf("{\"workload\":\"eval\",\"model\":");
-        json_str(r->model);
+        cb_engine_bench_json_str(r->model);
         printf(",\"items\":");
-        json_str(r->src);
+        cb_engine_bench_json_str(r->src);
         printf(",\"threads\":%d,\"n_items\":%d,\"wall_s\":%.3f,\"items_per_s\":%.4f,\"tokens_per_s\":%.3f,"
                "\"tokens_fed\":%lld,\"tokens_fed_contexts\":%lld,\"tokens_fed_continuations\":%lld,"
                "\"continuation_tokens_scored\":%lld,\"steps\":%lld,",
