@@ -107,9 +107,8 @@ static const struct {
 
 const char *cb_model_supported_archs(void) { return "llama, qwen2, phi3, gemma2"; }
 
-static int is_matmul_type(uint32_t t) {
-    return t == CB_GGML_F32 || t == CB_GGML_F16 || t == CB_GGML_BF16 || t == CB_GGML_Q8_0;
-}
+/* Every type the GGUF reader accepts has a matmul kernel (cb_row_bytes != 0). */
+static int is_matmul_type(uint32_t t) { return cb_row_bytes(t, cb_type_block_elems(t)) != 0; }
 
 /* Binds tensor `name` and checks ne == [ne0, ne1, 1, 1] (ne1 = 1 for vectors)
  * and the type: any matmul type for matrices, F32 for vectors. */
@@ -125,11 +124,12 @@ static int bind(const cb_gguf *g, const char *name, int64_t ne0, int64_t ne1, in
                           (long long)ne1);
     if (matrix) {
         if (!is_matmul_type(t->type))
-            return cb_err_set(err, CB_EUNSUP, "%s: tensor '%s' has type %s; supported: F32, F16, BF16, Q8_0",
+            return cb_err_set(err, CB_EUNSUP, "%s: tensor '%s' has type %s; supported: " CB_GGUF_SUPPORTED_TYPES,
                               cb_gguf_path(g), name, cb_ggml_type_name(t->type));
-        if (t->type == CB_GGML_Q8_0 && ne0 % CB_QK8_0 != 0)
-            return cb_err_set(err, CB_EFORMAT, "%s: tensor '%s' is Q8_0 but its rows (%lld) are not a multiple of 32",
-                              cb_gguf_path(g), name, (long long)ne0);
+        if (cb_row_bytes(t->type, ne0) == 0)
+            return cb_err_set(err, CB_EFORMAT, "%s: tensor '%s' is %s but its rows (%lld) are not a multiple of %lld",
+                              cb_gguf_path(g), name, cb_ggml_type_name(t->type), (long long)ne0,
+                              (long long)cb_type_block_elems(t->type));
     } else if (t->type != CB_GGML_F32) {
         return cb_err_set(err, CB_EUNSUP, "%s: tensor '%s' has type %s; norm weights must be F32", cb_gguf_path(g),
                           name, cb_ggml_type_name(t->type));
