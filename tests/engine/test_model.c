@@ -2,8 +2,11 @@
  * counts, the batched forward pass against a naive single-sequence forward
  * written here with the _ref kernels (F32, F16 and Q8_0 weights, NORM and NEOX
  * RoPE), F32 vs F16 vs Q8_0 agreement, RoPE scaling, and malformed models
- * (missing tensor, wrong shape, wrong type, other architecture, missing key)
- * failing with messages that name the culprit.
+ * (missing tensor, wrong shape, wrong type, other architecture (named, with
+ * the supported list), mixture of experts, value heads unlike key heads,
+ * missing key) failing with messages that name the culprit. The qwen2, phi3,
+ * gemma2 and llama3-rope paths are checked against llama.cpp in
+ * test_reference.c.
  */
 #include "engine/genmodel.h"
 #include "engine/gguf.h"
