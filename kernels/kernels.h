@@ -248,6 +248,20 @@ int64_t cb_argmax(const float *x, int64_t n);
  * second. Returns 0 when the buffers cannot be allocated. */
 double cb_measure_copy_bandwidth(cb_pool *pool, size_t bytes, int reps);
 
+/* Read bandwidth: bytes read per second of a sum over a `bytes` buffer
+ * split into one contiguous slice per pool thread (8-byte loads, four
+ * independent chains per thread, software prefetch 8 KiB ahead; pages first
+ * touched by their reader); best
+ * of `reps`. The access pattern of a matvec's weight stream, so the yardstick
+ * a decode's weight-read rate is divided by. Pick bytes well above the
+ * last-level cache. Returns 0 when the buffer cannot be allocated. */
+double cb_measure_read_bandwidth(cb_pool *pool, size_t bytes, int reps);
+
+/* Size in bytes of the last-level data cache cpu0 reports (the highest
+ * level in /sys/devices/system/cpu/cpu0/cache, else sysconf's L3/L2 size);
+ * 0 when unknown. A shared L3 is reported whole, a per-CCX one per CCX. */
+size_t cb_llc_bytes(void);
+
 /* Weight-read rate of batch-1 decode: builds n_mats random matrices of N rows
  * of K (`wtype`, one allocation), then times passes of cb_matmul with T = 1
  * over all of them; best of `reps` passes. Returns weight bytes read per

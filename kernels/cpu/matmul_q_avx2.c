@@ -62,22 +62,27 @@ static ALWAYS_INLINE __m256i sdot32(__m256i q, __m256i a) {
 
 /* Per-block results for one row: lanes to reduce, and the row's float scalars. */
 typedef struct blk {
-    __m256i p;
-    int32_t imin;
+    __m256i p, pm; /* lanes of isum and (K-quants) imin */
     float dw, mw;
 } blk;
 
-static ALWAYS_INLINE void kq_scales(const uint8_t *s, uint8_t sc[8], uint8_t m[8]) {
-    for (int j = 0; j < 4; j++) {
-        sc[j] = s[j] & 63;
-        m[j] = s[j + 4] & 63;
-        sc[j + 4] = (uint8_t)((s[j + 8] & 15) | (s[j] >> 6) << 4);
-        m[j + 4] = (uint8_t)((s[j + 8] >> 4) | (s[j + 4] >> 6) << 4);
-    }
+/* The 8 six-bit scales (lanes 0..7) and mins (8..15) of a Q4_K/Q5_K block as
+ * bytes, from its 12 packed bytes read as three little-endian u32 (see
+ * cb_kq_pack_scales): sc[0..3] = s0 & 63 per byte, m[0..3] = s1 & 63,
+ * sc[4..7] = (s2 & 15) | (s0 >> 6) << 4, m[4..7] = (s2 >> 4) | (s1 >> 6) << 4. */
+static ALWAYS_INLINE __m128i kq_scales_mins(const uint8_t *p) {
+    uint32_t s0, s1, s2;
+    memcpy(&s0, p, 4);
+    memcpy(&s1, p + 4, 4);
+    memcpy(&s2, p + 8, 4);
+    uint32_t sc_lo = s0 & 0x3f3f3f3fu, m_lo = s1 & 0x3f3f3f3fu;
+    uint32_t sc_hi = (s2 & 0x0f0f0f0fu) | ((s0 >> 6) & 0x03030303u) << 4;
+    uint32_t m_hi = ((s2 >> 4) & 0x0f0f0f0fu) | ((s1 >> 6) & 0x03030303u) << 4;
+    return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi);
 }
 
 static ALWAYS_INLINE blk block_dot(uint32_t wt, const char *row, int64_t b, const char *xt) {
-    blk r = {_mm256_setzero_si256(), 0, 0.0f, 0.0f};
+    blk r = {_mm256_setzero_si256(), _mm256_setzero_si256(), 0.0f, 0.0f};
     switch (wt) {
     case CB_KTYPE_Q4_0: {
         const cb_block_q4_0 *w = (const cb_block_q4_0 *)row + b;
@@ -120,8 +125,9 @@ static ALWAYS_INLINE blk block_dot(uint32_t wt, const char *row, int64_t b, cons
         const cb_block_q5_k *w5 = (const cb_block_q5_k *)row + b;
         const cb_block_q8_k *a = (const cb_block_q8_k *)xt + b;
         const uint8_t *qs = five ? w5->qs : w4->qs;
-        uint8_t sc[8], m[8];
-        kq_scales(five ? w5->scales : w4->scales, sc, m);
+        const __m128i sm = kq_scales_mins(five ? w5->scales : w4->scales);
+        /* int16 scales in both 128-bit lanes; sub-block j's scale broadcast by a byte shuffle */
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
         const __m256i m4 = _mm256_set1_epi8(15);
         __m256i hb = five ? _mm256_loadu_si256((const __m256i *)w5->qh) : _mm256_setzero_si256();
         __m256i acc = _mm256_setzero_si256();
@@ -136,14 +142,17 @@ static ALWAYS_INLINE blk block_dot(uint32_t wt, const char *row, int64_t b, cons
             }
             __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c)));
             __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c + 32)));
-            plo = _mm256_madd_epi16(plo, _mm256_set1_epi16(sc[2 * c]));
-            phi = _mm256_madd_epi16(phi, _mm256_set1_epi16(sc[2 * c + 1]));
+            const __m256i pick_lo = _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * c)));
+            const __m256i pick_hi = _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * c + 1)));
+            plo = _mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc16, pick_lo));
+            phi = _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc16, pick_hi));
             acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, phi));
         }
-        int32_t im = 0;
-        for (int j = 0; j < 8; j++) im += (int32_t)m[j] * (a->bsums[2 * j] + a->bsums[2 * j + 1]);
+        /* imin = sum_j m_j * (bsums[2j] + bsums[2j+1]): mins doubled up as int16 pairs */
+        __m128i m16 = _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8));
+        __m256i mm = _mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16));
+        r.pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), mm);
         r.p = acc;
-        r.imin = im;
         r.dw = _cvtsh_ss(five ? w5->d : w4->d);
         r.mw = _cvtsh_ss(five ? w5->dmin : w4->dmin);
         break;
@@ -185,7 +194,8 @@ static ALWAYS_INLINE blk block_dot(uint32_t wt, const char *row, int64_t b, cons
 }
 
 /* The float step of block b for one row (the same cb_qacc_* as matmul_q.c). */
-static ALWAYS_INLINE float combine(uint32_t wt, float s, const blk *r, int32_t isum, const char *xt, int64_t b) {
+static ALWAYS_INLINE float combine(uint32_t wt, float s, const blk *r, int32_t isum, int32_t imin, const char *xt,
+                                   int64_t b) {
     switch (wt) {
     case CB_KTYPE_Q4_0:
     case CB_KTYPE_Q5_0: return cb_qacc_d(s, r->dw, _cvtsh_ss(((const cb_block_q8_0 *)xt + b)->d), isum);
@@ -195,7 +205,7 @@ static ALWAYS_INLINE float combine(uint32_t wt, float s, const blk *r, int32_t i
         return cb_qacc_dm(s, r->dw, _cvtsh_ss(a->d), isum, r->mw, _cvtsh_ss(a->s));
     }
     case CB_KTYPE_Q6_K: return cb_qacc_d(s, r->dw, ((const cb_block_q8_k *)xt + b)->d, isum);
-    default: return cb_qacc_k(s, ((const cb_block_q8_k *)xt + b)->d, r->dw, r->mw, isum, r->imin);
+    default: return cb_qacc_k(s, ((const cb_block_q8_k *)xt + b)->d, r->dw, r->mw, isum, imin);
     }
 }
 
@@ -227,11 +237,13 @@ static ALWAYS_INLINE void group(uint32_t wt, int R, const char *W, size_t rb, co
                 r[i] = block_dot(wt, row[i], b, xt);
             }
 #pragma GCC unroll 4
-            for (int i = R; i < 4; i++) r[i].p = _mm256_setzero_si256();
-            int32_t is[4];
+            for (int i = R; i < 4; i++) r[i].p = r[i].pm = _mm256_setzero_si256();
+            int32_t is[4], im[4] = {0, 0, 0, 0};
             _mm_storeu_si128((__m128i *)is, hsum4(r[0].p, r[1].p, r[2].p, r[3].p));
+            if (wt == CB_KTYPE_Q4_K || wt == CB_KTYPE_Q5_K)
+                _mm_storeu_si128((__m128i *)im, hsum4(r[0].pm, r[1].pm, r[2].pm, r[3].pm));
 #pragma GCC unroll 4
-            for (int i = 0; i < R; i++) s[i] = combine(wt, s[i], &r[i], is[i], xt, b);
+            for (int i = 0; i < R; i++) s[i] = combine(wt, s[i], &r[i], is[i], im[i], xt, b);
         }
 #pragma GCC unroll 4
         for (int i = 0; i < R; i++) y[t * N + n + i] = s[i];
