@@ -566,10 +566,15 @@ static int pick_demos(const counting_state *st, uint64_t task_seed, int sub, con
     if (got < k)
         return cb_err_set(err, CB_EUSAGE, "%s: only %d of %d few-shot demos found in %d pool items (word source \"%s\")",
                           it->id, got, k, DEMO_STRIDE, st->words_param);
-    if (sub == ST_SUB) {
+    if (sub == ST_SUB) { /* shuffle an index array (cb_rng_shuffle takes elements up to 64 bytes) */
         cb_rng r;
         cb_rng_seed(&r, it->seed);
-        cb_rng_shuffle(&r, out, (size_t)k, sizeof *out);
+        int order[8];
+        demo tmp[8];
+        for (int j = 0; j < k; j++) order[j] = j;
+        cb_rng_shuffle(&r, order, (size_t)k, sizeof order[0]);
+        for (int j = 0; j < k; j++) tmp[j] = out[order[j]];
+        memcpy(out, tmp, (size_t)k * sizeof *out);
     }
     return 0;
 }
