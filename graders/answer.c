@@ -531,7 +531,8 @@ static const char *const stmt_verbs[] = {"is",   "are",   "was",   "were",     "
                                          "here's", "equals", "equal", "gives",  "give",    "makes",  "make",
                                          "has",  "have",  "contains", "contain", "count", "counted", "see",
                                          "get",  "got",   "find",  "found",    "es",      "son",    "tiene",
-                                         "tienen", "total", NULL};
+                                         "tienen", "total", "but", "say", "guess", "think", "believe",
+                                         "estimate", NULL};
 static const char *const conj_words[] = {"and", "but", "so", "because", "since", "as", "which", "while",
                                          "y", "pero", "porque", "pues", NULL};
 
@@ -575,7 +576,7 @@ static int statement(const doc *d, const val *v, int lo, int hi) {
     int j = skip_unit_tail(d, v->i1, hi);                                                   /* N in total */
     if (j > v->i1 && j <= hi && (isw(d, j - 1, "total") || isw(d, j - 1, "altogether"))) return 1;
     if (k >= lo && (inset(d, k, stmt_verbs) || isp(d, k, '=') || isp(d, k, ':') || isp(d, k, 0x2192) ||
-                    isp(d, k, 0x21D2) || (isp(d, k, '>') && isp(d, k - 1, '='))))
+                    isp(d, k, 0x21D2) || (isp(d, k, '>') && (isp(d, k - 1, '=') || isp(d, k - 1, '-')))))
         return clause_end_after(d, v, hi);
     return 0;
 }
@@ -654,6 +655,14 @@ static res committed_count(const doc *d, int a, int b, int first_any) {
         bk = 0;
     }
     if (bk) found = 1;
+    for (int i = a; i < b && !found && !first_any; i++) { /* nothing committed, but alternatives offered */
+        val w;
+        if (value_at(d, i, b, &w) && !rejected(d, &w) && hedged_count(d, &w, a, b)) {
+            r.state = R_HEDGED;
+            r.v = w;
+            return r;
+        }
+    }
     for (int i = a; i < b && !found && first_any; i++)
         if (value_at(d, i, b, &v) && !rejected(d, &v)) found = 1;
     if (!found) return r;
@@ -668,7 +677,7 @@ static const char *const neg_words[] = {"not", "never", "cannot", NULL};
 static const char *const yes_words[] = {"yes", "yeah", "yep", "yup", "true", "correct", "indeed", "sí",
                                         "correcto", "verdadero", "cierto", "affirmative", NULL};
 static const char *const yes_end_words[] = {"sure", "certainly", "absolutely", "definitely", "si", NULL};
-static const char *const no_words[] = {"nope", "nah", "false", "incorrect", "falso", "incorrecto", NULL};
+static const char *const no_words[] = {"nope", "nah", "false", "incorrect", "negative", "falso", "incorrecto", NULL};
 /* "no" before these is a determiner, not an answer */
 static const char *const no_idioms[] = {"doubt", "problem", "matter", "wonder", "idea", "one", "longer", "need",
                                         "worries", "sé", NULL};
@@ -692,7 +701,7 @@ static int predicate_at(const doc *d, int i, int hi) {
     static const char *const one[] = {"appear",    "appears", "occur",     "occurs",    "contain", "contains",
                                       "exist",     "exists",  "contained", "present",   "found",   "included",
                                       "inside",    "parte",   "aparece",   "contiene",  "encuentra", "contenida",
-                                      "contenido", "presente", NULL};
+                                      "contenido", "presente", "there",    NULL};
     if (i >= hi) return 0;
     if (inset(d, i, one)) return 1;
     if (isw(d, i, "part") && isw(d, i + 1, "of")) return 2;
@@ -715,6 +724,8 @@ static int polar_at(const doc *d, int i, int hi, int *yes) {
         if (isw(d, i, "not") && (isw(d, i + 1, "sure") || isw(d, i + 1, "only") || isw(d, i + 1, "certain"))) return 0;
         *yes = 0;
         if (isw(d, i, "not") && isw(d, i + 1, "really")) return 2;
+        if (isw(d, i, "not") && isw(d, i + 1, "at") && isw(d, i + 2, "all")) return 3;
+        if (isw(d, i + 1, "think") && isw(d, i + 2, "so")) return 3; /* "I don't think so" */
         int k = i + 1;
         for (int n = 0; n < 3 && k < hi && inset(d, k, aux_words); n++) k++;
         int c = predicate_at(d, k, hi);
@@ -722,8 +733,8 @@ static int polar_at(const doc *d, int i, int hi, int *yes) {
         if (inset(d, k, yes_words)) return k - i + 1;
         return clause_end_at(d, i + 1, hi) ? 1 : 0;
     }
-    if (strcmp(s, "no") == 0) { /* an interjection, not a determiner */
-        if (inset(d, i + 1, no_idioms)) return 0;
+    if (strcmp(s, "no") == 0) { /* an interjection, not a determiner or "oh no" */
+        if (inset(d, i + 1, no_idioms) || isw(d, i - 1, "oh")) return 0;
         if (!(clause_end_at(d, i + 1, hi) || isw(d, i + 1, "it") || isw(d, i + 1, "that") || isw(d, i + 1, "this") ||
               isw(d, i + 1, "there") || isw(d, i + 1, "i") || isw(d, i + 1, "way")))
             return 0;
@@ -735,9 +746,17 @@ static int polar_at(const doc *d, int i, int hi, int *yes) {
         return 1;
     }
     *yes = 1;
+    if (isw(d, i, "yes") && isw(d, i - 1, "oh")) return 0;
     if (inset(d, i, yes_words) || inset(d, i, yes_verbs)) return 1;
     if (inset(d, i, yes_end_words) && clause_end_at(d, i + 1, hi) && !negation(d, i - 1)) return 1;
-    if (isw(d, i, "of") && isw(d, i + 1, "course")) return 2;
+    if (isw(d, i, "of") && isw(d, i + 1, "course")) {
+        if (isw(d, i + 2, "not")) { /* "of course not" */
+            *yes = 0;
+            return 3;
+        }
+        return 2;
+    }
+    if (isw(d, i, "think") && isw(d, i + 1, "so") && !negation(d, i - 1)) return 2;
     if (strcmp(s, "it") == 0 && (isw(d, i + 1, "is") || isw(d, i + 1, "does") || isw(d, i + 1, "can")) &&
         clause_end_at(d, i + 2, hi))
         return 2;
