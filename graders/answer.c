@@ -736,7 +736,7 @@ static int polar_at(const doc *d, int i, int hi, int *yes) {
     if (strcmp(s, "no") == 0) { /* an interjection, not a determiner or "oh no" */
         if (inset(d, i + 1, no_idioms) || isw(d, i - 1, "oh")) return 0;
         if (!(clause_end_at(d, i + 1, hi) || isw(d, i + 1, "it") || isw(d, i + 1, "that") || isw(d, i + 1, "this") ||
-              isw(d, i + 1, "there") || isw(d, i + 1, "i") || isw(d, i + 1, "way")))
+              isw(d, i + 1, "there") || isw(d, i + 1, "i") || isw(d, i + 1, "way") || isw(d, i + 1, "lo")))
             return 0;
         *yes = 0;
         return 1;
