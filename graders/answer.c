@@ -36,6 +36,7 @@ typedef struct doc {
     char *words;
     size_t wn, wcap;
     int spanish;             /* the response reads as Spanish ("once" = 11) */
+    int weak_ok;             /* yes/no: weak yes words (sure, certainly, of course) count */
     const cb_answer_req *req;
 } doc;
 
@@ -416,11 +417,16 @@ static int hedged_count(const doc *d, const val *v, int lo, int hi) {
     val w;
     int j = v->i1;
     if (isp(d, j, ',') || isp(d, j, '(')) j++;
+    int alt = 0;
     if ((isw(d, j, "or") || isw(d, j, "to") || isw(d, j, "o") || isw(d, j, "u")) && !isw(d, v->i0 - 1, "from")) {
-        int k = j + 1;
-        if (inset(d, k, maybe_words)) k++;
-        if (value_at(d, k, hi, &w) && w.v != v->v) return 1;
+        alt = 1;
+        j++;
     }
+    if (inset(d, j, maybe_words)) {
+        alt = 1;
+        j++;
+    }
+    if (alt && value_at(d, j, hi, &w) && w.v != v->v) return 1;
     j = v->i1;
     if ((isp(d, j, '-') || isp(d, j, '/')) && !d->tk[j].sp_before && j + 1 < hi && !d->tk[j + 1].sp_before &&
         value_at(d, j + 1, hi, &w) && w.v != v->v)
@@ -466,8 +472,9 @@ static const char *const len_words[] = {"letters", "letter", "characters", "char
                                         "letra", "caracteres", "caracter", "carácter", NULL};
 static const char *const distinct_words[] = {"distinct", "unique",  "different", "distintas", "distintos",
                                              "diferentes", "únicas", "únicos",   "unicas",    "unicos", NULL};
-static const char *const adverbs[] = {"exactly", "only", "just", "precisely", "also", "still", "exactamente",
-                                      "solo", "sólo", "solamente", NULL};
+static const char *const adverbs[] = {"exactly", "only", "just", "precisely", "also", "still", "about",
+                                      "around", "roughly", "approximately", "exactamente", "solo", "sólo",
+                                      "solamente", "aproximadamente", NULL};
 
 /* Tokens of a unit mention starting at j (0 when none). */
 static int unit_after(const doc *d, int j, int hi) {
@@ -553,7 +560,7 @@ static int clause_end_after(const doc *d, const val *v, int hi) {
     if (t->type == T_NL) return 1;
     if (t->type == T_PUNCT)
         return t->cp == '.' || t->cp == ',' || t->cp == ';' || t->cp == ':' || t->cp == '!' || t->cp == '?' ||
-               t->cp == ')' || t->cp == ']' || is_quote(d, j);
+               t->cp == ')' || t->cp == ']' || t->cp == '}' || t->cp == '|' || is_quote(d, j);
     return inset(d, j, conj_words);
 }
 
@@ -595,6 +602,20 @@ static const char *const alt_words[] = {"or", "to", "either", "between", "and", 
  * "2-3", "6/7", hedged); *out is the first value. */
 static int bare(const doc *d, int a, int b, val *out) {
     int have = 0, differ = 0;
+    /* a value that opens the span as its headline, then a separator and an
+     * explanation: "3 — s-t-r-a-w...", "3, because ...", "6: b-a-n-a-n-a" */
+    int i0 = a;
+    while (i0 < b && (d->tk[i0].type == T_PUNCT || inset(d, i0, fillers))) i0++;
+    val h, w;
+    if (value_at(d, i0, b, &h) && !rejected(d, &h) && !h.times) { /* not "Once, there was..." */
+        int j = h.i1 + unit_after(d, h.i1, b);
+        if (j < b && (isp(d, j, 0x2014) || isp(d, j, 0x2013) || isp(d, j, ',') || isp(d, j, ':') ||
+                      isp(d, j, ';') || isp(d, j, '(')) &&
+            !value_at(d, j + 1, b, &w) && !inset(d, j + 1, alt_words) && !inset(d, j + 1, maybe_words)) {
+            *out = h;
+            return 1;
+        }
+    }
     for (int i = a; i < b;) {
         const tok *t = &d->tk[i];
         if (t->type == T_PUNCT && t->cp == '(' && have) { /* "9 (c-o-m-m-i-t-t-e-e)" */
@@ -625,10 +646,29 @@ static int bare(const doc *d, int a, int b, val *out) {
 
 /* The value the tokens [a, b) commit to (TASKS.md 0.4): attached, else
  * statement, else bare; with first_any (a marker span) the first value last. */
+/* A value stated as the result of the span: "so 3 r's", "making three",
+ * "gives 3.", "3 in total", "a total of 3", "total: 3". It outranks the other
+ * values of its sentence ("2 in berry and 1 in straw, so 3 in total"). */
+static int result_value(const doc *d, const val *v, int lo, int hi) {
+    static const char *const result_words[] = {"making", "makes", "gives", "giving", "totaling", "totalling",
+                                               "so", "thus", "therefore", "hence", NULL};
+    int k = v->i0 - 1;
+    while (k >= lo && inset(d, k, adverbs)) k--;
+    if (k >= lo && inset(d, k, result_words)) return attached(d, v, lo, hi) || clause_end_after(d, v, hi);
+    int j = skip_unit_tail(d, v->i1, hi);
+    if (j > v->i1 && (isw(d, j - 1, "total") || isw(d, j - 1, "altogether"))) return 1;
+    if (k >= lo + 1 && isw(d, k, "of") && isw(d, k - 1, "total")) return 1;
+    if (k >= lo + 1 && (isp(d, k, ':') || isp(d, k, '=') || isw(d, k, "is")) && isw(d, k - 1, "total"))
+        return clause_end_after(d, v, hi);
+    return 0;
+}
+
 static res committed_count(const doc *d, int a, int b, int first_any) {
     res r = {R_NONE, {0}};
     val v;
     int found = 0;
+    for (int i = a; i < b && !found; i++)
+        if (value_at(d, i, b, &v) && !rejected(d, &v) && result_value(d, &v, a, b)) found = 1;
     for (int i = a; i < b && !found; i++) {
         if (isw(d, i, "no") && unit_after(d, i + 1, b)) { /* "no z's" */
             memset(&v, 0, sizeof v);
@@ -748,13 +788,13 @@ static int polar_at(const doc *d, int i, int hi, int *yes) {
     *yes = 1;
     if (isw(d, i, "yes") && isw(d, i - 1, "oh")) return 0;
     if (inset(d, i, yes_words) || inset(d, i, yes_verbs)) return 1;
-    if (inset(d, i, yes_end_words) && clause_end_at(d, i + 1, hi) && !negation(d, i - 1)) return 1;
+    if (inset(d, i, yes_end_words) && clause_end_at(d, i + 1, hi) && !negation(d, i - 1)) return d->weak_ok;
     if (isw(d, i, "of") && isw(d, i + 1, "course")) {
         if (isw(d, i + 2, "not")) { /* "of course not" */
             *yes = 0;
             return 3;
         }
-        return 2;
+        return d->weak_ok ? 2 : 0;
     }
     if (isw(d, i, "think") && isw(d, i + 1, "so") && !negation(d, i - 1)) return 2;
     if (strcmp(s, "it") == 0 && (isw(d, i + 1, "is") || isw(d, i + 1, "does") || isw(d, i + 1, "can")) &&
@@ -826,6 +866,7 @@ static int next_sentence(const doc *d, int *a, int lim, int *b) {
 static int marker_at(const doc *d, int i) {
     if (isw(d, i, "answer") || isw(d, i, "respuesta")) {
         if (isp(d, i + 1, ':')) return i + 2;
+        if (is_quote(d, i + 1) && isp(d, i + 2, ':')) return i + 3; /* {"answer": 3} */
         if (isw(d, i + 1, "is") || isw(d, i + 1, "es") || isw(d, i + 1, "was")) return isp(d, i + 2, ':') ? i + 3 : i + 2;
         return 0;
     }
@@ -992,6 +1033,37 @@ static int doc_open(doc *d, cb_normtext *nt, const char *text, const cb_answer_r
     return 0;
 }
 
+/* Markers, else sentences (TASKS.md 0.4 answer_span): the committed value of
+ * the span and its token range [*sa, *sb). */
+static res select_span(const doc *d, int t0, int t1, int *sa, int *sb, int *has_marker) {
+    res r = {R_NONE, {0}};
+    *sa = *sb = -1;
+    *has_marker = 0;
+    for (int i = t0; i < t1; i++) { /* the last marker with a value on its line */
+        int m = marker_at(d, i);
+        if (!m) continue;
+        int le = m;
+        while (le < t1 && d->tk[le].type != T_NL) le++;
+        res mr = committed(d, m, le, 1);
+        if (mr.state != R_NONE) {
+            r = mr;
+            *sa = m;
+            *sb = le;
+            *has_marker = 1;
+        }
+    }
+    if (*has_marker) return r;
+    for (int a = t0, b; next_sentence(d, &a, t1, &b); a = b) {
+        res sr = committed(d, a, b, 0);
+        if (sr.state == R_NONE) continue;
+        r = sr;
+        *sa = a;
+        *sb = b;
+        if (!d->req->reasoning) break;
+    }
+    return r;
+}
+
 static void set_span(const doc *d, const cb_normtext *nt, int a, int b, cb_answer *out) {
     if (b <= a) return;
     cb_normtext_raw_range(nt, d->tk[a].s, d->tk[b - 1].e, &out->span_start, &out->span_end);
@@ -1034,40 +1106,15 @@ int cb_answer_extract(const char *response, const cb_answer_req *req, cb_answer 
     while (t0 < d.nt && d.tk[t0].s < from) t0++;
     while (t1 > t0 && d.tk[t1 - 1].e > cut) t1--;
 
-    /* markers: the last one with a value on its line */
-    res r = {R_NONE, {0}};
+    /* the span; yes/no: weak yes words ("Sure!", "Certainly, ...") only when
+     * nothing else in the response is polar, since chat models open with them */
     int sa = -1, sb = -1;
-    for (int i = t0; i < t1; i++) {
-        int m = marker_at(&d, i);
-        if (!m) continue;
-        int le = m;
-        while (le < t1 && d.tk[le].type != T_NL) le++;
-        res mr = committed(&d, m, le, 1);
-        if (mr.state != R_NONE) {
-            r = mr;
-            sa = m;
-            sb = le;
-        }
+    res r = select_span(&d, t0, t1, &sa, &sb, &out->has_marker);
+    if (r.state == R_NONE && req->kind == CB_ASK_YESNO) {
+        d.weak_ok = 1;
+        r = select_span(&d, t0, t1, &sa, &sb, &out->has_marker);
     }
-    if (r.state != R_NONE) {
-        out->has_marker = 1;
-        out->flags |= CB_GRADE_MARKER;
-    } else {
-        out->flags |= CB_GRADE_NO_MARKER;
-        int last_a = -1, last_b = -1;
-        res last = r;
-        for (int a = t0, b; next_sentence(&d, &a, t1, &b); a = b) {
-            res sr = committed(&d, a, b, 0);
-            if (sr.state == R_NONE) continue;
-            last = sr;
-            last_a = a;
-            last_b = b;
-            if (!req->reasoning) break;
-        }
-        r = last;
-        sa = last_a;
-        sb = last_b;
-    }
+    out->flags |= out->has_marker ? CB_GRADE_MARKER : CB_GRADE_NO_MARKER;
 
     /* self-correction: the last cue after the value moves the span */
     if (r.state != R_NONE) {
@@ -1132,6 +1179,10 @@ int cb_answer_yes_no(const char *text) {
     int v = -1;
     if (doc_open(&d, &nt, text, &req, &e)) goto out;
     res r = committed_polar(&d, 0, d.nt);
+    if (r.state == R_NONE) {
+        d.weak_ok = 1;
+        r = committed_polar(&d, 0, d.nt);
+    }
     if (r.state == R_FOUND) v = (int)r.v.v;
 out:
     doc_free(&d);
