@@ -22,6 +22,7 @@ typedef struct tok {
     unsigned char sp_before; /* whitespace, a line break or the start precedes it */
     unsigned char nobreak;   /* T_PUNCT: the '.' of a line enumerator */
     unsigned char overflow;
+    unsigned char speech;    /* inside quoted speech of a line with a speech verb (story dialogue) */
     size_t s, e;             /* normalized byte range */
     size_t w;                /* T_WORD: offset of the lowercased text in doc.words */
     int32_t cp;              /* T_PUNCT: the code point */
@@ -37,6 +38,7 @@ typedef struct doc {
     size_t wn, wcap;
     int spanish;             /* the response reads as Spanish ("once" = 11) */
     int weak_ok;             /* yes/no: weak yes words (sure, certainly, of course) count */
+    int first;               /* first word/number token of the region read */
     const cb_answer_req *req;
 } doc;
 
@@ -111,6 +113,42 @@ static int is_letter(int32_t c) {
 
 static int is_digit(int32_t c) { return c >= '0' && c <= '9'; }
 static int byte_digit(const doc *d, size_t p) { return p < d->len && is_digit((unsigned char)d->t[p]); }
+
+/* Story dialogue: on a line with a speech verb outside quotes ("said",
+ * "asked"...), the words inside quotes are a character's speech, not the
+ * response's answer ('"Yes, I can help you," said Doggy.'). */
+static void mark_speech(doc *d) {
+    static const char *const verbs[] = {"said", "says", "asked", "asks", "replied", "shouted", "cried", "exclaimed",
+                                        "whispered", "yelled", "dijo", "preguntó", NULL};
+    for (int a = 0; a < d->nt;) {
+        int b = a;
+        while (b < d->nt && d->tk[b].type != T_NL) b++;
+        int in = 0, verb = 0;
+        for (int i = a; i < b; i++) {
+            const tok *t = &d->tk[i];
+            if (t->type == T_PUNCT && (t->cp == '"' || t->cp == 0x201C || t->cp == 0x201D)) {
+                in = t->cp == 0x201C ? 1 : t->cp == 0x201D ? 0 : !in;
+                continue;
+            }
+            if (!in && t->type == T_WORD) {
+                for (int k = 0; verbs[k]; k++)
+                    if (strcmp(d->words + t->w, verbs[k]) == 0) verb = 1;
+            }
+        }
+        if (verb) {
+            in = 0;
+            for (int i = a; i < b; i++) {
+                tok *t = &d->tk[i];
+                if (t->type == T_PUNCT && (t->cp == '"' || t->cp == 0x201C || t->cp == 0x201D)) {
+                    in = t->cp == 0x201C ? 1 : t->cp == 0x201D ? 0 : !in;
+                    continue;
+                }
+                t->speech = (unsigned char)in;
+            }
+        }
+        a = b + 1;
+    }
+}
 
 static int tokenize(doc *d) {
     size_t p = 0;
@@ -232,6 +270,7 @@ static int tokenize(doc *d) {
             }
         }
     }
+    mark_speech(d);
     return 0;
 }
 
@@ -309,7 +348,7 @@ static int unit_1_9(const doc *d, int i, int spanish_form) {
 
 /* The value that starts at token i, within [i, end). Returns 1 and fills *v. */
 static int value_at(const doc *d, int i, int end, val *v) {
-    if (i < 0 || i >= end) return 0;
+    if (i < 0 || i >= end || d->tk[i].speech) return 0;
     memset(v, 0, sizeof *v);
     v->i0 = i;
     const tok *t = &d->tk[i];
@@ -755,7 +794,7 @@ static int predicate_at(const doc *d, int i, int hi) {
 /* A polar expression starting at i; returns its token count (0: none) and writes *yes. */
 static int polar_at(const doc *d, int i, int hi, int *yes) {
     const char *s = wtext(d, i);
-    if (!s) return 0;
+    if (!s || d->tk[i].speech) return 0;
     int neg = inset(d, i, neg_words) || ends_nt(s) ||
               (strcmp(s, "no") == 0 && (isw(d, i + 1, "aparece") || isw(d, i + 1, "contiene") ||
                                         isw(d, i + 1, "forma") || isw(d, i + 1, "es") || isw(d, i + 1, "está") ||
@@ -788,13 +827,14 @@ static int polar_at(const doc *d, int i, int hi, int *yes) {
     *yes = 1;
     if (isw(d, i, "yes") && isw(d, i - 1, "oh")) return 0;
     if (inset(d, i, yes_words) || inset(d, i, yes_verbs)) return 1;
-    if (inset(d, i, yes_end_words) && clause_end_at(d, i + 1, hi) && !negation(d, i - 1)) return d->weak_ok;
+    if (inset(d, i, yes_end_words) && clause_end_at(d, i + 1, hi) && !negation(d, i - 1))
+        return d->weak_ok && i == d->first; /* only as the response's opening word */
     if (isw(d, i, "of") && isw(d, i + 1, "course")) {
         if (isw(d, i + 2, "not")) { /* "of course not" */
             *yes = 0;
             return 3;
         }
-        return d->weak_ok ? 2 : 0;
+        return d->weak_ok && i == d->first ? 2 : 0;
     }
     if (isw(d, i, "think") && isw(d, i + 1, "so") && !negation(d, i - 1)) return 2;
     if (strcmp(s, "it") == 0 && (isw(d, i + 1, "is") || isw(d, i + 1, "does") || isw(d, i + 1, "can")) &&
@@ -949,8 +989,18 @@ static size_t leading_copy_end(const char *t, size_t n, const char *q, size_t qn
     return best;
 }
 
-/* Byte where the response is cut: the first line at or after `from` that starts a new turn. */
+static const char *find_ci(const char *t, size_t from, size_t n, const char *p);
+
+/* Byte where the response is cut: the first line at or after `from` that
+ * starts a new turn, or an end-of-turn / start-of-text token that leaked into
+ * the text, whichever comes first. */
 static size_t turn_cut(const char *t, size_t n, size_t from) {
+    static const char *const specials[] = {"<s>", "</s>", "<|endoftext|>", "<|im_end|>", "<|im_start|>",
+                                           "<|eot_id|>", "<|end|>", "<end_of_turn>", "<|user|>", NULL};
+    for (int i = 0; specials[i]; i++) {
+        const char *x = find_ci(t, from, n, specials[i]);
+        if (x && (size_t)(x - t) < n) n = (size_t)(x - t);
+    }
     static const char *const heads[] = {"instruction", "input", "response", "question", "user", "human", "assistant",
                                         "system", "prompt", "example", NULL};
     for (size_t p = 0; p < n; p++) {
@@ -1105,6 +1155,8 @@ int cb_answer_extract(const char *response, const cb_answer_req *req, cb_answer 
     int t0 = 0, t1 = d.nt;
     while (t0 < d.nt && d.tk[t0].s < from) t0++;
     while (t1 > t0 && d.tk[t1 - 1].e > cut) t1--;
+    d.first = t0;
+    while (d.first < t1 && d.tk[d.first].type != T_WORD && d.tk[d.first].type != T_NUM) d.first++;
 
     /* the span; yes/no: weak yes words ("Sure!", "Certainly, ...") only when
      * nothing else in the response is polar, since chat models open with them */
@@ -1178,6 +1230,7 @@ int cb_answer_yes_no(const char *text) {
     cb_err e;
     int v = -1;
     if (doc_open(&d, &nt, text, &req, &e)) goto out;
+    while (d.first < d.nt && d.tk[d.first].type != T_WORD && d.tk[d.first].type != T_NUM) d.first++;
     res r = committed_polar(&d, 0, d.nt);
     if (r.state == R_NONE) {
         d.weak_ok = 1;
