@@ -663,7 +663,7 @@ static int bare(const doc *d, int a, int b, val *out) {
             continue;
         }
         if (t->type == T_PUNCT || t->type == T_NL || inset(d, i, adverbs) || inset(d, i, fillers) ||
-            inset(d, i, alt_words) || inset(d, i, maybe_words)) {
+            inset(d, i, alt_words) || inset(d, i, maybe_words) || negation(d, i)) {
             i++;
             continue;
         }
@@ -674,7 +674,11 @@ static int bare(const doc *d, int a, int b, val *out) {
             continue;
         }
         val v;
-        if (!value_at(d, i, b, &v) || rejected(d, &v)) return 0;
+        if (!value_at(d, i, b, &v)) return 0;
+        if (rejected(d, &v)) { /* "not two, three": the rejected value is no answer */
+            i = v.i1;
+            continue;
+        }
         if (have && v.v != out->v) differ = 1;
         if (!have) *out = v;
         have = 1;
@@ -804,6 +808,7 @@ static int polar_at(const doc *d, int i, int hi, int *yes) {
         *yes = 0;
         if (isw(d, i, "not") && isw(d, i + 1, "really")) return 2;
         if (isw(d, i, "not") && isw(d, i + 1, "at") && isw(d, i + 2, "all")) return 3;
+        if (isw(d, i, "not") && isw(d, i + 1, "a") && isw(d, i + 2, "chance")) return 3;
         if (isw(d, i + 1, "think") && isw(d, i + 2, "so")) return 3; /* "I don't think so" */
         int k = i + 1;
         for (int n = 0; n < 3 && k < hi && inset(d, k, aux_words); n++) k++;
@@ -815,7 +820,8 @@ static int polar_at(const doc *d, int i, int hi, int *yes) {
     if (strcmp(s, "no") == 0) { /* an interjection, not a determiner or "oh no" */
         if (inset(d, i + 1, no_idioms) || isw(d, i - 1, "oh")) return 0;
         if (!(clause_end_at(d, i + 1, hi) || isw(d, i + 1, "it") || isw(d, i + 1, "that") || isw(d, i + 1, "this") ||
-              isw(d, i + 1, "there") || isw(d, i + 1, "i") || isw(d, i + 1, "way") || isw(d, i + 1, "lo")))
+              isw(d, i + 1, "there") || isw(d, i + 1, "i") || isw(d, i + 1, "way") || isw(d, i + 1, "lo") ||
+              isw(d, i + 1, "chance")))
             return 0;
         *yes = 0;
         return 1;
@@ -1211,6 +1217,7 @@ int cb_answer_soft(const char *response, cb_ask_kind kind, int64_t gold) {
     cb_err e;
     int hit = -1;
     if (doc_open(&d, &nt, response, &req, &e)) goto out;
+    for (int i = 0; i < d.nt; i++) d.tk[i].speech = 0; /* "anywhere": dialogue too */
     hit = 0;
     for (int i = 0; i < d.nt && !hit; i++) {
         val v;
