@@ -6,6 +6,9 @@
  */
 #include "engine/engine.h"
 #include "engine/genmodel.h"
+#ifdef CB_HAVE_CUDA
+#include "kernels/cuda/cuda_kernels.h"
+#endif
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -313,12 +316,28 @@ Test(engine, open_errors) {
     cr_expect_neq(cb_engine_open(&o, &e, &err), 0);
     cr_expect_null(e);
     cr_expect(strstr(err.msg, "/nonexistent/model.gguf") != NULL, "%s", err.msg);
-    o = (cb_engine_opts){.model_path = model_path, .device = "cuda"};
-    cr_expect_eq(cb_engine_open(&o, &e, &err), CB_ENODEV);
-    o.device = "tpu";
+    o = (cb_engine_opts){.model_path = model_path, .device = "tpu"};
     cr_expect_eq(cb_engine_open(&o, &e, &err), CB_EUSAGE);
     o = (cb_engine_opts){.model_path = model_path, .n_seq = -1};
     cr_expect_eq(cb_engine_open(&o, &e, &err), CB_EUSAGE);
+}
+
+/* device "cuda" without a usable GPU is CB_ENODEV; on a machine with one the
+ * GPU tests (tests/engine/test_cuda_engine.c) cover that device instead. */
+Test(engine, cuda_without_gpu_is_enodev) {
+#ifdef CB_HAVE_CUDA
+    int n = 0;
+    cb_err probe;
+    cb_err_clear(&probe);
+    if (cb_cuda_device_count(&n, &probe) == 0 && n > 0)
+        cr_skip_test("a GPU is present: device 'cuda' works here (test_cuda_engine covers it)");
+#endif
+    cb_engine *e = NULL;
+    cb_err err;
+    cb_err_clear(&err);
+    cb_engine_opts o = {.model_path = model_path, .device = "cuda"};
+    cr_expect_eq(cb_engine_open(&o, &e, &err), CB_ENODEV, "%s", err.msg);
+    cr_expect_null(e);
 }
 
 /* ---- the command lines (runner/cmd_engine.c) through the built binary ------- */
