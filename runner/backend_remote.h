@@ -43,7 +43,10 @@
  * retry_max_s, times a jitter factor uniform in [0.75, 1.25] drawn from an RNG
  * seeded with rng_seed. 400, 401, 403 and 404 stop the whole run: submit
  * returns CB_ENET with the server's error message in err. Other failures set
- * out[i].error after the last attempt and the run goes on.
+ * out[i].error after the last attempt and the run goes on. Not retried: a body
+ * over max_response_bytes, a 200 whose body is not valid UTF-8 (the message
+ * gives the byte offset) or not the JSON above, and redirects (3xx), which are
+ * never followed, so the key never travels to another host.
  *
  * submit's results: out[i] is overwritten (zeroed first, not freed) with id,
  * text / scores, usage, finish_reason, rendered_prompt (completions requests
