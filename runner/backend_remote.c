@@ -611,8 +611,10 @@ static int on_done(void *user, uint64_t i, cb_http_result *res) {
         cb_remote_error_message(res->body, res->body_len, sm, sizeof sm);
         set_error(st, i, "HTTP %ld from %s: %s", res->status, s->url, sm);
         s->finished = 1;
-        cb_err_set(st->err, CB_ENET, "%s", o->error ? o->error : "HTTP error");
-        return CB_ENET;
+        /* the server refused what the user configured (key, model name, URL,
+         * parameters): bad input, and every other request would meet it too */
+        cb_err_set(st->err, CB_EUSAGE, "%s", o->error ? o->error : "HTTP error");
+        return CB_EUSAGE;
     }
     int retryable = res->fail == CB_HTTP_ECONNECT || res->fail == CB_HTTP_ETIMEOUT ||
                     res->fail == CB_HTTP_ETRANSPORT ||
