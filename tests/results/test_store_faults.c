@@ -142,9 +142,16 @@ Test(store_faults, disk_full_read_only_and_locked_then_resume, .timeout = 300) {
     char *bytes0 = cbt_read_file(db, &len0);
     cr_assert_not_null(bytes0);
     int root = geteuid() == 0;
+    /* root: the child runs as nobody, from a copy of the binary that nobody
+     * can reach (the build tree may sit under /root, mode 0700) */
+    char nobody_bin[128];
+    snprintf(nobody_bin, sizeof nobody_bin, "%s/capbench", dir);
+    cr_assert_eq(cbt_sh("cp '%s' '%s' && chmod 0755 '%s'", bin, nobody_bin, nobody_bin), 0);
+    resume_argv[0] = nobody_bin;
     cr_assert_eq(chmod(db, 0444), 0);
-    cr_assert_eq(chmod(dir, root ? 0755 : 0555), 0); /* root: the child runs as nobody */
+    cr_assert_eq(chmod(dir, root ? 0755 : 0555), 0);
     rc = spawn(resume_argv, out, (limits){.as_nobody = root});
+    resume_argv[0] = (char *)bin;
     if (rc == 125) cr_skip_test("cannot drop root to uid 65534 here, so a read-only file cannot be made");
     cr_assert_eq(chmod(dir, 0700), 0);
     cr_assert_eq(rc, 1, "read-only: exit %d", rc);
