@@ -197,7 +197,7 @@ static rowset read_db(const char *db, const char *when) {
         cr_assert_eq(cb_store_foreach_sample(st, 1, collect, &l, &err), 0, "%s: %s", when, err.msg);
     }
     cb_store_close(st);
-    qsort(l.rows, (size_t)l.n, sizeof *l.rows, cmpstr);
+    if (l.n > 1) qsort(l.rows, (size_t)l.n, sizeof *l.rows, cmpstr); /* rows is NULL while empty */
     for (int i = 1; i < l.n; i++) {
         size_t k = strcspn(l.rows[i], "\x1f");
         cr_assert(strncmp(l.rows[i - 1], l.rows[i], k + 1) != 0, "%s: item stored twice: %.*s", when, (int)k,
