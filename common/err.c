@@ -34,7 +34,7 @@ void cb_err_clear(cb_err *e) {
 
 int cb_err_exit_code(const cb_err *e) {
     if (!e || e->code == CB_OK) return 0;
-    if (e->code == CB_EUSAGE || e->code == CB_EFORMAT) return 2;
+    if (e->code == CB_EUSAGE || e->code == CB_EFORMAT || e->code == CB_EUNSUP) return 2;
     if (e->code == CB_EINTR) return 130;
     return 1;
 }

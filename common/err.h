@@ -39,8 +39,10 @@ int cb_err_prefix(cb_err *e, const char *fmt, ...) __attribute__((format(printf,
 /* Resets e to "no error". */
 void cb_err_clear(cb_err *e);
 
-/* Exit status for main: 2 for usage/format errors (bad input), 130 for
- * interruption, 1 for everything else. */
+/* Exit status for main: 2 for bad input (usage, format, and valid input this
+ * build cannot handle: CB_EUSAGE, CB_EFORMAT, CB_EUNSUP), 130 for
+ * interruption, 1 for everything else (I/O, network, memory, no device).
+ * docs/errors.md lists the classes of bad input with their messages. */
 int cb_err_exit_code(const cb_err *e);
 
 #endif

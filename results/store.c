@@ -259,6 +259,41 @@ struct cb_store {
     char path[512];
 };
 
+/* What a user can do about the storage faults a run meets in practice (the
+ * disk or the file-size limit full, a read-only file, another process holding
+ * the write lock); "" for other errors. For I/O errors the OS reason, which
+ * SQLite's own text ("disk I/O error") leaves out, is added. */
+static void fault_hint(sqlite3 *db, int ec, char *buf, size_t cap) {
+    buf[0] = '\0';
+    switch (ec & 0xff) {
+    case SQLITE_FULL:
+        snprintf(buf, cap, " (no space left for the database or its WAL: free some, then --resume the run)");
+        break;
+    case SQLITE_READONLY:
+        snprintf(buf, cap, " (the file or its directory is read-only: check permissions and the mount)");
+        break;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        snprintf(buf, cap, " (another process held the write lock for more than %d s: is another capbench "
+                 "writing to it?)", CB_STORE_BUSY_MS / 1000);
+        break;
+    case SQLITE_IOERR:
+    case SQLITE_CANTOPEN: {
+        /* the OS error is often gone by the time SQLite reports (its rollback
+         * ran other calls), so a failed write says what usually causes it */
+        int e = sqlite3_system_errno(db);
+        int write = ec == SQLITE_IOERR_WRITE || ec == SQLITE_IOERR_FSYNC || ec == SQLITE_IOERR_TRUNCATE ||
+                    ec == SQLITE_IOERR_SHMSIZE || e == ENOSPC || e == EFBIG || e == EDQUOT;
+        if (write)
+            snprintf(buf, cap, " (%s%swriting failed: is the disk or the file-size limit full? free space, then "
+                     "--resume the run)", e ? strerror(e) : "", e ? ": " : "");
+        else if (e)
+            snprintf(buf, cap, " (%s)", strerror(e));
+        break;
+    }
+    }
+}
+
 /* Records the connection's last error with context; returns the cb_err code. */
 static int sql_err(cb_store *s, sqlite3 *db, cb_err *err, const char *what) {
     int ec = sqlite3_extended_errcode(db), code;
@@ -268,7 +303,9 @@ static int sql_err(cb_store *s, sqlite3 *db, cb_err *err, const char *what) {
     case SQLITE_NOMEM: code = CB_ENOMEM; break;
     default: code = CB_EIO; break;
     }
-    return cb_err_set(err, code, "%s: %s: %s", s ? s->path : "results database", what, sqlite3_errmsg(db));
+    char hint[160];
+    fault_hint(db, ec, hint, sizeof hint);
+    return cb_err_set(err, code, "%s: %s: %s%s", s ? s->path : "results database", what, sqlite3_errmsg(db), hint);
 }
 
 static double now_s(void) {
@@ -281,8 +318,10 @@ static int exec(cb_store *s, const char *sql, cb_err *err, const char *what) {
     char *msg = NULL;
     int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
-        cb_err_set(err, (rc & 0xff) == SQLITE_NOTADB ? CB_EFORMAT : CB_EIO, "%s: %s: %s", s->path, what,
-                   msg ? msg : sqlite3_errstr(rc));
+        char hint[160];
+        fault_hint(s->db, sqlite3_extended_errcode(s->db), hint, sizeof hint);
+        cb_err_set(err, (rc & 0xff) == SQLITE_NOTADB ? CB_EFORMAT : CB_EIO, "%s: %s: %s%s", s->path, what,
+                   msg ? msg : sqlite3_errstr(rc), hint);
         sqlite3_free(msg);
         return err ? err->code : CB_EIO;
     }
@@ -439,6 +478,15 @@ int cb_store_open(const char *path, cb_store_mode mode, cb_store **out, cb_err *
     }
     sqlite3_extended_result_codes(s->db, 1);
     sqlite3_busy_timeout(s->db, CB_STORE_BUSY_MS);
+    /* SQLite falls back to read-only for a write-protected file; a run would
+     * only find out at its first commit, after the model has worked */
+    if (mode == CB_STORE_OPEN_CREATE && sqlite3_db_readonly(s->db, "main") == 1) {
+        rc = cb_err_set(err, CB_EIO,
+                        "%s: the results database is read-only (no write permission on the file or its "
+                        "directory); capbench run needs to write to it",
+                        path);
+        goto out;
+    }
     /* Identify the file before changing anything in it (WAL mode writes). */
     int64_t v = 0, app = 0, nobj = 0;
     if ((rc = query_int(s, "PRAGMA user_version", &v, err))) {
@@ -489,6 +537,25 @@ void cb_store_close(cb_store *s) {
 }
 
 int cb_store_schema_version(const cb_store *s) { return s->version; }
+
+int cb_store_integrity_check(cb_store *s, cb_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &st, NULL);
+    if (rc != SQLITE_OK) return sql_err(s, s->db, err, "PRAGMA integrity_check");
+    char first[512] = "";
+    int rows = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(st, 0);
+        if (rows++ == 0) snprintf(first, sizeof first, "%s", v ? v : "");
+    }
+    if (rc != SQLITE_DONE) rc = sql_err(s, s->db, err, "PRAGMA integrity_check");
+    else if (rows != 1 || strcmp(first, "ok") != 0)
+        rc = cb_err_set(err, CB_EFORMAT, "%s: integrity check failed (%d problems), first: %s", s->path, rows, first);
+    else
+        rc = 0;
+    sqlite3_finalize(st);
+    return rc;
+}
 
 /* Resets a statement and clears its bindings; returns it ready to bind. */
 static sqlite3_stmt *stmt(cb_store *s, int which) {

@@ -14,7 +14,10 @@
  * base_url.
  *
  * Connection settings: journal_mode=WAL, synchronous=FULL, busy_timeout 10 s,
- * foreign_keys=ON. A commit is durable when cb_store_commit returns; samples
+ * foreign_keys=ON. Storage faults (disk or file-size limit full, a read-only
+ * file, the write lock held by another process past the busy timeout) are
+ * CB_EIO with a message that names the file and says what to do; a failed
+ * commit leaves the file as it was before that transaction. A commit is durable when cb_store_commit returns; samples
  * added after the last commit are lost on a crash (never half-written), so a
  * resumed run asks for them again.
  *
@@ -197,6 +200,11 @@ int cb_store_readonly(const cb_store *s);
 
 /* Schema version of the open file (CB_STORE_SCHEMA_VERSION after open). */
 int cb_store_schema_version(const cb_store *s);
+
+/* Runs PRAGMA integrity_check over the whole file. Returns 0 when SQLite
+ * answers "ok"; CB_EFORMAT with the number of problems and the first one;
+ * CB_EIO when the check itself cannot run. */
+int cb_store_integrity_check(cb_store *s, cb_err *err);
 
 /* ---- runs ---------------------------------------------------------------- */
 

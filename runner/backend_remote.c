@@ -160,6 +160,40 @@ void cb_remote_error_message(const char *body, size_t len, char *buf, size_t cap
 
 /* ---- reply parsing ------------------------------------------------------------ */
 
+/* Offset of the first byte of s[0..n) that is not part of well-formed UTF-8
+ * (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF), or n
+ * when all of it is. JSON text on the wire must be UTF-8 (RFC 8259 section
+ * 8.1); cJSON copies whatever bytes it gets, so the check happens here. */
+static size_t utf8_bad_offset(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+        if (c >= 0xC2 && c <= 0xDF) len = 2;
+        else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            if (c == 0xE0) lo = 0xA0; /* overlong */
+            if (c == 0xED) hi = 0x9F; /* surrogates */
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            if (c == 0xF0) lo = 0x90; /* overlong */
+            if (c == 0xF4) hi = 0x8F; /* above U+10FFFF */
+        } else
+            return i;
+        if (n - i < len) return i;
+        if (s[i + 1] < lo || s[i + 1] > hi) return i;
+        for (size_t k = 2; k < len; k++)
+            if ((s[i + k] & 0xC0) != 0x80) return i;
+        i += len;
+    }
+    return n;
+}
+
 static int as_int(const cJSON *n) {
     double v = n->valuedouble;
     if (!(v >= 0)) return 0;
@@ -295,6 +329,10 @@ int cb_remote_parse_reply(cb_remote_reply kind, const char *body, size_t len, co
                           long prompt_cp, cb_response *out, cb_err *err) {
     const char *end = NULL;
     int rc = 0;
+    size_t bad = utf8_bad_offset((const unsigned char *)body, len);
+    if (bad < len)
+        return cb_err_set(err, CB_EFORMAT, "%s: expected UTF-8 JSON, got byte 0x%02x at byte %zu of %zu that is not "
+                          "valid UTF-8", where, (unsigned char)body[bad], bad, len);
     cJSON *root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
     if (!root) {
         long at = end && end >= body ? (long)(end - body) : 0;
@@ -594,8 +632,10 @@ static int on_done(void *user, uint64_t i, cb_http_result *res) {
         cb_remote_error_message(res->body, res->body_len, sm, sizeof sm);
         set_error(st, i, "HTTP %ld from %s: %s", res->status, s->url, sm);
         s->finished = 1;
-        cb_err_set(st->err, CB_ENET, "%s", o->error ? o->error : "HTTP error");
-        return CB_ENET;
+        /* the server refused what the user configured (key, model name, URL,
+         * parameters): bad input, and every other request would meet it too */
+        cb_err_set(st->err, CB_EUSAGE, "%s", o->error ? o->error : "HTTP error");
+        return CB_EUSAGE;
     }
     int retryable = res->fail == CB_HTTP_ECONNECT || res->fail == CB_HTTP_ETIMEOUT ||
                     res->fail == CB_HTTP_ETRANSPORT ||
@@ -606,7 +646,11 @@ static int on_done(void *user, uint64_t i, cb_http_result *res) {
     }
     s->finished = 1;
     const char *tries = s->attempts == 1 ? "attempt" : "attempts";
-    if (res->fail == CB_HTTP_OK) {
+    if (res->fail == CB_HTTP_OK && res->status >= 300 && res->status < 400) {
+        /* never followed: the Authorization header must not travel to another host */
+        set_error(st, i, "HTTP %ld (a redirect) from %s: redirects are not followed; set base_url to the server's "
+                  "final address", res->status, s->url);
+    } else if (res->fail == CB_HTTP_OK) {
         char sm[512];
         cb_remote_error_message(res->body, res->body_len, sm, sizeof sm);
         set_error(st, i, "HTTP %ld from %s after %d %s: %s", res->status, s->url, s->attempts, tries, sm);

@@ -59,15 +59,19 @@
  * server sends one between 0 and 60 s, else retry_base_s * 2^k capped at
  * retry_max_s, times a jitter factor uniform in [0.75, 1.25] drawn from an RNG
  * seeded with rng_seed. 400, 401, 403 and 404 stop the whole run: submit
- * returns CB_ENET with the server's error message in err (CB_EUNSUP for a
- * log-likelihood request, see above). Other failures set out[i].error after the
- * last attempt and the run goes on.
+ * returns CB_EUSAGE (the server refused the key, model name, URL or
+ * parameters the user gave: bad input) with the server's error message in err
+ * (CB_EUNSUP for a log-likelihood request, see above). Other failures set
+ * out[i].error after the last attempt and the run goes on. Not retried: a body
+ * over max_response_bytes, a 200 whose body is not valid UTF-8 (the message
+ * gives the byte offset) or not the JSON above, and redirects (3xx), which are
+ * never followed, so the key never travels to another host.
  *
  * submit's results: out[i] is overwritten (zeroed first, not freed) with id,
  * text / scores, usage, finish_reason, rendered_prompt (completions requests
  * only: the exact prompt sent), attempts (tries made) and latency_s (wall time
  * of the attempt that produced the answer). It returns 0 when the batch ran
- * (some out[i].error may be set); CB_ENET for 400/401/403/404; CB_EUNSUP when
+ * (some out[i].error may be set); CB_EUSAGE for 400/401/403/404; CB_EUNSUP when
  * a log-likelihood request is rejected or its reply has no logprobs, or the
  * backend was opened with logprobs = 0; CB_EINTR when stop_flag was raised. On a nonzero return every
  * request that did not finish has out[i].error = "not completed: ...".

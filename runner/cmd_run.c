@@ -380,9 +380,9 @@ int cb_cmd_run(int argc, char **argv) {
     if (resume) {
         /* the run's database: --db, else the suite's, else the default */
         const char *rdb = db;
-        if (!rdb && suite_path) {
+        if (suite_path) { /* given again (e.g. for a URL whose credentials were not stored): used, hash-checked */
             if ((rc = cb_suite_load(suite_path, &suite, &err))) goto out;
-            rdb = suite->db;
+            if (!rdb) rdb = suite->db;
         }
         if (!rdb) rdb = CB_STORE_DEFAULT_PATH;
         if ((rc = cb_store_open(rdb, CB_STORE_OPEN_EXISTING, &st, &err))) goto out;

@@ -339,7 +339,8 @@ static int resolve(const char *model_arg, char *out, size_t cap, int allow_downl
     if (!uri) {
         if (is_file(model_arg)) return put(out, cap, err, "%s", model_arg);
         if (!strchr(model_arg, '/') && look_up(model_arg, out, cap)) return 0;
-        return cb_err_set(err, CB_EIO, "model file '%s' not found%s", model_arg,
+        /* a path the user typed that names nothing: bad input (exit 2) */
+        return cb_err_set(err, CB_EUSAGE, "model file '%s' not found%s", model_arg,
                           strchr(model_arg, '/') ? "" : " (also looked in $CAPBENCH_MODEL_DIR and the model cache)");
     }
     if ((rc = cb_modelpath_url(uri, url, sizeof url, name, sizeof name, err))) return rc;

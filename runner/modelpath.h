@@ -72,7 +72,7 @@ int cb_modelpath_pull(const cb_pull_opts *o, char *out, size_t cap, cb_err *err)
 /* Resolves a model argument (see the top of this file) to a readable file path
  * in out. allow_download = 0 never touches the network and fails with a message
  * that names `capbench pull` instead. Errors: those of cb_modelpath_pull, and
- * CB_EIO for a path that does not exist. */
+ * CB_EUSAGE for a path that does not exist (bad input: exit status 2). */
 int cb_modelpath_resolve(const char *model_arg, char *out, size_t cap, int allow_download, cb_err *err);
 
 #endif

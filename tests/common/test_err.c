@@ -12,6 +12,8 @@ Test(err, set_and_prefix) {
     cb_err_prefix(&e, "%s: ", "model.gguf");
     cr_assert_str_eq(e.msg, "model.gguf: bad magic at byte 0");
     cr_assert_eq(cb_err_exit_code(&e), 2);
+    cb_err_set(&e, CB_EUNSUP, "x");
+    cr_assert_eq(cb_err_exit_code(&e), 2, "input this build cannot handle is bad input");
     cb_err_set(&e, CB_EIO, "x");
     cr_assert_eq(cb_err_exit_code(&e), 1);
     cb_err_set(&e, CB_EINTR, "x");

@@ -478,7 +478,7 @@ Test(remote, unauthorized_stops_the_run_without_leaking_the_key) {
     cb_err err;
     cb_err_clear(&err);
     int rc = b->submit(b, reqs, out, 3, &err);
-    cr_assert_eq(rc, CB_ENET);
+    cr_assert_eq(rc, CB_EUSAGE, "a refused key is bad input (exit 2)");
     cr_assert(strstr(err.msg, "HTTP 401"), "%s", err.msg);
     cr_assert(strstr(err.msg, "Incorrect API key provided"), "%s", err.msg);
     no_key_in(err.msg);
@@ -489,7 +489,7 @@ Test(remote, unauthorized_stops_the_run_without_leaking_the_key) {
         cb_response_clear(&out[i]);
     }
     cb_response o1;
-    run_single(S_404, b, &o1, CB_ENET, &err);
+    run_single(S_404, b, &o1, CB_EUSAGE, &err);
     cr_assert(strstr(err.msg, "model 'nope' not found"), "%s", err.msg);
     cb_response_clear(&o1);
     b->close(b);
@@ -826,7 +826,7 @@ Test(remote, url_credentials_are_redacted) {
     cb_request r;
     make_chat(&r, 4);
     cb_response out;
-    cr_assert_eq(b->submit(b, &r, &out, 1, &err), CB_ENET);
+    cr_assert_eq(b->submit(b, &r, &out, 1, &err), CB_EUSAGE);
     cb_httpd_request rq;
     cr_assert_eq(cb_httpd_get(srv, 0, &rq), 0);
     char v[256];

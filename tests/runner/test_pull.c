@@ -192,7 +192,7 @@ Test(pull, resolve_default_model_dir_cache_download) {
     cr_assert_eq(cb_modelpath_resolve(g_model, out, sizeof out, 0, &err), 0);
     cr_assert_str_eq(out, g_model);
     cr_assert_eq(cb_modelpath_resolve("llama-2-tiny-random.gguf", out, sizeof out, 0, &err), 0, "%s", err.msg);
-    cr_assert_eq(cb_modelpath_resolve("/no/such/model.gguf", out, sizeof out, 0, &err), CB_EIO);
+    cr_assert_eq(cb_modelpath_resolve("/no/such/model.gguf", out, sizeof out, 0, &err), CB_EUSAGE);
     cr_assert(strstr(err.msg, "/no/such/model.gguf"), "%s", err.msg);
     cr_assert_eq(cb_httpd_count(srv), 1);
     rm_rf(md);

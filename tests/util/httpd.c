@@ -49,7 +49,7 @@ typedef struct {
     int fd;
 } conn_arg;
 
-static double mono_now(void) {
+double cb_httpd_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
@@ -57,7 +57,7 @@ static double mono_now(void) {
 
 static int stopping(cb_httpd *h) {
     if (atomic_load(&h->stop)) return 1;
-    if (mono_now() > h->deadline) {
+    if (cb_httpd_now() > h->deadline) {
         atomic_store(&h->stop, 1);
         return 1;
     }
@@ -181,6 +181,7 @@ static const char *reason(int status) {
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
+    case 302: return "Found";
     case 404: return "Not Found";
     case 408: return "Request Timeout";
     case 409: return "Conflict";
@@ -258,6 +259,7 @@ static void *conn_main(void *arg) {
         len -= head_len + clen;
         buf[len] = '\0';
 
+        req.t = cb_httpd_now();
         log_request(h, &req);
         cb_httpd_reply rep;
         memset(&rep, 0, sizeof rep);
@@ -280,6 +282,16 @@ static void *conn_main(void *arg) {
             free(rep.body);
             goto done;
         }
+        if (rep.action == CB_HTTPD_HANG) {
+            free(rep.body);
+            /* until the client gives up (EOF or reset) or the server stops */
+            while (!stopping(h)) {
+                struct pollfd p = {.fd = fd, .events = POLLIN};
+                char sink[512];
+                if (poll(&p, 1, 20) > 0 && recv(fd, sink, sizeof sink, 0) <= 0) break;
+            }
+            goto done;
+        }
         long long declared = rep.content_length >= 0 ? rep.content_length : (long long)rep.body_len;
         size_t nsend = rep.send_bytes >= 0 && (size_t)rep.send_bytes < rep.body_len ? (size_t)rep.send_bytes
                                                                                       : rep.body_len;
@@ -288,8 +300,16 @@ static void *conn_main(void *arg) {
         int n = snprintf(head, sizeof head, "HTTP/1.1 %d %s\r\nContent-Length: %lld\r\n%s%s\r\n", rep.status,
                          reason(rep.status), declared, rep.headers,
                          rep.close_after || truncated ? "Connection: close\r\n" : "");
-        int bad = n < 0 || (size_t)n >= sizeof head || send_all(fd, head, (size_t)n) ||
-                  (nsend && send_all(fd, rep.body, nsend));
+        int bad = n < 0 || (size_t)n >= sizeof head || send_all(fd, head, (size_t)n);
+        if (!bad && rep.trickle_bytes > 0) {
+            for (size_t off = 0; off < nsend && !bad && !stopping(h); off += (size_t)rep.trickle_bytes) {
+                for (int waited = 0; waited < rep.trickle_ms && !stopping(h); waited += 10) usleep(10 * 1000);
+                size_t piece = nsend - off < (size_t)rep.trickle_bytes ? nsend - off : (size_t)rep.trickle_bytes;
+                bad = send_all(fd, rep.body + off, piece);
+            }
+        } else if (!bad && nsend) {
+            bad = send_all(fd, rep.body, nsend);
+        }
         free(rep.body);
         if (bad || truncated || rep.close_after) goto done;
     }
@@ -336,7 +356,7 @@ int cb_httpd_start(cb_httpd_handler fn, void *user, cb_httpd **out) {
     if (!h) return -1;
     h->fn = fn;
     h->user = user;
-    h->deadline = mono_now() + CB_HTTPD_LIFETIME_S;
+    h->deadline = cb_httpd_now() + CB_HTTPD_LIFETIME_S;
     pthread_mutex_init(&h->mu, NULL);
     pthread_mutex_init(&h->handler_mu, NULL);
     h->lfd = socket(AF_INET, SOCK_STREAM, 0);

@@ -2,12 +2,13 @@
  *
  * A test starts it on an ephemeral loopback port, points a client at
  * cb_httpd_url(), and decides every answer in a handler callback: a JSON reply,
- * any status with extra headers (Retry-After), a reply slower than the client's
- * timeout, a body shorter than its Content-Length (truncation), a connection
- * reset without a reply (SO_LINGER 0), a file's bytes. The server records every
- * request (method, path, headers, body, and the attempt number: how many times
- * the same method+path+body has been seen) so tests can assert retry counts and
- * headers.
+ * any status with extra headers (Retry-After, Location), a reply slower than
+ * the client's timeout, a body trickled a few bytes at a time, a body shorter
+ * than its Content-Length (truncation), a connection reset without a reply
+ * (SO_LINGER 0), a request accepted and never answered, a file's bytes. The
+ * server records every request (method, path, headers, body, arrival time, and
+ * the attempt number: how many times the same method+path+body has been seen)
+ * so tests can assert retry counts, waits and headers.
  *
  * Bounds: it listens on loopback only, serves one thread per connection (at most
  * CB_HTTPD_MAX_CONNS over its life), reads request bodies up to 32 MiB, and stops
@@ -28,6 +29,7 @@ typedef struct cb_httpd cb_httpd;
 typedef struct cb_httpd_request {
     int seq;            /* 0-based arrival order */
     int attempt;        /* 1 + earlier requests with the same method, path and body */
+    double t;           /* arrival, CLOCK_MONOTONIC seconds (compare with cb_httpd_now) */
     char method[16];
     char path[1024];
     char *headers;      /* raw header lines, "Name: value\r\n" each, NUL-terminated */
@@ -38,7 +40,9 @@ typedef struct cb_httpd_request {
 typedef enum {
     CB_HTTPD_SEND = 0,  /* send the reply below */
     CB_HTTPD_RESET = 1, /* close the connection with a TCP reset, no reply */
-    CB_HTTPD_CLOSE = 2  /* close the connection cleanly, no reply */
+    CB_HTTPD_CLOSE = 2, /* close the connection cleanly, no reply */
+    CB_HTTPD_HANG = 3   /* never answer: hold the connection until the client
+                           closes it or the server stops */
 } cb_httpd_action;
 
 /* What to answer. The server hands the handler a reply preset to: SEND, 200,
@@ -52,6 +56,8 @@ typedef struct cb_httpd_reply {
     long long content_length;/* Content-Length to declare; -1 = body_len */
     long long send_bytes;    /* body bytes to actually send, then close; -1 = all */
     int delay_ms;            /* wait this long before acting (cut short by stop) */
+    int trickle_bytes;       /* > 0: send the body in pieces of this many bytes ... */
+    int trickle_ms;          /* ... with this pause before each piece */
     int close_after;         /* close the connection after this reply */
 } cb_httpd_reply;
 
@@ -69,6 +75,8 @@ void cb_httpd_stop(cb_httpd *h);
 
 const char *cb_httpd_url(const cb_httpd *h); /* "http://127.0.0.1:PORT" */
 int cb_httpd_port(const cb_httpd *h);
+/* The clock of cb_httpd_request.t (CLOCK_MONOTONIC, seconds). */
+double cb_httpd_now(void);
 
 /* Requests received so far. */
 int cb_httpd_count(cb_httpd *h);

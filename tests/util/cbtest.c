@@ -1,0 +1,81 @@
+/* tests/util/cbtest.c — test helpers (see cbtest.h). */
+#include "tests/util/cbtest.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+int cbt_sh(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    char *cmd = NULL;
+    int n = vasprintf(&cmd, fmt, ap);
+    va_end(ap);
+    if (n < 0) return -1;
+    int st = system(cmd);
+    free(cmd);
+    if (st == -1) return -1;
+    if (WIFEXITED(st)) return WEXITSTATUS(st);
+    return WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
+}
+
+int cbt_tmpdir(char *buf, size_t cap, const char *tag) {
+    if (snprintf(buf, cap, "/tmp/%sXXXXXX", tag) >= (int)cap) return -1;
+    return mkdtemp(buf) ? 0 : -1;
+}
+
+void cbt_rmrf(const char *dir) {
+    if (!dir || strncmp(dir, "/tmp/", 5) != 0 || strstr(dir, "..") || strchr(dir, '\'')) return;
+    cbt_sh("rm -rf '%s'", dir);
+}
+
+char *cbt_read_file(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        char *nb = realloc(buf, cap * 2 + 1);
+        if (!nb) {
+            free(buf);
+            buf = NULL;
+            break;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    fclose(f);
+    if (!buf) return NULL;
+    buf[n] = '\0';
+    if (len) *len = n;
+    return buf;
+}
+
+int cbt_write_file(const char *path, const char *fmt, ...) {
+    FILE *f = fopen(path, "w");
+    if (!f) return -1;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vfprintf(f, fmt, ap);
+    va_end(ap);
+    return fclose(f) == 0 && n >= 0 ? 0 : -1;
+}
+
+int cbt_file_count(const char *path, const char *needle) {
+    size_t len = 0, nl = strlen(needle);
+    char *buf = cbt_read_file(path, &len);
+    if (!buf || nl == 0) {
+        free(buf);
+        return 0;
+    }
+    int c = 0;
+    for (const char *p = buf; (p = memmem(p, len - (size_t)(p - buf), needle, nl)); p++) c++;
+    free(buf);
+    return c;
+}
