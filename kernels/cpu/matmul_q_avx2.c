@@ -13,11 +13,9 @@
  * same cb_qacc_* call the portable kernel makes — results are bit-identical
  * to matmul_q.c's.
  *
- * Tiling: T == 1 (decode): 4 weight rows at a time (4 independent streams,
- * software prefetch of the next 4 rows). T > 1: one row against 4 tokens at
- * a time, each weight block unpacked once for the 4 (tokens in blocks of 64
- * so their activations stay in L2). Neither changes any (row, token)'s
- * integers or float steps.
+ * Tiling: 4 weight rows at a time (4 independent streams, software prefetch
+ * of the next 4 rows while the first token passes); each token of the batch
+ * runs over the group's rows, which stay in L1/L2 for the later tokens.
  */
 #include "kernels/kernels.h"
 #include "kernels/cpu/cpu_internal.h"
@@ -25,7 +23,6 @@
 #include <immintrin.h>
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
-#define CB_QAVX_TOK_BLOCK 64
 #define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
 
 /* int32 totals of a, b, c, d (8 lanes each) in lanes 0..3 */
@@ -63,20 +60,10 @@ static ALWAYS_INLINE __m256i sdot32(__m256i q, __m256i a) {
     return udot32(_mm256_sign_epi8(q, q), _mm256_sign_epi8(a, q));
 }
 
-/* One weight block unpacked to byte codes (reused by every token of a tile):
- * 32-blocks use q[0]; Q4_K/Q5_K q[2c], q[2c+1] = sub-blocks 2c, 2c+1 with
- * sc = int16 scales (both 128-bit lanes) and mn = int16 mins doubled up
- * for the madd with bsums; Q6_K q[4h+i] with sc = the half's scales per
- * lane pair... (see unpack) and mn = the 16 scales as int16. */
-typedef struct wblk {
-    __m256i q[8];
-    __m256i sc[2], mn;
-    float dw, mw;
-} wblk;
-
-/* Per-(row, token) block result: lanes of isum and (Q4_K/Q5_K) imin. */
+/* Per-block results for one row: lanes to reduce, and the row's float scalars. */
 typedef struct blk {
-    __m256i p, pm;
+    __m256i p, pm; /* lanes of isum and (K-quants) imin */
+    float dw, mw;
 } blk;
 
 /* The 8 six-bit scales (lanes 0..7) and mins (8..15) of a Q4_K/Q5_K block as
@@ -94,40 +81,41 @@ static ALWAYS_INLINE __m128i kq_scales_mins(const uint8_t *p) {
     return _mm_setr_epi32((int)sc_lo, (int)sc_hi, (int)m_lo, (int)m_hi);
 }
 
-/* int16 lane pairs picking element j of an int16 vector in every lane */
-static ALWAYS_INLINE __m256i pick16(int lo, int hi) {
-    return _mm256_set_m128i(_mm_set1_epi16((short)(0x0100 + 0x0202 * hi)), _mm_set1_epi16((short)(0x0100 + 0x0202 * lo)));
-}
-
-static ALWAYS_INLINE wblk unpack(uint32_t wt, const char *row, int64_t b) {
-    wblk w;
-    w.dw = w.mw = 0.0f;
+static ALWAYS_INLINE blk block_dot(uint32_t wt, const char *row, int64_t b, const char *xt) {
+    blk r = {_mm256_setzero_si256(), _mm256_setzero_si256(), 0.0f, 0.0f};
     switch (wt) {
     case CB_KTYPE_Q4_0: {
-        const cb_block_q4_0 *x = (const cb_block_q4_0 *)row + b;
-        w.q[0] = _mm256_sub_epi8(nibbles32(x->qs), _mm256_set1_epi8(8));
-        w.dw = _cvtsh_ss(x->d);
+        const cb_block_q4_0 *w = (const cb_block_q4_0 *)row + b;
+        const cb_block_q8_0 *a = (const cb_block_q8_0 *)xt + b;
+        __m256i q = _mm256_sub_epi8(nibbles32(w->qs), _mm256_set1_epi8(8));
+        r.p = sdot32(q, _mm256_loadu_si256((const __m256i *)a->qs));
+        r.dw = _cvtsh_ss(w->d);
         break;
     }
     case CB_KTYPE_Q5_0: {
-        const cb_block_q5_0 *x = (const cb_block_q5_0 *)row + b;
-        __m256i q = _mm256_or_si256(nibbles32(x->qs), fifth_bits(x->qh));
-        w.q[0] = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
-        w.dw = _cvtsh_ss(x->d);
+        const cb_block_q5_0 *w = (const cb_block_q5_0 *)row + b;
+        const cb_block_q8_0 *a = (const cb_block_q8_0 *)xt + b;
+        __m256i q = _mm256_or_si256(nibbles32(w->qs), fifth_bits(w->qh));
+        q = _mm256_sub_epi8(q, _mm256_set1_epi8(16));
+        r.p = sdot32(q, _mm256_loadu_si256((const __m256i *)a->qs));
+        r.dw = _cvtsh_ss(w->d);
         break;
     }
     case CB_KTYPE_Q4_1: {
-        const cb_block_q4_1 *x = (const cb_block_q4_1 *)row + b;
-        w.q[0] = nibbles32(x->qs);
-        w.dw = _cvtsh_ss(x->d);
-        w.mw = _cvtsh_ss(x->m);
+        const cb_block_q4_1 *w = (const cb_block_q4_1 *)row + b;
+        const cb_block_q8_1 *a = (const cb_block_q8_1 *)xt + b;
+        r.p = udot32(nibbles32(w->qs), _mm256_loadu_si256((const __m256i *)a->qs));
+        r.dw = _cvtsh_ss(w->d);
+        r.mw = _cvtsh_ss(w->m);
         break;
     }
     case CB_KTYPE_Q5_1: {
-        const cb_block_q5_1 *x = (const cb_block_q5_1 *)row + b;
-        w.q[0] = _mm256_or_si256(nibbles32(x->qs), fifth_bits(x->qh));
-        w.dw = _cvtsh_ss(x->d);
-        w.mw = _cvtsh_ss(x->m);
+        const cb_block_q5_1 *w = (const cb_block_q5_1 *)row + b;
+        const cb_block_q8_1 *a = (const cb_block_q8_1 *)xt + b;
+        __m256i q = _mm256_or_si256(nibbles32(w->qs), fifth_bits(w->qh));
+        r.p = udot32(q, _mm256_loadu_si256((const __m256i *)a->qs));
+        r.dw = _cvtsh_ss(w->d);
+        r.mw = _cvtsh_ss(w->m);
         break;
     }
     case CB_KTYPE_Q4_K:
@@ -135,95 +123,69 @@ static ALWAYS_INLINE wblk unpack(uint32_t wt, const char *row, int64_t b) {
         const int five = wt == CB_KTYPE_Q5_K;
         const cb_block_q4_k *w4 = (const cb_block_q4_k *)row + b;
         const cb_block_q5_k *w5 = (const cb_block_q5_k *)row + b;
+        const cb_block_q8_k *a = (const cb_block_q8_k *)xt + b;
         const uint8_t *qs = five ? w5->qs : w4->qs;
         const __m128i sm = kq_scales_mins(five ? w5->scales : w4->scales);
-        w.sc[0] = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
-        __m128i m16 = _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8));
-        w.mn = _mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16));
-        const __m256i m4 = _mm256_set1_epi8(15), one = _mm256_set1_epi8(1);
+        /* int16 scales in both 128-bit lanes; sub-block j's scale broadcast by a byte shuffle */
+        const __m256i sc16 = _mm256_broadcastsi128_si256(_mm_cvtepu8_epi16(sm));
+        const __m256i m4 = _mm256_set1_epi8(15);
         __m256i hb = five ? _mm256_loadu_si256((const __m256i *)w5->qh) : _mm256_setzero_si256();
+        __m256i acc = _mm256_setzero_si256();
         for (int c = 0; c < 4; c++) {
             __m256i q = _mm256_loadu_si256((const __m256i *)(qs + 32 * c));
             __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
             if (five) {
+                const __m256i one = _mm256_set1_epi8(1);
                 lo = _mm256_or_si256(lo, _mm256_slli_epi16(_mm256_and_si256(hb, one), 4));
                 hi = _mm256_or_si256(hi, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hb, 1), one), 4));
                 hb = _mm256_srli_epi16(hb, 2);
             }
-            w.q[2 * c] = lo;
-            w.q[2 * c + 1] = hi;
-        }
-        w.dw = _cvtsh_ss(five ? w5->d : w4->d);
-        w.mw = _cvtsh_ss(five ? w5->dmin : w4->dmin);
-        break;
-    }
-    case CB_KTYPE_Q6_K: {
-        const cb_block_q6_k *x = (const cb_block_q6_k *)row + b;
-        const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3);
-        for (int h = 0; h < 2; h++) {
-            __m256i l0 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h));
-            __m256i l1 = _mm256_loadu_si256((const __m256i *)(x->ql + 64 * h + 32));
-            __m256i hh = _mm256_loadu_si256((const __m256i *)(x->qh + 32 * h));
-            __m256i lo4[4] = {_mm256_and_si256(l0, m4), _mm256_and_si256(l1, m4),
-                              _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
-                              _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4)};
-            for (int i = 0; i < 4; i++) {
-                __m256i top = _mm256_and_si256(_mm256_srli_epi16(hh, 2 * i), m3);
-                w.q[4 * h + i] = _mm256_or_si256(lo4[i], _mm256_slli_epi16(top, 4));
-            }
-            /* the half's 8 scales as int16 in both lanes */
-            w.sc[h] = _mm256_broadcastsi128_si256(_mm_cvtepi8_epi16(_mm_loadl_epi64((const __m128i *)(x->scales + 8 * h))));
-        }
-        w.mn = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)x->scales));
-        w.dw = _cvtsh_ss(x->d);
-        break;
-    }
-    default: break;
-    }
-    return w;
-}
-
-/* Integer lanes of one unpacked weight block against token block xt[b]. */
-static ALWAYS_INLINE blk dot(uint32_t wt, const wblk *w, const char *xt, int64_t b) {
-    blk r = {_mm256_setzero_si256(), _mm256_setzero_si256()};
-    switch (wt) {
-    case CB_KTYPE_Q4_0:
-    case CB_KTYPE_Q5_0:
-        r.p = sdot32(w->q[0], _mm256_loadu_si256((const __m256i *)((const cb_block_q8_0 *)xt + b)->qs));
-        break;
-    case CB_KTYPE_Q4_1:
-    case CB_KTYPE_Q5_1:
-        r.p = udot32(w->q[0], _mm256_loadu_si256((const __m256i *)((const cb_block_q8_1 *)xt + b)->qs));
-        break;
-    case CB_KTYPE_Q4_K:
-    case CB_KTYPE_Q5_K: {
-        const cb_block_q8_k *a = (const cb_block_q8_k *)xt + b;
-        __m256i acc = _mm256_setzero_si256();
-        for (int c = 0; c < 4; c++) {
-            __m256i plo = _mm256_maddubs_epi16(w->q[2 * c], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c)));
-            __m256i phi = _mm256_maddubs_epi16(w->q[2 * c + 1], _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c + 32)));
-            plo = _mm256_madd_epi16(plo, _mm256_shuffle_epi8(w->sc[0], pick16(2 * c, 2 * c)));
-            phi = _mm256_madd_epi16(phi, _mm256_shuffle_epi8(w->sc[0], pick16(2 * c + 1, 2 * c + 1)));
+            __m256i plo = _mm256_maddubs_epi16(lo, _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c)));
+            __m256i phi = _mm256_maddubs_epi16(hi, _mm256_loadu_si256((const __m256i *)(a->qs + 64 * c + 32)));
+            const __m256i pick_lo = _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * c)));
+            const __m256i pick_hi = _mm256_set1_epi16((short)(0x0100 + 0x0202 * (2 * c + 1)));
+            plo = _mm256_madd_epi16(plo, _mm256_shuffle_epi8(sc16, pick_lo));
+            phi = _mm256_madd_epi16(phi, _mm256_shuffle_epi8(sc16, pick_hi));
             acc = _mm256_add_epi32(acc, _mm256_add_epi32(plo, phi));
         }
+        /* imin = sum_j m_j * (bsums[2j] + bsums[2j+1]): mins doubled up as int16 pairs */
+        __m128i m16 = _mm_cvtepu8_epi16(_mm_srli_si128(sm, 8));
+        __m256i mm = _mm256_set_m128i(_mm_unpackhi_epi16(m16, m16), _mm_unpacklo_epi16(m16, m16));
+        r.pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), mm);
         r.p = acc;
-        /* imin = sum_j m_j * (bsums[2j] + bsums[2j+1]) */
-        r.pm = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), w->mn);
+        r.dw = _cvtsh_ss(five ? w5->d : w4->d);
+        r.mw = _cvtsh_ss(five ? w5->dmin : w4->dmin);
         break;
     }
     case CB_KTYPE_Q6_K: {
+        const cb_block_q6_k *w = (const cb_block_q6_k *)row + b;
         const cb_block_q8_k *a = (const cb_block_q8_k *)xt + b;
+        const __m256i m4 = _mm256_set1_epi8(15), m3 = _mm256_set1_epi8(3);
         __m256i acc = _mm256_setzero_si256();
-        for (int h = 0; h < 2; h++)
+        for (int h = 0; h < 2; h++) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * h));
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(w->ql + 64 * h + 32));
+            __m256i hh = _mm256_loadu_si256((const __m256i *)(w->qh + 32 * h));
+            __m256i q[4];
+            q[0] = _mm256_and_si256(l0, m4);
+            q[1] = _mm256_and_si256(l1, m4);
+            q[2] = _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4);
+            q[3] = _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4);
             for (int i = 0; i < 4; i++) {
-                __m256i p = _mm256_maddubs_epi16(w->q[4 * h + i],
-                                                 _mm256_loadu_si256((const __m256i *)(a->qs + 128 * h + 32 * i)));
+                __m256i top = _mm256_and_si256(_mm256_srli_epi16(hh, 2 * i), m3);
+                q[i] = _mm256_or_si256(q[i], _mm256_slli_epi16(top, 4));
+                __m256i p = _mm256_maddubs_epi16(q[i], _mm256_loadu_si256((const __m256i *)(a->qs + 128 * h + 32 * i)));
                 /* int16 lanes 0..7 cover bytes 0..15 (sub-block 8h+2i), 8..15 the next */
-                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, _mm256_shuffle_epi8(w->sc[h], pick16(2 * i, 2 * i + 1))));
+                const int g = 8 * h + 2 * i;
+                __m256i s = _mm256_set_m128i(_mm_set1_epi16(w->scales[g + 1]), _mm_set1_epi16(w->scales[g]));
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(p, s));
             }
+        }
         /* - 32 * sum_g sc_g * bsums[g] */
-        __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), w->mn);
+        __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)w->scales));
+        __m256i off = _mm256_madd_epi16(_mm256_loadu_si256((const __m256i *)a->bsums), sc16);
         r.p = _mm256_sub_epi32(acc, _mm256_slli_epi32(off, 5));
+        r.dw = _cvtsh_ss(w->d);
         break;
     }
     default: break;
@@ -232,7 +194,7 @@ static ALWAYS_INLINE blk dot(uint32_t wt, const wblk *w, const char *xt, int64_t
 }
 
 /* The float step of block b for one row (the same cb_qacc_* as matmul_q.c). */
-static ALWAYS_INLINE float combine(uint32_t wt, float s, const wblk *r, int32_t isum, int32_t imin, const char *xt,
+static ALWAYS_INLINE float combine(uint32_t wt, float s, const blk *r, int32_t isum, int32_t imin, const char *xt,
                                    int64_t b) {
     switch (wt) {
     case CB_KTYPE_Q4_0:
@@ -247,8 +209,7 @@ static ALWAYS_INLINE float combine(uint32_t wt, float s, const wblk *r, int32_t 
     }
 }
 
-/* Row group (decode, T == 1 in practice): rows n .. n+R-1 (R <= 4) for every
- * token; pf: bytes to the next group (0 = none). */
+/* Rows n .. n+R-1 (R <= 4) for every token; pf: bytes to the next group (0 = none). */
 static ALWAYS_INLINE void group(uint32_t wt, int R, const char *W, size_t rb, const char *xq, size_t xrb,
                                 float *y, int64_t T, int64_t K, int64_t N, int64_t n, size_t pf) {
     const int64_t be = wt == CB_KTYPE_Q4_K || wt == CB_KTYPE_Q5_K || wt == CB_KTYPE_Q6_K ? CB_QK_K : 32;
@@ -262,7 +223,6 @@ static ALWAYS_INLINE void group(uint32_t wt, int R, const char *W, size_t rb, co
         float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
         for (int64_t b = 0; b < nb; b++) {
             blk r[4];
-            wblk w[4];
 #pragma GCC unroll 4
             for (int i = 0; i < R; i++) {
                 if (pf && t == 0) {
@@ -274,8 +234,7 @@ static ALWAYS_INLINE void group(uint32_t wt, int R, const char *W, size_t rb, co
                         if (bb > 192) PREFETCH(p + 192);
                     }
                 }
-                w[i] = unpack(wt, row[i], b);
-                r[i] = dot(wt, &w[i], xt, b);
+                r[i] = block_dot(wt, row[i], b, xt);
             }
 #pragma GCC unroll 4
             for (int i = R; i < 4; i++) r[i].p = r[i].pm = _mm256_setzero_si256();
@@ -284,82 +243,24 @@ static ALWAYS_INLINE void group(uint32_t wt, int R, const char *W, size_t rb, co
             if (wt == CB_KTYPE_Q4_K || wt == CB_KTYPE_Q5_K)
                 _mm_storeu_si128((__m128i *)im, hsum4(r[0].pm, r[1].pm, r[2].pm, r[3].pm));
 #pragma GCC unroll 4
-            for (int i = 0; i < R; i++) s[i] = combine(wt, s[i], &w[i], is[i], im[i], xt, b);
+            for (int i = 0; i < R; i++) s[i] = combine(wt, s[i], &r[i], is[i], im[i], xt, b);
         }
 #pragma GCC unroll 4
         for (int i = 0; i < R; i++) y[t * N + n + i] = s[i];
     }
 }
 
-/* Token tile (batches): one row n against tokens t .. t+TT-1 (TT <= 4); each
- * weight block is unpacked once for the TT tokens. pf as for group. */
-static ALWAYS_INLINE void tile_tokens(uint32_t wt, int TT, const char *W, size_t rb, const char *xq, size_t xrb,
-                                      float *y, int64_t K, int64_t N, int64_t n, int64_t t, size_t pf) {
-    const int64_t be = wt == CB_KTYPE_Q4_K || wt == CB_KTYPE_Q5_K || wt == CB_KTYPE_Q6_K ? CB_QK_K : 32;
-    const int64_t nb = K / be;
-    const size_t bb = cb_type_block_bytes(wt);
-    const char *row = W + (size_t)n * rb;
-    const char *xt[4];
-#pragma GCC unroll 4
-    for (int j = 0; j < 4; j++) xt[j] = xq + (size_t)(t + (j < TT ? j : 0)) * xrb;
-    float s[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-    for (int64_t b = 0; b < nb; b++) {
-        if (pf) {
-            const char *p = row + (size_t)b * bb + pf;
-            PREFETCH(p);
-            if (be == CB_QK_K) {
-                PREFETCH(p + 64);
-                PREFETCH(p + 128);
-                if (bb > 192) PREFETCH(p + 192);
-            }
-        }
-        const wblk w = unpack(wt, row, b);
-        blk r[4];
-#pragma GCC unroll 4
-        for (int j = 0; j < TT; j++) r[j] = dot(wt, &w, xt[j], b);
-#pragma GCC unroll 4
-        for (int j = TT; j < 4; j++) r[j].p = r[j].pm = _mm256_setzero_si256();
-        int32_t is[4], im[4] = {0, 0, 0, 0};
-        _mm_storeu_si128((__m128i *)is, hsum4(r[0].p, r[1].p, r[2].p, r[3].p));
-        if (wt == CB_KTYPE_Q4_K || wt == CB_KTYPE_Q5_K)
-            _mm_storeu_si128((__m128i *)im, hsum4(r[0].pm, r[1].pm, r[2].pm, r[3].pm));
-#pragma GCC unroll 4
-        for (int j = 0; j < TT; j++) s[j] = combine(wt, s[j], &w, is[j], im[j], xt[j], b);
-    }
-#pragma GCC unroll 4
-    for (int j = 0; j < TT; j++) y[(t + j) * N + n] = s[j];
-}
-
 static ALWAYS_INLINE void rows_typed(uint32_t wt, const void *W, const void *xq, size_t xrb, float *y,
                                      int64_t T, int64_t K, int64_t N, int64_t n0, int64_t n1) {
     const char *Wc = W, *xc = xq;
     size_t rb = cb_row_bytes(wt, K);
-    if (T == 1) {
-        int64_t n = n0;
-        for (; n + 4 <= n1; n += 4) group(wt, 4, Wc, rb, xc, xrb, y, T, K, N, n, n + 8 <= n1 ? 4 * rb : 0);
-        switch (n1 - n) {
-        case 3: group(wt, 3, Wc, rb, xc, xrb, y, T, K, N, n, 0); break;
-        case 2: group(wt, 2, Wc, rb, xc, xrb, y, T, K, N, n, 0); break;
-        case 1: group(wt, 1, Wc, rb, xc, xrb, y, T, K, N, n, 0); break;
-        default: break;
-        }
-        return;
-    }
-    /* tokens in blocks of CB_QAVX_TOK_BLOCK so their activations stay in L2 while
-     * the rows stream by; per row, tiles of 4 tokens share each unpacked block */
-    for (int64_t tb = 0; tb < T; tb += CB_QAVX_TOK_BLOCK) {
-        int64_t te = tb + CB_QAVX_TOK_BLOCK < T ? tb + CB_QAVX_TOK_BLOCK : T;
-        for (int64_t n = n0; n < n1; n++) {
-            int64_t t = tb;
-            for (; t + 4 <= te; t += 4)
-                tile_tokens(wt, 4, Wc, rb, xc, xrb, y, K, N, n, t, t == tb && n + 1 < n1 ? rb : 0);
-            switch (te - t) {
-            case 3: tile_tokens(wt, 3, Wc, rb, xc, xrb, y, K, N, n, t, 0); break;
-            case 2: tile_tokens(wt, 2, Wc, rb, xc, xrb, y, K, N, n, t, 0); break;
-            case 1: tile_tokens(wt, 1, Wc, rb, xc, xrb, y, K, N, n, t, 0); break;
-            default: break;
-            }
-        }
+    int64_t n = n0;
+    for (; n + 4 <= n1; n += 4) group(wt, 4, Wc, rb, xc, xrb, y, T, K, N, n, n + 8 <= n1 ? 4 * rb : 0);
+    switch (n1 - n) {
+    case 3: group(wt, 3, Wc, rb, xc, xrb, y, T, K, N, n, 0); break;
+    case 2: group(wt, 2, Wc, rb, xc, xrb, y, T, K, N, n, 0); break;
+    case 1: group(wt, 1, Wc, rb, xc, xrb, y, T, K, N, n, 0); break;
+    default: break;
     }
 }
 
