@@ -360,7 +360,7 @@ int cb_engine_bench_main(int argc, char **argv) {
         snprintf(dc.name, sizeof dc.name, "%s", ce.name);
         dc.copy_bw = ce.copy_bw;
         dc.gemm_peak = ce.gemm_peak;
-        bw = dc.copy_bw; /* decode is compared with the device's bandwidth */
+        bw = copy_bw = dc.copy_bw; /* decode is compared with the device's bandwidth */
         snprintf(method, sizeof method, "device copy: 1 GiB device-to-device, (read + write) bytes/s, best of 5");
     }
 
@@ -407,9 +407,8 @@ int cb_engine_bench_main(int argc, char **argv) {
                        (long long)m->decode_steps);
                 cb_engine_bench_json_str(m->note);
             }
-            double cbw = is_cuda(&c) ? dc.copy_bw : copy_bw;
             printf(",\"b1_bytes_per_step\":%.0f,\"b1_achieved_gbs\":%.3f,\"b1_fraction_of_copy_bw\":%.4f",
-                   m->b1_bytes_per_step, m->b1_achieved_bw / 1e9, cbw > 0 ? m->b1_achieved_bw / cbw : 0.0);
+                   m->b1_bytes_per_step, m->b1_achieved_bw / 1e9, copy_bw > 0 ? m->b1_achieved_bw / copy_bw : 0.0);
             printf(",\"b1_fraction_of_read_bw\":%.4f,\"weights_fit_llc\":%s}",
                    read_bw > 0 ? m->b1_achieved_bw / read_bw : 0.0, m->fits_llc ? "true" : "false");
         }
