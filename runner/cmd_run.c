@@ -11,6 +11,7 @@
 
 #include "results/store.h"
 #include "runner/backend_local.h"
+#include "runner/cliutil.h"
 #include "runner/backend_remote.h"
 #include "runner/config.h"
 #include "runner/modelpath.h"
@@ -49,6 +50,7 @@ static void usage(FILE *f) {
             "  --seed S                          global seed (task entries without their own seed follow)\n"
             "  --shard I/N                       only items with hash(id) %% N == I\n"
             "  --resume RUN_ID                   continue a run: only missing or failed samples are asked\n"
+            "  --label KEY=VALUE                 label the run (repeatable), e.g. step=1000 for checkpoints\n"
             "  --batch-size N                    items per batch\n"
             "  --no-loglik                       skip optional log-likelihood requests\n"
             "  --quiet                           no progress output\n");
@@ -77,6 +79,7 @@ int cb_cmd_run(int argc, char **argv) {
     cb_store *st = NULL;
     cb_backend *be = NULL;
     char *config_json = NULL;
+    char *labels_json = NULL; /* --label KEY=VALUE ... as {"KEY":"VALUE"} */
     int64_t run_id = 0;
     int run_made = 0;
 
@@ -109,6 +112,12 @@ int cb_cmd_run(int argc, char **argv) {
             int64_t *dst = a[2] == 'l' ? &limit : a[2] == 'r' ? &resume : a[2] == 't' ? &threads : &batch;
             int64_t lo = a[2] == 't' ? 0 : 1;
             if ((rc = parse_i64(a, v, lo, INT32_MAX, dst, &err))) goto out;
+            i++;
+            continue;
+        }
+        /* --label KEY=VALUE (repeatable): stored in runs.labels_json */
+        if (strcmp(a, "--label") == 0) {
+            if ((rc = cb_cli_label_add(&labels_json, v, &err))) goto out;
             i++;
             continue;
         }
@@ -252,6 +261,7 @@ int cb_cmd_run(int argc, char **argv) {
         snprintf(ri.device, sizeof ri.device, "%s", info.device);
         snprintf(ri.capbench_version, sizeof ri.capbench_version, "%s", CB_VERSION);
         ri.seed = suite->seed;
+        ri.labels_json = labels_json;
         if ((rc = cb_store_run_create(st, &ri, &run_id, &err))) goto out;
     }
     run_made = 1;
@@ -304,6 +314,7 @@ out:
     if (be) be->close(be);
     cb_store_close(st);
     free(config_json);
+    free(labels_json);
     cb_suite_free(suite);
     if (rc == CB_EUSAGE && !suite_path) usage(stderr);
     return cb_err_exit_code(&err);
