@@ -404,7 +404,7 @@ int cb_store_open(const char *path, cb_store_mode mode, cb_store **out, cb_err *
     if (!path || !path[0]) return cb_err_set(err, CB_EUSAGE, "results database: empty path");
     struct stat sb;
     int exists = stat(path, &sb) == 0;
-    if (!exists && mode == CB_STORE_OPEN_EXISTING) {
+    if (!exists && (mode == CB_STORE_OPEN_EXISTING || mode == CB_STORE_OPEN_READONLY)) {
         if (errno == ENOENT) return cb_err_set(err, CB_EUSAGE, "%s: no such results database", path);
         return cb_err_set(err, CB_EIO, "%s: %s", path, strerror(errno));
     }
