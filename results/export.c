@@ -99,7 +99,7 @@ static int jsonl_one(exp_ctx *c, const cb_sample *m, cb_err *err) {
     return 0;
 }
 
-static void csv_field(FILE *f, const char *s) {
+void cb_csv_field(FILE *f, const char *s) {
     if (s && strpbrk(s, ",\"\r\n")) {
         fputc('"', f);
         for (; *s; s++) {
@@ -121,23 +121,23 @@ static int csv_one(exp_ctx *c, const cb_sample *m) {
         if (i == 1)
             fprintf(f, "%d", m->repeat);
         else
-            csv_field(f, a[i]);
+            cb_csv_field(f, a[i]);
         fputc(',', f);
     }
     fprintf(f, "%llu,", (unsigned long long)m->item_seed);
-    csv_field(f, m->gold);
+    cb_csv_field(f, m->gold);
     fputc(',', f);
-    csv_field(f, m->extracted);
+    cb_csv_field(f, m->extracted);
     fputc(',', f);
     if (isfinite(m->score)) fprintf(f, "%.17g", m->score);
     fprintf(f, ",%d,", m->unparsed);
-    csv_field(f, m->error);
+    cb_csv_field(f, m->error);
     fprintf(f, ",%d,%d,", m->prompt_tokens, m->completion_tokens);
     if (isfinite(m->latency_s)) fprintf(f, "%.6f", m->latency_s);
     fprintf(f, ",%d,", m->attempts);
-    csv_field(f, m->prompt);
+    cb_csv_field(f, m->prompt);
     fputc(',', f);
-    csv_field(f, m->response);
+    cb_csv_field(f, m->response);
     fputc('\n', f);
     return 0;
 }

@@ -40,4 +40,8 @@ int cb_export_format_parse(const char *name, cb_export_format *out, cb_err *err)
  * (reading or writing), CB_ENOMEM. */
 int cb_export_run(cb_store *s, int64_t run_id, cb_export_format fmt, FILE *f, cb_err *err);
 
+/* Writes s as one RFC 4180 CSV field (quoted when it holds a comma, quote or
+ * line break; quotes doubled); NULL writes nothing (an empty field). */
+void cb_csv_field(FILE *f, const char *s);
+
 #endif

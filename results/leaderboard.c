@@ -10,6 +10,7 @@
 #include "results/leaderboard.h"
 
 #include "results/analysis.h"
+#include "results/export.h"
 
 #include <cjson/cJSON.h>
 
@@ -317,19 +318,6 @@ static void esc_md(FILE *f, const char *s) {
     }
 }
 
-static void csv_field(FILE *f, const char *s) {
-    if (s && strpbrk(s, ",\"\r\n")) {
-        fputc('"', f);
-        for (; *s; s++) {
-            if (*s == '"') fputc('"', f);
-            fputc(*s, f);
-        }
-        fputc('"', f);
-    } else if (s) {
-        fputs(s, f);
-    }
-}
-
 static void num(FILE *f, double v, const char *fmt) {
     if (isfinite(v)) fprintf(f, fmt, v);
 }
@@ -387,11 +375,11 @@ static int write_csv(const cb_leaderboard *lb, FILE *f) {
         for (size_t c = 0; c < e->ncap; c++) {
             const lb_cap *k = &e->caps[c];
             fprintf(f, "%lld,", (long long)e->info.id);
-            csv_field(f, e->model);
+            cb_csv_field(f, e->model);
             fprintf(f, ",%s,", st);
-            csv_field(f, e->info.suite);
+            cb_csv_field(f, e->info.suite);
             fputc(',', f);
-            csv_field(f, k->capability);
+            cb_csv_field(f, k->capability);
             fprintf(f, ",%zu,", k->n);
             num(f, k->mean, "%.6f");
             fputc(',', f);
