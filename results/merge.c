@@ -135,6 +135,39 @@ static int mark_shards(const char *s, int N, unsigned char *seen) {
     return 0;
 }
 
+/* The merged run's config: config_json with its top-level "shard" (when it has
+ * one) set to the merged shard, "" once complete; so a complete merge stores
+ * the unsharded run's config text and hash. OUT *text (malloc'd). */
+static int merged_config(const char *config_json, const char *shard, char **text, cb_err *err) {
+    cJSON *cfg = cJSON_Parse(config_json ? config_json : "{}");
+    if (!cfg) return cb_err_set(err, CB_EFORMAT, "a part's config_json is not JSON");
+    if (cJSON_IsObject(cfg) && cJSON_GetObjectItemCaseSensitive(cfg, "shard"))
+        cJSON_ReplaceItemInObjectCaseSensitive(cfg, "shard", cJSON_CreateString(shard));
+    *text = cJSON_PrintUnformatted(cfg);
+    cJSON_Delete(cfg);
+    return *text ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");
+}
+
+/* Removes every "--shard" and "shard" member from the overrides text. OUT *text
+ * (malloc'd). */
+static void strip_flag(cJSON *j) {
+    if (!j) return;
+    if (cJSON_IsObject(j)) {
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "--shard");
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "shard");
+    }
+    for (cJSON *c = j->child; c; c = c->next) strip_flag(c);
+}
+
+static int strip_overrides(const char *overrides_json, char **text, cb_err *err) {
+    cJSON *o = cJSON_Parse(overrides_json ? overrides_json : "{}");
+    if (!o) o = cJSON_CreateObject();
+    strip_flag(o);
+    *text = o ? cJSON_PrintUnformatted(o) : NULL;
+    cJSON_Delete(o);
+    return *text ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");
+}
+
 typedef struct {
     cb_store *dst;
     int64_t run_id;
@@ -155,8 +188,6 @@ static int copy_one(void *ud, const cb_sample *smp, cb_err *err) {
     return 0;
 }
 
-static const char *status_rank_name(int finished) { return finished ? "finished" : "incomplete"; }
-
 int cb_merge(const char *const *src, size_t n_src, const char *out_path, cb_merge_stats *st, cb_err *err) {
     int rc = 0;
     cb_store **in = calloc(n_src ? n_src : 1, sizeof *in);
@@ -165,7 +196,7 @@ int cb_merge(const char *const *src, size_t n_src, const char *out_path, cb_merg
     cb_store *dst = NULL;
     cb_run_info dinfo;
     char *first_parts[K_N] = {0}, *other[K_N] = {0};
-    char *cfg_text = NULL;
+    char *cfg_text = NULL, *ov_text = NULL;
     memset(&dinfo, 0, sizeof dinfo);
     memset(st, 0, sizeof *st);
     if (!in) return cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -226,7 +257,7 @@ int cb_merge(const char *const *src, size_t n_src, const char *out_path, cb_merg
                         key_names[k], parts[0].info.config_sha256, parts[i].info.config_sha256);
         goto out;
     }
-    /* ---- the destination run ---- */
+    /* ---- the destination run: the output's run with this key, if any ---- */
     if ((rc = cb_store_open(out_path, CB_STORE_OPEN_CREATE, &dst, err))) goto out;
     {
         int64_t *ids = NULL;
@@ -246,66 +277,28 @@ int cb_merge(const char *const *src, size_t n_src, const char *out_path, cb_merg
         free(ids);
         if (rc) goto out;
     }
-    if (!st->run_id) {
-        dinfo = parts[0].info;
-        dinfo.config_json = dinfo.overrides_json = dinfo.labels_json = NULL;
-        cJSON *cfg = cJSON_Parse(parts[0].info.config_json);
-        strip_shard(cfg);
-        cfg_text = cfg ? cJSON_PrintUnformatted(cfg) : NULL;
-        cJSON_Delete(cfg);
-        if (!cfg_text) {
-            rc = cb_err_set(err, CB_ENOMEM, "out of memory");
-            goto out;
-        }
-        int same_hash = 1;
-        for (size_t i = 1; i < np; i++) same_hash &= strcmp(parts[i].info.config_sha256, parts[0].info.config_sha256) == 0;
-        if (!same_hash) cb_sha256_hex(cfg_text, strlen(cfg_text), dinfo.config_sha256);
-        dinfo.config_json = cfg_text;
-        dinfo.labels_json = parts[0].info.labels_json;
-        dinfo.overrides_json = NULL;
-        dinfo.shard[0] = 0;
-        int64_t id = 0;
-        rc = cb_store_run_create(dst, &dinfo, &id, err);
-        dinfo.config_json = dinfo.labels_json = NULL;
-        if (rc) goto out;
-        st->run_id = id;
-        st->created = 1;
-        dinfo.id = id;
-        dinfo.shard[0] = 0;
-        snprintf(dinfo.shard, sizeof dinfo.shard, "%s", "?"); /* no coverage yet: only the parts count */
-    }
-    /* ---- samples ---- */
-    copy_ctx c = {.dst = dst, .run_id = st->run_id};
-    for (size_t i = 0; i < np; i++) {
-        size_t f = 0;
-        while (f < n_src && strcmp(src[f], parts[i].file) != 0) f++;
-        if ((rc = cb_store_begin(dst, err))) goto out;
-        rc = cb_store_foreach_sample(in[f], parts[i].info.id, copy_one, &c, err);
-        if (rc) {
-            cb_store_rollback(dst);
-            goto out;
-        }
-        if ((rc = cb_store_commit(dst, err))) goto out;
-    }
-    st->n_parts = np;
-    st->n_added = c.added;
-    st->n_duplicate = c.dup;
-    /* ---- shard coverage, status, times ---- */
+    /* ---- shard coverage, status, times (the existing run counts as a part) ---- */
     int N = 0, complete = 0, all_finished = 1;
-    double started = dinfo.started_at, finished = dinfo.finished_at;
-    const char *prev = strcmp(dinfo.shard, "?") == 0 ? NULL : dinfo.shard; /* an existing run's coverage */
-    if (!st->created && dinfo.status != CB_RUN_FINISHED && dinfo.status != CB_RUN_INCOMPLETE) all_finished = 0;
-    if (prev && !prev[0]) complete = 1;
+    double started = 0, finished = 0;
+    const char *prev = st->run_id ? dinfo.shard : NULL;
+    if (st->run_id) {
+        started = dinfo.started_at;
+        finished = dinfo.finished_at > 0 ? dinfo.finished_at : -1;
+        if (dinfo.status != CB_RUN_FINISHED && dinfo.status != CB_RUN_INCOMPLETE) all_finished = 0;
+        if (!prev[0]) complete = 1;
+        N = shard_count(prev);
+    }
     for (size_t i = 0; i < np; i++) {
         const part *p = &parts[i];
         if (p->info.status != CB_RUN_FINISHED) all_finished = 0;
-        if (p->info.started_at < started || started <= 0) started = p->info.started_at;
-        if (p->info.finished_at <= 0) finished = -1;
-        else if (finished >= 0 && p->info.finished_at > finished) finished = p->info.finished_at;
+        if (started <= 0 || p->info.started_at < started) started = p->info.started_at;
+        if (p->info.finished_at <= 0)
+            finished = -1;
+        else if (finished >= 0 && p->info.finished_at > finished)
+            finished = p->info.finished_at;
         if (p->shard_n == 0) complete = 1;
         if (p->shard_n != 0 && !N) N = shard_count(p->info.shard);
     }
-    if (prev && prev[0] && !N) N = shard_count(prev);
     char shard[32] = "";
     if (!complete && N > 0 && N <= 4096) {
         unsigned char *seen = calloc((size_t)N, 1);
@@ -328,16 +321,49 @@ int cb_merge(const char *const *src, size_t n_src, const char *out_path, cb_merg
         free(seen);
     }
     cb_run_status status = all_finished && complete ? CB_RUN_FINISHED : CB_RUN_INCOMPLETE;
+    /* ---- its config: the parts' config with the merged shard, hashed like a run's ---- */
+    char hash[65];
+    if ((rc = merged_config(parts[0].info.config_json, shard, &cfg_text, err))) goto out;
+    cb_sha256_hex(cfg_text, strlen(cfg_text), hash);
+    if ((rc = strip_overrides(parts[0].info.overrides_json, &ov_text, err))) goto out;
+    if (!st->run_id) {
+        cb_run_info ri = parts[0].info;
+        ri.config_json = cfg_text;
+        snprintf(ri.config_sha256, sizeof ri.config_sha256, "%s", hash);
+        ri.overrides_json = ov_text;
+        snprintf(ri.shard, sizeof ri.shard, "%s", shard);
+        int64_t id = 0;
+        if ((rc = cb_store_run_create(dst, &ri, &id, err))) goto out;
+        st->run_id = id;
+        st->created = 1;
+    }
+    /* ---- samples ---- */
+    copy_ctx c = {.dst = dst, .run_id = st->run_id};
+    for (size_t i = 0; i < np; i++) {
+        size_t f = 0;
+        while (f < n_src && strcmp(src[f], parts[i].file) != 0) f++;
+        if ((rc = cb_store_begin(dst, err))) goto out;
+        rc = cb_store_foreach_sample(in[f], parts[i].info.id, copy_one, &c, err);
+        if (rc) {
+            cb_store_rollback(dst);
+            goto out;
+        }
+        if ((rc = cb_store_commit(dst, err))) goto out;
+    }
+    st->n_parts = np;
+    st->n_added = c.added;
+    st->n_duplicate = c.dup;
     snprintf(st->shard, sizeof st->shard, "%s", shard);
-    snprintf(st->status, sizeof st->status, "%s", status_rank_name(status == CB_RUN_FINISHED));
+    snprintf(st->status, sizeof st->status, "%s", cb_run_status_name(status));
     if ((rc = cb_store_run_set_merged(dst, st->run_id, status, started, finished > 0 ? finished : 0, shard,
-                                      parts[0].info.limit_n, err)))
+                                      parts[0].info.limit_n, cfg_text, hash, ov_text, err)))
         goto out;
     rc = cb_store_compute_capability_scores(dst, st->run_id, err);
 out:
     free_parts(first_parts);
     free_parts(other);
     free(cfg_text);
+    free(ov_text);
     cb_run_info_clear(&dinfo);
     for (size_t i = 0; i < np; i++) cb_run_info_clear(&parts[i].info);
     free(parts);

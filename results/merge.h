@@ -14,9 +14,11 @@
  *   - The destination run is the run of the output file with the same merge
  *     key, when there is one (so merging again, or merging the output with a
  *     source, changes nothing: idempotent), else a new run.
- *     Its config_json is the parts' config without the shard; its
- *     config_sha256 is the parts' hash when they all agree, else the sha256 of
- *     that config text.
+ *     Its config_json is the parts' config with its top-level "shard" (when it
+ *     has one) set to the run's merged shard, and config_sha256 the sha256 of
+ *     that text: a complete merge of shards made by `capbench run` stores
+ *     exactly the unsharded run's config and hash. overrides_json: the
+ *     parts' overrides without the shard flag.
  *   - Samples are copied by key (item_id, repeat): a key already stored is
  *     left as it is (a duplicate), except that a stored failed sample is
  *     replaced by a successful one (cb_store_add_sample).

@@ -42,8 +42,14 @@
  *        gold, grader, capabilities, meta; equal across runs for the same
  *        question), item_seed INTEGER (TASKS.md 0.2, uint64 bits), gold TEXT,
  *        span_start/span_end INTEGER (byte offsets in the response of the span
- *        extraction read; NULL when none),
+ *        extraction read; NULL when none), grading TEXT ('rule', 'judge',
+ *        'proxy', 'logprob'), judge_id TEXT (model sha256 or URL|model of the
+ *        judge), judge_calls INTEGER (judge requests made; cache hits excluded),
  *        UNIQUE(run_id, item_id, repeat))
+ *   judgements(judge_id TEXT, prompt_sha256 TEXT, response TEXT, created_at REAL,
+ *        PRIMARY KEY(judge_id, prompt_sha256)): every judgement a judge gave,
+ *        keyed by the judge's identity and the sha256 of the judge prompt and
+ *        decoding, so that a resumed run or a regrade never pays twice.
  *   capability_scores(run_id -> runs(id) ON DELETE CASCADE, capability TEXT,
  *        setting TEXT ('all' = every setting pooled, else one setting),
  *        n INTEGER (all samples), n_scored INTEGER (answered: the denominator
@@ -166,6 +172,9 @@ typedef struct cb_sample {
     uint64_t item_seed;          /* per-item seed */
     const char *gold;            /* gold answer text */
     int64_t span_start, span_end;/* span extraction read; -1 = none (stored NULL) */
+    const char *grading;         /* "rule" | "judge" | "proxy" | "logprob" */
+    const char *judge_id;        /* judge identity when a judge graded the sample, else NULL */
+    int judge_calls;             /* judge requests this sample cost in this run (cache hits excluded) */
 } cb_sample;
 
 /* Opens (and for CB_STORE_OPEN_CREATE creates) the database at path, applies
@@ -233,6 +242,18 @@ int cb_store_add_samples(cb_store *s, const cb_sample *smp, size_t n, size_t *n_
  * (smp->run_id, smp->item_id, smp->repeat); other fields of smp are ignored.
  * Errors: CB_EUSAGE when no such sample exists, CB_EIO. */
 int cb_store_update_grade(cb_store *s, const cb_sample *smp, cb_err *err);
+
+/* ---- judgement cache ------------------------------------------------------ */
+
+/* Looks a judgement up. OUT *text: malloc'd response (caller frees) or NULL
+ * when absent. */
+int cb_store_judgement_get(cb_store *s, const char *judge_id, const char *key, char **text, cb_err *err);
+/* Stores a judgement (an existing one with the same key is kept). */
+int cb_store_judgement_put(cb_store *s, const char *judge_id, const char *key, const char *text, cb_err *err);
+
+/* Failed samples of the run (error not NULL): OUT *n_failed and, when first
+ * is not NULL, the error of the earliest one ("" when none) cut to cap bytes. */
+int cb_store_failed_summary(cb_store *s, int64_t run_id, int64_t *n_failed, char *first, size_t cap, cb_err *err);
 
 /* Number of samples stored for the run (all, including failed). */
 int cb_store_count_samples(cb_store *s, int64_t run_id, int64_t *n, cb_err *err);
@@ -341,10 +362,12 @@ int cb_store_run_counts(cb_store *s, int64_t run_id, int64_t *n_samples, int64_t
 int cb_store_run_delete(cb_store *s, int64_t run_id, int64_t *n_samples, cb_err *err);
 
 /* Sets what a merge decides for a run it assembled from parts: status,
- * started_at and finished_at (0 = NULL), shard and limit_n. Errors: CB_EUSAGE
- * when the run is absent or shard is longer than the column's 31 bytes. */
+ * started_at and finished_at (0 = NULL), shard, limit_n, and — when not NULL —
+ * config_json with its config_sha256 and overrides_json. Errors: CB_EUSAGE
+ * when the run is absent or shard / config_sha256 do not fit their fields. */
 int cb_store_run_set_merged(cb_store *s, int64_t run_id, cb_run_status status, double started_at,
-                            double finished_at, const char *shard, int64_t limit_n, cb_err *err);
+                            double finished_at, const char *shard, int64_t limit_n, const char *config_json,
+                            const char *config_sha256, const char *overrides_json, cb_err *err);
 
 /* One sample reduced to what resampling needs: its labels, its identity and
  * its score. Strings point into the owning cb_item_score_set. */

@@ -214,3 +214,7 @@ int cb_task_spec_item(const cb_task_spec *s, int64_t k, cb_item **out, cb_err *e
     }
     return cb_task_generate(s, (int)(k / s->n), k % s->n, out, err);
 }
+
+int cb_task_spec_needs_judge(const cb_task_spec *s) {
+    return s->family->needs_judge ? s->family->needs_judge(s->state) : 0;
+}

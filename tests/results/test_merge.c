@@ -97,7 +97,10 @@ Test(merge, shards_fold_into_one_run_idempotently) {
     cr_assert_eq(cb_store_run_get(s, ms.run_id, &ri, &err), 0, "%s", err.msg);
     cr_assert_eq(ri.status, CB_RUN_FINISHED);
     cr_assert_str_eq(ri.shard, "");
-    cr_assert_null(strstr(ri.config_json, "shard"), "the merged config has no shard: %s", ri.config_json);
+    cr_assert(strstr(ri.config_json, "\"shard\":\"\""), "the merged config is the unsharded one: %s", ri.config_json);
+    char want[65];
+    cb_sha256_hex(ri.config_json, strlen(ri.config_json), want);
+    cr_assert_str_eq(ri.config_sha256, want, "hashed like a run's config");
     cr_assert_str_eq(ri.labels_json, "{\"night\":\"d1\"}");
     cb_run_info_clear(&ri);
     cb_capability_score *cs = NULL;
@@ -133,6 +136,7 @@ Test(merge, a_lone_shard_is_incomplete_until_the_rest_arrives) {
     cr_assert_eq(cb_merge(a, 1, path("out.db"), &ms, &err), 0, "%s", err.msg);
     cr_assert_str_eq(ms.status, "incomplete");
     cr_assert_str_eq(ms.shard, "0/2");
+    cr_assert_eq(count_sql(path("out.db"), "SELECT count(*) FROM runs WHERE config_json LIKE '%\"shard\":\"0/2\"%'"), 1);
     cr_assert_eq(cb_merge(b, 1, path("out.db"), &ms, &err), 0, "%s", err.msg);
     cr_assert(!ms.created);
     cr_assert_eq(ms.n_added, 20);

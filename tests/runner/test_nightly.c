@@ -87,6 +87,18 @@ static char *samples_text(const char *db, int run) {
     return out;
 }
 
+/* runs.config_sha256 of run 1 of db. */
+static void config_hash(const char *db, char out[65]) {
+    sqlite3 *h = NULL;
+    sqlite3_stmt *st = NULL;
+    cr_assert_eq(sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL), SQLITE_OK, "%s", db);
+    cr_assert_eq(sqlite3_prepare_v2(h, "SELECT config_sha256 FROM runs WHERE id=1", -1, &st, NULL), SQLITE_OK);
+    cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, 65, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(h);
+}
+
 static char *slurp(const char *file) {
     FILE *f = fopen(file, "rb");
     cr_assert_not_null(f, "%s", file);
@@ -121,6 +133,15 @@ Test(nightly, sharded_run_merged_equals_unsharded) {
     cr_assert_str_eq(merged, plain, "the merged shards equal the unsharded run sample for sample");
     free(merged);
     free(plain);
+    char h_all[65], h_plain[65], h_shard[65];
+    snprintf(p, sizeof p, "%s/all.db", g_dir);
+    config_hash(p, h_all);
+    snprintf(p, sizeof p, "%s/u.db", g_dir);
+    config_hash(p, h_plain);
+    snprintf(p, sizeof p, "%s/s0.db", g_dir);
+    config_hash(p, h_shard);
+    cr_assert_str_eq(h_all, h_plain, "a complete merge stores the unsharded run's config hash");
+    cr_assert_str_neq(h_shard, h_plain, "a shard's config hash covers its shard");
     /* a different run cannot be merged into these shards */
     run_smoke("other.db", "--seed 7 --limit 2");
     cr_assert_eq(sh("cd '%s' && '%s' merge s0.db other.db -o bad.db 2> refuse.txt", g_dir, g_bin), 2);
