@@ -45,6 +45,7 @@
  *        extraction read; NULL when none), grading TEXT ('rule', 'judge',
  *        'proxy', 'logprob'), judge_id TEXT (model sha256 or URL|model of the
  *        judge), judge_calls INTEGER (judge requests made; cache hits excluded),
+ *        judge_tokens INTEGER (their prompt + completion tokens),
  *        UNIQUE(run_id, item_id, repeat))
  *   judgements(judge_id TEXT, prompt_sha256 TEXT, response TEXT, created_at REAL,
  *        PRIMARY KEY(judge_id, prompt_sha256)): every judgement a judge gave,
@@ -175,6 +176,7 @@ typedef struct cb_sample {
     const char *grading;         /* "rule" | "judge" | "proxy" | "logprob" */
     const char *judge_id;        /* judge identity when a judge graded the sample, else NULL */
     int judge_calls;             /* judge requests this sample cost in this run (cache hits excluded) */
+    int64_t judge_tokens;        /* prompt + completion tokens of those judge requests */
 } cb_sample;
 
 /* Opens (and for CB_STORE_OPEN_CREATE creates) the database at path, applies
@@ -302,6 +304,9 @@ typedef struct cb_sample_stat {
     const char *meta_json;   /* the item's meta object, or NULL */
     const char *error;       /* why the request failed, or NULL */
     const char *by;          /* breakdown value, set by the report (not read from the store) */
+    const char *grading;     /* "rule" | "judge" | "proxy" | "logprob" (NULL for old samples) */
+    int judge_calls;
+    int64_t judge_tokens;
 } cb_sample_stat;
 
 typedef struct cb_stat_set {

@@ -251,6 +251,7 @@ typedef struct {
     const char *error;      /* first failed required request (in the item's arena) */
     const char *prompt;     /* rendered prompt of the first generation */
     int prompt_tokens, completion_tokens, attempts, judge_calls;
+    int64_t judge_tokens;
     double latency;
 } item_resps;
 
@@ -267,6 +268,9 @@ static int take_response(item_resps *ir, cb_item *it, int k, const cb_response *
     if (t->target == CB_TARGET_MODEL) {
         if (rp->attempts > ir->attempts) ir->attempts = rp->attempts;
         if (rp->latency_s > ir->latency) ir->latency = rp->latency_s;
+    } else {
+        ir->judge_tokens += (rp->prompt_tokens > 0 ? rp->prompt_tokens : 0) +
+                            (rp->completion_tokens > 0 ? rp->completion_tokens : 0);
     }
     if (rp->error) {
         if (!t->optional && !ir->error && !(ir->error = cb_item_strdup(it, rp->error, -1)))
@@ -632,6 +636,7 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
         sm->grading = gr.grading[0] ? gr.grading : cb_grader_kind_name(it->grader);
         sm->judge_id = n_judge_reqs ? S->o->judge_id : NULL;
         sm->judge_calls = R->judge_calls;
+        sm->judge_tokens = R->judge_tokens;
         /* extracted and grading live in gr, which goes out of scope: copy them */
         if (sm->extracted && !(sm->extracted = strdup(gr.extracted))) {
             rc = cb_err_set(err, CB_ENOMEM, "out of memory");

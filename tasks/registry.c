@@ -14,10 +14,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const cb_task_family cb_family_counting; /* tasks/counting.c */
+extern const cb_task_family cb_family_counting;  /* tasks/counting.c */
+extern const cb_task_family cb_family_skill_mix; /* tasks/skill_mix.c */
 
 static const cb_task_family *const families[] = {
     &cb_family_counting,
+    &cb_family_skill_mix,
 };
 
 const cb_task_family *const *cb_task_families(int *n) {
@@ -139,10 +141,10 @@ int cb_task_spec_new(const char *family, const char *const *subtasks, int n_subt
         rc = pick_names(f, f->subtasks, "subtask", "subtasks", subtasks, n_subtasks, path, &s->subtasks,
                         &s->n_subtasks, err);
     } else {
+        const char *const *def = f->default_subtasks ? f->default_subtasks : f->subtasks;
         int all = 0;
-        while (f->subtasks[all]) all++;
-        rc = pick_names(f, f->subtasks, "subtask", "subtasks", f->subtasks, all, path, &s->subtasks, &s->n_subtasks,
-                        err);
+        while (def[all]) all++;
+        rc = pick_names(f, f->subtasks, "subtask", "subtasks", def, all, path, &s->subtasks, &s->n_subtasks, err);
     }
     if (rc) goto out;
     if (n_settings > 0 && settings) {
@@ -162,6 +164,11 @@ int cb_task_spec_new(const char *family, const char *const *subtasks, int n_subt
         }
         rc = f->params_parse(params, ppath, &s->state, err);
         if (rc) goto out;
+    }
+    for (int c = 0; f->check_cell && c < s->n_subtasks * s->n_settings; c++) {
+        const char *sub, *set;
+        cb_task_spec_cell(s, c, &sub, &set);
+        if ((rc = f->check_cell(s->state, sub, set, path, err))) goto out;
     }
     *out = s;
     s = NULL;

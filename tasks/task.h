@@ -220,6 +220,12 @@ struct cb_task_family {
     /* Optional: 1 when items of this spec cannot be graded without a judge
      * (no rule-based fallback); the run then refuses to start without one. */
     int (*needs_judge)(const void *state);
+    /* Optional: checks a chosen (subtask, setting) cell against the params at
+     * config time (e.g. k larger than the skill pool); messages name `path`
+     * (the task entry's JSON path). */
+    int (*check_cell)(const void *state, const char *subtask, const char *setting, const char *path, cb_err *err);
+    /* Optional: the subtasks a task entry without "subtasks" runs (NULL = all). */
+    const char *const *default_subtasks;
 };
 
 /* The registered families, in registry order; *n receives the count. */
