@@ -293,6 +293,7 @@ static void fault_hint(sqlite3 *db, int ec, char *buf, size_t cap) {
     }
     }
 }
+static int ensure_cascade_trigger(cb_store *s, cb_err *err); /* analysis section, at the end */
 
 /* Records the connection's last error with context; returns the cb_err code. */
 static int sql_err(cb_store *s, sqlite3 *db, cb_err *err, const char *what) {
@@ -462,7 +463,7 @@ int cb_store_open(const char *path, cb_store_mode mode, cb_store **out, cb_err *
     if (!path || !path[0]) return cb_err_set(err, CB_EUSAGE, "results database: empty path");
     struct stat sb;
     int exists = stat(path, &sb) == 0;
-    if (!exists && mode == CB_STORE_OPEN_EXISTING) {
+    if (!exists && (mode == CB_STORE_OPEN_EXISTING || mode == CB_STORE_OPEN_READONLY)) {
         if (errno == ENOENT) return cb_err_set(err, CB_EUSAGE, "%s: no such results database", path);
         return cb_err_set(err, CB_EIO, "%s: %s", path, strerror(errno));
     }
@@ -518,6 +519,7 @@ int cb_store_open(const char *path, cb_store_mode mode, cb_store **out, cb_err *
                    "setting connection options")))
         goto out;
     if (v < CB_STORE_SCHEMA_VERSION && (rc = migrate(s, err))) goto out;
+    if ((rc = ensure_cascade_trigger(s, err))) goto out;
     if ((rc = exec(s, "PRAGMA foreign_keys=ON", err, "enabling foreign keys"))) goto out;
     s->version = CB_STORE_SCHEMA_VERSION;
     if ((rc = prepare_all(s, err))) goto out;
@@ -1333,5 +1335,205 @@ int cb_store_judgement_put(cb_store *s, const char *judge_id, const char *key, c
     sqlite3_bind_double(st, 4, now_s());
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, s->db, err, "storing a judgement");
     sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- analysis, run management and merge (issue 10) ------------------------ */
+
+/* Plain `sqlite3` connections run with foreign keys off, so ON DELETE CASCADE
+ * does nothing there; this trigger makes a bare DELETE FROM runs cascade on
+ * any connection. Not a schema step: it adds no column or table, old files get
+ * it on their next read-write open, and IF NOT EXISTS keeps it idempotent. */
+static int ensure_cascade_trigger(cb_store *s, cb_err *err) {
+    return exec(s,
+                "CREATE TRIGGER IF NOT EXISTS runs_delete_cascade AFTER DELETE ON runs BEGIN"
+                " DELETE FROM samples WHERE run_id = OLD.id;"
+                " DELETE FROM capability_scores WHERE run_id = OLD.id; END",
+                err, "creating the cascade trigger");
+}
+
+/* Prepares sql once per call (these queries are not hot). */
+static int prep(cb_store *s, const char *sql, sqlite3_stmt **st, cb_err *err) {
+    if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) != SQLITE_OK) {
+        *st = NULL;
+        return sql_err(s, s->db, err, "preparing a query");
+    }
+    return 0;
+}
+
+int cb_store_run_ids(cb_store *s, int64_t **ids, size_t *n, cb_err *err) {
+    sqlite3_stmt *st = NULL;
+    int64_t *out = NULL;
+    size_t cnt = 0, cap = 0;
+    *ids = NULL;
+    *n = 0;
+    int rc = prep(s, "SELECT id FROM runs ORDER BY id", &st, err), r;
+    if (rc) return rc;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (cnt == cap) {
+            size_t nc = cap ? cap * 2 : 32;
+            int64_t *no = realloc(out, nc * sizeof *no);
+            if (!no) {
+                rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory listing runs", s->path);
+                goto out;
+            }
+            out = no;
+            cap = nc;
+        }
+        out[cnt++] = sqlite3_column_int64(st, 0);
+    }
+    if (r != SQLITE_DONE) {
+        rc = sql_err(s, s->db, err, "listing runs");
+        goto out;
+    }
+    *ids = out;
+    *n = cnt;
+    out = NULL;
+out:
+    sqlite3_finalize(st);
+    free(out);
+    return rc;
+}
+
+int cb_store_run_counts(cb_store *s, int64_t run_id, int64_t *n_samples, int64_t *n_failed, cb_err *err) {
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s, "SELECT count(*), coalesce(sum(error IS NOT NULL), 0) FROM samples WHERE run_id=?1", &st, err);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        if (n_samples) *n_samples = sqlite3_column_int64(st, 0);
+        if (n_failed) *n_failed = sqlite3_column_int64(st, 1);
+    } else {
+        rc = sql_err(s, s->db, err, "counting a run's samples");
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int cb_store_run_delete(cb_store *s, int64_t run_id, int64_t *n_samples, cb_err *err) {
+    sqlite3_stmt *st = NULL;
+    int64_t ns = 0;
+    int rc = cb_store_run_counts(s, run_id, &ns, NULL, err);
+    if (rc) return rc;
+    if ((rc = cb_store_begin(s, err))) return rc;
+    if ((rc = prep(s, "DELETE FROM runs WHERE id=?1", &st, err))) goto out;
+    sqlite3_bind_int64(st, 1, run_id);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = sql_err(s, s->db, err, "deleting a run");
+    else if (sqlite3_changes(s->db) == 0)
+        rc = cb_err_set(err, CB_EUSAGE, "%s: no run %lld", s->path, (long long)run_id);
+out:
+    sqlite3_finalize(st);
+    if (rc)
+        cb_store_rollback(s);
+    else
+        rc = cb_store_commit(s, err);
+    if (!rc && n_samples) *n_samples = ns;
+    return rc;
+}
+
+int cb_store_run_set_merged(cb_store *s, int64_t run_id, cb_run_status status, double started_at,
+                            double finished_at, const char *shard, int64_t limit_n, const char *config_json,
+                            const char *config_sha256, const char *overrides_json, cb_err *err) {
+    if ((unsigned)status >= CB_RUN_NSTATUS)
+        return cb_err_set(err, CB_EUSAGE, "%s: bad run status %d", s->path, (int)status);
+    if (shard && strlen(shard) >= sizeof ((cb_run_info *)0)->shard)
+        return cb_err_set(err, CB_EUSAGE, "%s: shard \"%s\" is too long", s->path, shard);
+    if (config_json && (!config_sha256 || strlen(config_sha256) != 64))
+        return cb_err_set(err, CB_EUSAGE, "%s: a merged config needs its 64-digit sha256", s->path);
+    sqlite3_stmt *st = NULL;
+    int rc = prep(s,
+                  "UPDATE runs SET status=?2, started_at=?3, finished_at=?4, shard=?5, limit_n=?6, "
+                  "config_json=coalesce(?7, config_json), config_sha256=coalesce(?8, config_sha256), "
+                  "overrides_json=coalesce(?9, overrides_json) WHERE id=?1",
+                  &st, err);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    sqlite3_bind_text(st, 2, status_names[status], -1, SQLITE_STATIC);
+    sqlite3_bind_double(st, 3, started_at);
+    if (finished_at > 0)
+        sqlite3_bind_double(st, 4, finished_at);
+    else
+        sqlite3_bind_null(st, 4);
+    bind_text(st, 5, shard ? shard : "");
+    sqlite3_bind_int64(st, 6, limit_n);
+    bind_text(st, 7, config_json);
+    bind_text(st, 8, config_json ? config_sha256 : NULL);
+    bind_text(st, 9, overrides_json);
+    if (sqlite3_step(st) != SQLITE_DONE)
+        rc = sql_err(s, s->db, err, "updating a merged run");
+    else if (sqlite3_changes(s->db) == 0)
+        rc = cb_err_set(err, CB_EUSAGE, "%s: no run %lld", s->path, (long long)run_id);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+void cb_item_score_set_clear(cb_item_score_set *set) {
+    if (!set) return;
+    free(set->rows);
+    free(set->strings);
+    memset(set, 0, sizeof *set);
+}
+
+enum { N_IS_STR = 4 };
+
+int cb_store_item_scores(cb_store *s, int64_t run_id, cb_item_score_set *out, cb_err *err) {
+    sqlite3_stmt *st = NULL;
+    strbuf b = {0};
+    size_t cap = 0, n = 0, prev[N_IS_STR];
+    size_t(*offs)[N_IS_STR] = NULL;
+    cb_item_score *rows = NULL;
+    for (int c = 0; c < N_IS_STR; c++) prev[c] = SIZE_MAX;
+    memset(out, 0, sizeof *out);
+    int rc = prep(s,
+                  "SELECT cap1, cap2, item_id, item_hash, repeat, item_seed, score, error IS NOT NULL, "
+                  "coalesce(instr(flags_json, '\"judge_failed\"') > 0, 0) FROM samples WHERE run_id=?1 ORDER BY id",
+                  &st, err);
+    if (rc) return rc;
+    sqlite3_bind_int64(st, 1, run_id);
+    int r;
+    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
+        if (n == cap) {
+            size_t nc = cap ? cap * 2 : 1024;
+            cb_item_score *nr = realloc(rows, nc * sizeof *nr);
+            if (nr) rows = nr;
+            size_t(*no)[N_IS_STR] = nr ? realloc(offs, nc * sizeof *no) : NULL;
+            if (!nr || !no) goto nomem;
+            offs = no;
+            cap = nc;
+        }
+        cb_item_score *row = &rows[n];
+        memset(row, 0, sizeof *row);
+        for (int c = 0; c < N_IS_STR; c++)
+            if (intern(&b, col_text(st, c), &prev[c], &offs[n][c])) goto nomem;
+        row->repeat = sqlite3_column_int(st, 4);
+        row->has_seed = sqlite3_column_type(st, 5) != SQLITE_NULL;
+        row->item_seed = (uint64_t)sqlite3_column_int64(st, 5);
+        row->score = col_real(st, 6);
+        row->failed = sqlite3_column_int(st, 7);
+        row->judge_failed = sqlite3_column_int(st, 8);
+        n++;
+    }
+    if (r != SQLITE_DONE) {
+        rc = sql_err(s, s->db, err, "reading item scores");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char **dst[N_IS_STR] = {&rows[i].cap[0], &rows[i].cap[1], &rows[i].item_id, &rows[i].item_hash};
+        for (int c = 0; c < N_IS_STR; c++) *dst[c] = offs[i][c] == SIZE_MAX ? NULL : b.buf + offs[i][c];
+    }
+    out->rows = rows;
+    out->n = n;
+    out->strings = b.buf;
+    rows = NULL;
+    b.buf = NULL;
+    goto out;
+nomem:
+    rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory reading item scores", s->path);
+out:
+    sqlite3_finalize(st);
+    free(offs);
+    free(rows);
+    free(b.buf);
     return rc;
 }

@@ -351,4 +351,60 @@ typedef struct cb_capability_score {
  * *rows (malloc'd, caller frees) and *n. */
 int cb_store_capability_scores(cb_store *s, int64_t run_id, cb_capability_score **rows, size_t *n, cb_err *err);
 
+/* ---- analysis, run management and merge (issue 10) --------------------------
+ * Read and maintenance queries for the analysis commands (results/analysis.h,
+ * results/leaderboard.h, results/merge.h, runner/cmd_analyze.c,
+ * runner/cmd_manage.c). Cascading deletes: every read-write open makes sure
+ * the trigger runs_delete_cascade exists (CREATE TRIGGER IF NOT EXISTS), so a
+ * plain `sqlite3 results.db "DELETE FROM runs WHERE id=3"` (foreign keys are
+ * off by default in the sqlite3 shell; SQLite needs PRAGMA foreign_keys=ON on
+ * every connection) removes the run's samples and capability scores too. With
+ * foreign keys on, ON DELETE CASCADE does it first and the triggers find
+ * nothing left. */
+
+/* OUT *ids (malloc'd, caller frees) and *n: every run id, ascending. */
+int cb_store_run_ids(cb_store *s, int64_t **ids, size_t *n, cb_err *err);
+
+/* OUT *n_samples, *n_failed (error not NULL) of one run; 0 and 0 for an
+ * unknown run. Either pointer may be NULL. */
+int cb_store_run_counts(cb_store *s, int64_t run_id, int64_t *n_samples, int64_t *n_failed, cb_err *err);
+
+/* Deletes a run with its samples and capability scores in one transaction.
+ * OUT *n_samples (may be NULL): how many samples went with it. Errors:
+ * CB_EUSAGE "no run N" when absent, CB_EIO. */
+int cb_store_run_delete(cb_store *s, int64_t run_id, int64_t *n_samples, cb_err *err);
+
+/* Sets what a merge decides for a run it assembled from parts: status,
+ * started_at and finished_at (0 = NULL), shard, limit_n, and — when not NULL —
+ * config_json with its config_sha256 and overrides_json. Errors: CB_EUSAGE
+ * when the run is absent or shard / config_sha256 do not fit their fields. */
+int cb_store_run_set_merged(cb_store *s, int64_t run_id, cb_run_status status, double started_at,
+                            double finished_at, const char *shard, int64_t limit_n, const char *config_json,
+                            const char *config_sha256, const char *overrides_json, cb_err *err);
+
+/* One sample reduced to what resampling needs: its labels, its identity and
+ * its score. Strings point into the owning cb_item_score_set. */
+typedef struct cb_item_score {
+    const char *cap[2];      /* capability labels ("X&Y" is a cross capability), NULL when absent */
+    const char *item_id;
+    int repeat;
+    const char *item_hash;   /* NULL when not stored (a version-2 sample) */
+    uint64_t item_seed;
+    int has_seed;            /* item_seed was stored */
+    double score;            /* NaN when the sample has no score */
+    int failed;              /* error not NULL */
+    int judge_failed;        /* flags_json holds "judge_failed" */
+} cb_item_score;
+
+typedef struct cb_item_score_set {
+    cb_item_score *rows;     /* n of them, rowid order */
+    size_t n;
+    char *strings;           /* internal */
+} cb_item_score_set;
+
+/* Reads every sample of the run as cb_item_score. OUT *out (cleared first;
+ * free with cb_item_score_set_clear). */
+int cb_store_item_scores(cb_store *s, int64_t run_id, cb_item_score_set *out, cb_err *err);
+void cb_item_score_set_clear(cb_item_score_set *set);
+
 #endif

@@ -14,6 +14,7 @@
 #include "results/report.h"
 #include "results/responses.h"
 #include "results/store.h"
+#include "runner/cliutil.h"
 #include "runner/commands.h"
 #include "tasks/task.h"
 
@@ -25,34 +26,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Parses a positive run id; 0 on success. */
-static int parse_run_id(const char *s, int64_t *out, cb_err *err) {
-    char *end = NULL;
-    errno = 0;
-    long long v = s ? strtoll(s, &end, 10) : 0;
-    if (!s || !*s || errno || *end || v <= 0)
-        return cb_err_set(err, CB_EUSAGE, "bad run id '%s' (expected a positive integer)", s ? s : "");
-    *out = v;
-    return 0;
-}
-
-/* Whether capbench may write the database file and its folder (WAL and -shm
- * files live beside it). A missing file counts as writable, so that opening
- * it reports "no such results database". */
-static int db_writable(const char *path) {
-    if (access(path, F_OK) != 0) return 1;
-    char dir[4096];
-    snprintf(dir, sizeof dir, "%s", path);
-    char *slash = strrchr(dir, '/');
-    if (slash == dir)
-        dir[1] = 0;
-    else if (slash)
-        *slash = 0;
-    else
-        snprintf(dir, sizeof dir, ".");
-    return access(path, W_OK) == 0 && access(dir, W_OK) == 0;
-}
 
 static void report_usage(FILE *f) {
     fputs("usage: capbench report [--db FILE] [--run ID] [--format table|md|csv|json] [--by KEY]\n"
@@ -101,12 +74,12 @@ int cb_cmd_report(int argc, char **argv) {
         else if (strcmp(a, "--by") == 0)
             by = v;
         else if (strcmp(a, "--run") == 0)
-            rc = parse_run_id(v, &run_id, &err);
+            rc = cb_cli_parse_run_id(v, &run_id, &err);
         else
             rc = cb_report_format_parse(v, &fmt, &err);
         if (rc) goto out;
     }
-    if ((rc = cb_store_open(db, db_writable(db) ? CB_STORE_OPEN_EXISTING : CB_STORE_OPEN_READONLY, &st, &err)))
+    if ((rc = cb_store_open(db, cb_cli_db_writable(db) ? CB_STORE_OPEN_EXISTING : CB_STORE_OPEN_READONLY, &st, &err)))
         goto out;
     if (run_id == 0 && (rc = cb_store_run_latest(st, &run_id, &err))) goto out;
     if ((rc = cb_report_build(st, run_id, by, &rep, &err))) goto out;
@@ -332,8 +305,8 @@ int cb_cmd_regrade(int argc, char **argv) {
         rc = cb_err_set(&err, CB_EUSAGE, "which run? (usage: capbench regrade RUN_ID [--db FILE])");
         goto out;
     }
-    if ((rc = parse_run_id(run_arg, &run_id, &err))) goto out;
-    if (!c.dry_run && !db_writable(db)) {
+    if ((rc = cb_cli_parse_run_id(run_arg, &run_id, &err))) goto out;
+    if (!c.dry_run && !cb_cli_db_writable(db)) {
         fprintf(stderr, "capbench regrade: %s is read-only: opening it read-only, grading without writing "
                         "(--dry-run)\n", db);
         c.dry_run = 1;

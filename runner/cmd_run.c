@@ -26,6 +26,7 @@
 #include "results/store.h"
 #include "runner/backend_local.h"
 #include "runner/backend_remote.h"
+#include "runner/cliutil.h"
 #include "runner/config.h"
 #include "runner/modelpath.h"
 #include "runner/scheduler.h"
@@ -73,6 +74,7 @@ static void usage(FILE *f) {
             "  --batch-size N                    items per batch\n"
             "  --no-loglik                       skip optional log-likelihood requests\n"
             "  --quiet                           no progress output\n"
+            "  --label KEY=VALUE                 label the run (repeatable), e.g. step=1000 for checkpoints\n"
             "exit status: 0 finished, 4 incomplete (requests failed; --resume retries them), 2 bad usage or\n"
             "input, 130 interrupted, 1 other failure\n");
 }
@@ -323,6 +325,7 @@ int cb_cmd_run(int argc, char **argv) {
     cb_backend *be = NULL, *judge = NULL;
     char judge_id[640] = "";
     char *config_json = NULL, *overrides = NULL;
+    char *labels_json = NULL; /* --label KEY=VALUE ... as {"KEY":"VALUE"} */
     cJSON *stored = NULL, *suite_src = NULL;
     cb_run_info old;
     memset(&old, 0, sizeof old);
@@ -342,6 +345,12 @@ int cb_cmd_run(int argc, char **argv) {
         }
         if (strcmp(a, "--quiet") == 0) {
             quiet = 1;
+            continue;
+        }
+        /* --label KEY=VALUE (repeatable): stored in runs.labels_json */
+        if (strcmp(a, "--label") == 0) {
+            if ((rc = cb_cli_label_add(&labels_json, v, &err))) goto out;
+            i++;
             continue;
         }
         int f = -1;
@@ -536,6 +545,7 @@ int cb_cmd_run(int argc, char **argv) {
         ri.limit_n = limit;
         snprintf(ri.shard, sizeof ri.shard, "%s", shard_s);
         ri.overrides_json = overrides;
+        ri.labels_json = labels_json;
         if ((rc = cb_store_run_create(st, &ri, &run_id, &err))) goto out;
     }
     run_made = 1;
@@ -612,6 +622,7 @@ out:
     cb_store_close(st);
     free(config_json);
     free(overrides);
+    free(labels_json);
     cJSON_Delete(stored);
     cJSON_Delete(suite_src);
     cb_run_info_clear(&old);

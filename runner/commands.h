@@ -26,6 +26,13 @@ int cb_cmd_grade(int argc, char **argv);          /* runner/cmd_tasks.c */
 int cb_cmd_report(int argc, char **argv);         /* runner/cmd_results.c */
 int cb_cmd_regrade(int argc, char **argv);        /* runner/cmd_results.c */
 int cb_cmd_pull(int argc, char **argv);           /* runner/cmd_pull.c */
+int cb_cmd_analyze(int argc, char **argv);        /* runner/cmd_analyze.c */
+int cb_cmd_leaderboard(int argc, char **argv);    /* runner/cmd_analyze.c */
+int cb_cmd_compare(int argc, char **argv);        /* runner/cmd_analyze.c */
+int cb_cmd_runs(int argc, char **argv);           /* runner/cmd_manage.c */
+int cb_cmd_delete(int argc, char **argv);         /* runner/cmd_manage.c */
+int cb_cmd_export(int argc, char **argv);         /* runner/cmd_manage.c */
+int cb_cmd_merge(int argc, char **argv);          /* runner/cmd_manage.c */
 int cb_cmd_bench_harness(int argc, char **argv);  /* bench/harness_bench.c: capbench bench --harness */
 void cb_http_global_init(void);                   /* runner/http.c: curl_global_init, once */
 #endif

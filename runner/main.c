@@ -35,6 +35,13 @@ static const cb_command commands[] = {
     {"items", cb_cmd_items, "print generated items as JSONL"},
     {"grade", cb_cmd_grade, "grade JSONL items that carry a response"},
     {"pull", cb_cmd_pull, "download a model (default: stories260K) into the cache"},
+    {"analyze", cb_cmd_analyze, "weakest-link analysis, capability profile, alteration analysis"},
+    {"leaderboard", cb_cmd_leaderboard, "models x capabilities as HTML, Markdown, CSV or JSON"},
+    {"compare", cb_cmd_compare, "paired comparison of two runs per capability (CI gate)"},
+    {"runs", cb_cmd_runs, "list the runs of a results database"},
+    {"delete", cb_cmd_delete, "delete a run and everything under it"},
+    {"export", cb_cmd_export, "a run's samples as JSONL/CSV, or lm-eval results JSON"},
+    {"merge", cb_cmd_merge, "merge shard databases into one run"},
 #endif
     {"tokenize", cb_cmd_tokenize, "token ids of a text, as JSON"},
     {"generate", cb_cmd_generate, "generate a continuation with the local engine"},
@@ -48,7 +55,7 @@ static void usage(FILE *f) {
     fprintf(f, "capbench %s — LLM capability benchmark harness\n\nusage: capbench COMMAND [options]\n\ncommands:\n",
             CB_VERSION);
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
+        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].help);
     fprintf(f, "\nRun 'capbench COMMAND --help' for a command's options.\n");
 }
 
