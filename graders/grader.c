@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const char *const flag_names[CB_GRADE_NFLAGS] = {
-    "no_marker", "format_violation", "no_response", "vote_tie", "number_word", "overflow", "truncated",
+    "no_marker", "format_violation", "no_response", "vote_tie", "number_word", "overflow", "truncated", "empty",
 };
 
 const char *cb_grade_flag_name(int bit) {

@@ -29,7 +29,9 @@ enum {
     CB_GRADE_NUMBER_WORD = 1u << 4,      /* "number_word": the integer came from a number word, not digits */
     CB_GRADE_OVERFLOW = 1u << 5,         /* "overflow": the digits did not fit in int64 (saturated) */
     CB_GRADE_TRUNCATED = 1u << 6,        /* "truncated": generation hit max_tokens */
-    CB_GRADE_NFLAGS = 7
+    CB_GRADE_EMPTY = 1u << 7,            /* "empty": the response was empty or whitespace only (unparsed,
+                                            counted apart from responses that were read and held no answer) */
+    CB_GRADE_NFLAGS = 8
 };
 
 /* Name of flag bit number `bit` (0..CB_GRADE_NFLAGS-1), or NULL. */
