@@ -25,6 +25,7 @@ int cb_cmd_grade(int argc, char **argv);          /* runner/cmd_tasks.c */
 int cb_cmd_report(int argc, char **argv);         /* runner/cmd_results.c */
 int cb_cmd_regrade(int argc, char **argv);        /* runner/cmd_results.c */
 int cb_cmd_pull(int argc, char **argv);           /* runner/cmd_pull.c */
+int cb_cmd_export_bios(int argc, char **argv);    /* runner/cmd_bios.c */
 int cb_cmd_bench_harness(int argc, char **argv);  /* bench/harness_bench.c: capbench bench --harness */
 void cb_http_global_init(void);                   /* runner/http.c: curl_global_init, once */
 #endif

@@ -34,6 +34,7 @@ static const cb_command commands[] = {
     {"items", cb_cmd_items, "print generated items as JSONL"},
     {"grade", cb_cmd_grade, "grade JSONL items that carry a response"},
     {"pull", cb_cmd_pull, "download a model (default: stories260K) into the cache"},
+    {"export-bios", cb_cmd_export_bios, "write a bioS training corpus and its knowledge probes"},
 #endif
     {"tokenize", cb_cmd_tokenize, "token ids of a text, as JSON"},
     {"generate", cb_cmd_generate, "generate a continuation with the local engine"},

@@ -321,7 +321,7 @@ double cb_bios_log2_s0(const cb_bios_fields *f) {
 /* ---- persons ---- */
 
 /* Keyed permutation of [0, n): Feistel on 2h bits, cycle-walking. */
-static uint64_t permute(uint64_t x, uint64_t n, uint64_t key) {
+uint64_t cb_bios_permute(uint64_t x, uint64_t n, uint64_t key) {
     int bits = 2;
     while (bits < 64 && (UINT64_C(1) << bits) < n) bits += 2;
     int h = bits / 2;
@@ -344,7 +344,7 @@ void cb_bios_person_get(const cb_bios_fields *f, uint64_t seed, int64_t j, cb_bi
     uint64_t M = f->l[CB_BIOS_MIDDLE].n, L = f->l[CB_BIOS_LAST].n;
     uint64_t N0 = (uint64_t)f->l[CB_BIOS_FIRST].n * M * L;
     uint64_t key = cb_splitmix64(seed ^ cb_fnv1a64_str("knowledge-capacity/names"));
-    uint64_t idx = permute((uint64_t)j % N0, N0, key);
+    uint64_t idx = cb_bios_permute((uint64_t)j % N0, N0, key);
     p->first = (size_t)(idx / (M * L));
     p->middle = (size_t)((idx / L) % M);
     p->last = (size_t)(idx % L);

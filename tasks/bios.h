@@ -89,6 +89,11 @@ typedef struct cb_bios_person {
     int month, day, year; /* 1..12, 1..28, 1900..2099 */
 } cb_bios_person;
 
+/* The keyed pseudo-random permutation of [0, n) used for names (4-round
+ * Feistel over the next even power of two, cycle-walking); n >= 1, x < n.
+ * Also used by export-bios to shuffle the corpus without holding it. */
+uint64_t cb_bios_permute(uint64_t x, uint64_t n, uint64_t key);
+
 /* Person j of the population drawn with `seed`. */
 void cb_bios_person_get(const cb_bios_fields *f, uint64_t seed, int64_t j, cb_bios_person *p);
 
