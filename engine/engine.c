@@ -376,6 +376,7 @@ void cb_engine_get_stats(const cb_engine *e, cb_engine_stats *st) { *st = e->sta
 static void job_complete(cb_engine *e, job *j) {
     cb_engine_result *r = j->out;
     r->status = 0;
+    r->done = 1;
     r->n_prompt = j->kind == CB_ENGINE_ROLLING ? j->n_toks : j->n_prefix;
     if (j->kind == CB_ENGINE_GENERATE) {
         int n = j->n_toks - j->n_prefix;
@@ -412,6 +413,7 @@ static void job_complete(cb_engine *e, job *j) {
 static int fail_request(cb_engine *e, cb_engine_result *out, int code, const char *msg) {
     (void)e;
     memset(out, 0, sizeof *out);
+    out->done = 1;
     out->status = code;
     out->error = dup_str(msg, strlen(msg));
     return out->error ? 0 : CB_ENOMEM;

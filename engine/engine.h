@@ -147,6 +147,8 @@ typedef struct cb_engine_req {
 /* Filled when the request completes. Arrays and strings are malloc'd and owned
  * by the result: free them with cb_engine_result_clear. */
 typedef struct cb_engine_result {
+    int done;                  /* set to 1 by the engine when the request completes (ok or not),
+                                  so a caller stepping the engine can tell which ones finished */
     int status;                /* 0, or a CB_E* code with `error` set (the request failed alone) */
     char *error;
     int n_prompt;              /* tokens of prompt/context/text as evaluated */

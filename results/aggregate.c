@@ -55,8 +55,8 @@ void cb_agg_init(cb_agg *a) { memset(a, 0, sizeof *a); }
 void cb_agg_add(cb_agg *a, double score, int unparsed, int failed, int prompt_tokens, int completion_tokens,
                 double latency_s) {
     a->n++;
-    if (unparsed) a->n_unparsed++;
     if (failed) a->n_failed++;
+    else if (unparsed) a->n_unparsed++; /* a failed request was never read */
     if (prompt_tokens > 0) a->prompt_tokens += prompt_tokens;
     if (completion_tokens > 0) a->completion_tokens += completion_tokens;
     if (latency_s > 0 && isfinite(latency_s)) a->latency_sum += latency_s;
@@ -71,6 +71,7 @@ void cb_agg_add(cb_agg *a, double score, int unparsed, int failed, int prompt_to
 
 void cb_agg_add_stat(cb_agg *a, const cb_sample_stat *st) {
     cb_agg_add(a, st->score, st->unparsed, st->failed, st->prompt_tokens, st->completion_tokens, st->latency_s);
+    if (st->format_violation && !st->failed && isfinite(st->score)) a->n_format_violation++;
 }
 
 void cb_agg_summary(const cb_agg *a, cb_summary *o) {
@@ -81,7 +82,10 @@ void cb_agg_summary(const cb_agg *a, cb_summary *o) {
     o->n_failed = a->n_failed;
     o->prompt_tokens = a->prompt_tokens;
     o->completion_tokens = a->completion_tokens;
-    o->unparsed_rate = a->n ? (double)a->n_unparsed / (double)a->n : NAN;
+    o->n_format_violation = a->n_format_violation;
+    /* one denominator: the answered samples (failed requests are counted apart) */
+    o->unparsed_rate = a->n_scored ? (double)a->n_unparsed / (double)a->n_scored : NAN;
+    o->format_violation_rate = a->n_scored ? (double)a->n_format_violation / (double)a->n_scored : NAN;
     o->mean_latency_s = a->n ? a->latency_sum / (double)a->n : NAN;
     o->mean = o->sd = o->se = o->ci_low = o->ci_high = NAN;
     o->ci_method = CB_CI_NONE;
@@ -120,6 +124,7 @@ const char *cb_ci_method_name(cb_ci_method m) {
 typedef struct {
     size_t row;
     int slot;
+    int pooled; /* CB_GROUP_CAPABILITY_SETTING: the entry of the all-settings row */
 } entry;
 
 typedef struct {
@@ -128,6 +133,19 @@ typedef struct {
 } group_ctx;
 
 static const char *nz(const char *s) { return s ? s : ""; }
+
+/* Breakdown values: numbers in numeric order before other text (so gold 2
+ * sorts before 10), then bytes. */
+static int by_cmp(const char *a, const char *b) {
+    a = nz(a);
+    b = nz(b);
+    char *ea = NULL, *eb = NULL;
+    double x = strtod(a, &ea), y = strtod(b, &eb);
+    int na = *a && !*ea, nb = *b && !*eb;
+    if (na && nb && x != y) return x < y ? -1 : 1;
+    if (na != nb) return na ? -1 : 1;
+    return strcmp(a, b);
+}
 
 /* Compares the group keys of two entries: 0 when they fall in one group. */
 static int key_cmp(const group_ctx *g, const entry *ea, const entry *eb) {
@@ -141,6 +159,15 @@ static int key_cmp(const group_ctx *g, const entry *ea, const entry *eb) {
         if ((c = strcmp(nz(a->subtask), nz(b->subtask)))) return c;
         return strcmp(nz(a->setting), nz(b->setting));
     case CB_GROUP_CAPABILITY: return strcmp(a->cap[ea->slot], b->cap[eb->slot]);
+    case CB_GROUP_CAPABILITY_SETTING:
+        if ((c = strcmp(a->cap[ea->slot], b->cap[eb->slot]))) return c;
+        if (ea->pooled != eb->pooled) return ea->pooled ? -1 : 1; /* the all-settings row first */
+        return ea->pooled ? 0 : strcmp(nz(a->setting), nz(b->setting));
+    case CB_GROUP_SETTING_BY:
+        if ((c = strcmp(nz(a->task), nz(b->task)))) return c;
+        if ((c = strcmp(nz(a->subtask), nz(b->subtask)))) return c;
+        if ((c = strcmp(nz(a->setting), nz(b->setting)))) return c;
+        return by_cmp(a->by, b->by);
     }
     return 0;
 }
@@ -154,7 +181,7 @@ static int entry_cmp(const void *pa, const void *pb, void *vctx) {
 
 static void copy_cut(char *dst, size_t cap, const char *src) { snprintf(dst, cap, "%s", nz(src)); }
 
-static void fill_key(cb_group *g, const cb_sample_stat *r, int slot, cb_group_by by) {
+static void fill_key(cb_group *g, const cb_sample_stat *r, int slot, int pooled, cb_group_by by) {
     switch (by) {
     case CB_GROUP_ALL: copy_cut(g->task, sizeof g->task, "all"); break;
     case CB_GROUP_TASK: copy_cut(g->task, sizeof g->task, r->task); break;
@@ -164,6 +191,17 @@ static void fill_key(cb_group *g, const cb_sample_stat *r, int slot, cb_group_by
         copy_cut(g->setting, sizeof g->setting, r->setting);
         break;
     case CB_GROUP_CAPABILITY: copy_cut(g->capability, sizeof g->capability, r->cap[slot]); break;
+    case CB_GROUP_CAPABILITY_SETTING:
+        copy_cut(g->capability, sizeof g->capability, r->cap[slot]);
+        /* "" marks the all-settings row; a sample without a setting gets "(none)" */
+        copy_cut(g->setting, sizeof g->setting, pooled ? "" : r->setting && r->setting[0] ? r->setting : "(none)");
+        break;
+    case CB_GROUP_SETTING_BY:
+        copy_cut(g->task, sizeof g->task, r->task);
+        copy_cut(g->subtask, sizeof g->subtask, r->subtask);
+        copy_cut(g->setting, sizeof g->setting, r->setting);
+        copy_cut(g->by, sizeof g->by, r->by);
+        break;
     }
 }
 
@@ -180,19 +218,22 @@ int cb_aggregate(const cb_stat_set *set, cb_group_by by, cb_group **groups, size
     *groups = NULL;
     *n_groups = 0;
     if (set->n == 0 && by != CB_GROUP_ALL) return 0;
-    if (set->n > SIZE_MAX / (2 * sizeof *ent)) return cb_err_set(err, CB_ENOMEM, "aggregate: too many samples");
-    ent = malloc((set->n ? 2 * set->n : 1) * sizeof *ent);
+    if (set->n > SIZE_MAX / (4 * sizeof *ent)) return cb_err_set(err, CB_ENOMEM, "aggregate: too many samples");
+    ent = malloc((set->n ? 4 * set->n : 1) * sizeof *ent);
     if (!ent) {
         rc = cb_err_set(err, CB_ENOMEM, "aggregate: out of memory for %zu samples", set->n);
         goto out;
     }
     for (size_t i = 0; i < set->n; i++) {
-        if (by != CB_GROUP_CAPABILITY) {
-            ent[m++] = (entry){i, 0};
+        if (by != CB_GROUP_CAPABILITY && by != CB_GROUP_CAPABILITY_SETTING) {
+            ent[m++] = (entry){i, 0, 0};
             continue;
         }
-        for (int slot = 0; slot < 2; slot++)
-            if (has_label(&set->rows[i], slot)) ent[m++] = (entry){i, slot};
+        for (int slot = 0; slot < 2; slot++) {
+            if (!has_label(&set->rows[i], slot)) continue;
+            ent[m++] = (entry){i, slot, by == CB_GROUP_CAPABILITY_SETTING};
+            if (by == CB_GROUP_CAPABILITY_SETTING) ent[m++] = (entry){i, slot, 0};
+        }
     }
     group_ctx ctx = {set, by};
     qsort_r(ent, m, sizeof *ent, entry_cmp, &ctx);
@@ -210,7 +251,7 @@ int cb_aggregate(const cb_stat_set *set, cb_group_by by, cb_group **groups, size
         cb_agg a;
         cb_agg_init(&a);
         for (size_t i = 0; i < m; i++) cb_agg_add_stat(&a, &set->rows[ent[i].row]);
-        fill_key(&out[0], NULL, 0, by);
+        fill_key(&out[0], NULL, 0, 0, by);
         cb_agg_summary(&a, &out[0].sum);
         ng = 1;
     } else {
@@ -220,7 +261,7 @@ int cb_aggregate(const cb_stat_set *set, cb_group_by by, cb_group **groups, size
             cb_agg a;
             cb_agg_init(&a);
             while (j < m && key_cmp(&ctx, &ent[i], &ent[j]) == 0) cb_agg_add_stat(&a, &set->rows[ent[j++].row]);
-            fill_key(&out[ng], &set->rows[ent[i].row], ent[i].slot, by);
+            fill_key(&out[ng], &set->rows[ent[i].row], ent[i].slot, ent[i].pooled, by);
             cb_agg_summary(&a, &out[ng].sum);
             ng++;
             i = j;

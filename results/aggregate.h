@@ -12,8 +12,10 @@
  *   score interval with z = 1.959964 (defined for n >= 1, also at 0/n and n/n);
  *   otherwise the normal interval mean ± z·se (NaN for n < 2). Intervals are
  *   not clipped to [0,1] by the normal method.
- * Samples without a score (failed requests the scheduler left unscored) count
- * in n and in the unparsed/failed tallies but not in the mean.
+ * One denominator: samples without a score (failed requests, which the
+ * scheduler leaves unscored) count in n and n_failed only; the mean and every
+ * rate (unparsed, format violation) are over the n_scored answered samples,
+ * where an unparsed answer scores 0. A failed request is never wrong.
  */
 #ifndef CB_RESULTS_AGGREGATE_H
 #define CB_RESULTS_AGGREGATE_H
@@ -39,6 +41,7 @@ typedef struct cb_agg {
     int64_t n_scored;          /* with a finite score */
     int64_t n_unparsed, n_failed;
     int64_t n_nonbinary;       /* scored samples whose score is not exactly 0 or 1 */
+    int64_t n_format_violation;
     double sum, mean, m2;      /* sum and Welford mean / sum of squared deviations of scores */
     int64_t prompt_tokens, completion_tokens;
     double latency_sum;
@@ -57,7 +60,9 @@ typedef struct cb_summary {
     int64_t n, n_scored, n_unparsed, n_failed;
     double mean, sd, se, ci_low, ci_high;  /* NaN when undefined */
     cb_ci_method ci_method;                /* NONE when n_scored == 0 */
-    double unparsed_rate;                  /* n_unparsed / n (NaN for n == 0) */
+    int64_t n_format_violation;
+    double unparsed_rate;                  /* n_unparsed / n_scored (NaN for n_scored == 0) */
+    double format_violation_rate;          /* n_format_violation / n_scored */
     int64_t prompt_tokens, completion_tokens;
     double mean_latency_s;                 /* latency_sum / n (NaN for n == 0) */
 } cb_summary;
@@ -72,13 +77,17 @@ typedef enum {
     CB_GROUP_ALL = 0,          /* one group: the whole run (key "all") */
     CB_GROUP_TASK = 1,         /* key: task */
     CB_GROUP_SETTING = 2,      /* key: task / subtask / setting (each part may be "") */
-    CB_GROUP_CAPABILITY = 3    /* key: a capability label; a sample counts under each of its
+    CB_GROUP_CAPABILITY = 3,   /* key: a capability label; a sample counts under each of its
                                   (distinct) labels, a sample without labels under none */
+    CB_GROUP_CAPABILITY_SETTING = 4, /* key: (label, setting), plus (label, "") over all settings */
+    CB_GROUP_SETTING_BY = 5    /* key: task / subtask / setting / the row's `by` value (numbers in
+                                  numeric order) */
 } cb_group_by;
 
 typedef struct cb_group {
     char task[128], subtask[128], setting[128]; /* the parts of the key that apply, else "" */
-    char capability[256];                       /* CB_GROUP_CAPABILITY only */
+    char capability[256];                       /* CB_GROUP_CAPABILITY(_SETTING) only */
+    char by[128];                               /* CB_GROUP_SETTING_BY only */
     cb_summary sum;
 } cb_group;
 

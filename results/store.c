@@ -100,6 +100,66 @@ static const char *const migrations[CB_STORE_SCHEMA_VERSION] = {
     "ALTER TABLE capability_scores ADD COLUMN ci_method TEXT NOT NULL DEFAULT '';"
     "ALTER TABLE capability_scores ADD COLUMN unparsed_rate REAL;"
     "UPDATE capability_scores SET n_scored = n;",
+
+    /* 2 -> 3 (issue "scores you can trust"): runs gain the 'incomplete'
+     * status (a CHECK constraint, so the table is rebuilt; foreign keys are off
+     * during migrations), the --limit / --shard / overrides they were made with
+     * and labels; samples gain columns a user can join across runs (family,
+     * item content hash, item seed, gold) and the span extraction read;
+     * capability_scores gain a setting ('all' = every setting pooled) in the key
+     * and the answered/failed counts. Old samples keep NULL hashes. */
+    "CREATE TABLE runs_v3("
+    " id INTEGER PRIMARY KEY,"
+    " suite TEXT NOT NULL,"
+    " config_json TEXT NOT NULL,"
+    " config_sha256 TEXT NOT NULL,"
+    " model_id TEXT NOT NULL,"
+    " model_sha256 TEXT NOT NULL,"
+    " backend TEXT NOT NULL,"
+    " device TEXT NOT NULL,"
+    " capbench_version TEXT NOT NULL,"
+    " seed INTEGER NOT NULL,"
+    " started_at REAL NOT NULL,"
+    " finished_at REAL,"
+    " status TEXT NOT NULL CHECK(status IN ('running','finished','interrupted','failed','incomplete')),"
+    " model_bytes INTEGER NOT NULL DEFAULT 0,"
+    " base_url TEXT NOT NULL DEFAULT '',"
+    " limit_n INTEGER NOT NULL DEFAULT 0,"
+    " shard TEXT NOT NULL DEFAULT '',"
+    " overrides_json TEXT NOT NULL DEFAULT '{}',"
+    " labels_json TEXT NOT NULL DEFAULT '{}');"
+    "INSERT INTO runs_v3(id, suite, config_json, config_sha256, model_id, model_sha256, backend, device,"
+    " capbench_version, seed, started_at, finished_at, status, model_bytes, base_url)"
+    " SELECT id, suite, config_json, config_sha256, model_id, model_sha256, backend, device, capbench_version,"
+    " seed, started_at, finished_at, status, model_bytes, base_url FROM runs;"
+    "DROP TABLE runs;"
+    "ALTER TABLE runs_v3 RENAME TO runs;"
+    "ALTER TABLE samples ADD COLUMN family TEXT;"
+    "ALTER TABLE samples ADD COLUMN item_hash TEXT;"
+    "ALTER TABLE samples ADD COLUMN item_seed INTEGER;"
+    "ALTER TABLE samples ADD COLUMN gold TEXT;"
+    "ALTER TABLE samples ADD COLUMN span_start INTEGER;"
+    "ALTER TABLE samples ADD COLUMN span_end INTEGER;"
+    "UPDATE samples SET family = CASE WHEN instr(task, ':') > 0 THEN substr(task, 1, instr(task, ':') - 1)"
+    " ELSE task END;"
+    "CREATE INDEX samples_item_hash ON samples(item_hash);"
+    "CREATE INDEX samples_run_family ON samples(run_id, family, subtask, setting);"
+    "CREATE TABLE capability_scores_v3("
+    " run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+    " capability TEXT NOT NULL,"
+    " setting TEXT NOT NULL DEFAULT 'all',"
+    " n INTEGER NOT NULL,"
+    " n_scored INTEGER NOT NULL DEFAULT 0,"
+    " n_failed INTEGER NOT NULL DEFAULT 0,"
+    " mean REAL, sd REAL, se REAL, ci_low REAL, ci_high REAL,"
+    " ci_method TEXT NOT NULL DEFAULT '',"
+    " unparsed_rate REAL,"
+    " PRIMARY KEY(run_id, capability, setting));"
+    "INSERT INTO capability_scores_v3(run_id, capability, setting, n, n_scored, mean, sd, se, ci_low, ci_high,"
+    " ci_method, unparsed_rate) SELECT run_id, capability, 'all', n, n_scored, mean, sd, se, ci_low, ci_high,"
+    " ci_method, unparsed_rate FROM capability_scores;"
+    "DROP TABLE capability_scores;"
+    "ALTER TABLE capability_scores_v3 RENAME TO capability_scores;",
 };
 
 /* ---- the handle ---------------------------------------------------------- */
@@ -119,34 +179,38 @@ enum {
     ST_CAP_DELETE,
     ST_CAP_INSERT,
     ST_CAP_SELECT,
+    ST_FAILED,
     ST_N
 };
 
 #define SAMPLE_COLS                                                                                            \
     "run_id, item_id, repeat, task, subtask, setting, cap1, cap2, item_json, prompt, prompt_tokens, response, " \
     "extracted, score, unparsed, flags_json, metrics_json, grader_version, completion_tokens, latency_s, "      \
-    "attempts, error, responses_json"
+    "attempts, error, responses_json, family, item_hash, item_seed, gold, span_start, span_end"
 
 static const char *const stmt_sql[ST_N] = {
     [ST_INSERT] =
         "INSERT INTO samples(" SAMPLE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-        "?18,?19,?20,?21,?22,?23) ON CONFLICT(run_id, item_id, repeat) DO UPDATE SET "
+        "?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29) ON CONFLICT(run_id, item_id, repeat) DO UPDATE SET "
         "task=excluded.task, subtask=excluded.subtask, setting=excluded.setting, cap1=excluded.cap1, "
         "cap2=excluded.cap2, item_json=excluded.item_json, prompt=excluded.prompt, "
         "prompt_tokens=excluded.prompt_tokens, response=excluded.response, extracted=excluded.extracted, "
         "score=excluded.score, unparsed=excluded.unparsed, flags_json=excluded.flags_json, "
         "metrics_json=excluded.metrics_json, grader_version=excluded.grader_version, "
         "completion_tokens=excluded.completion_tokens, latency_s=excluded.latency_s, "
-        "attempts=excluded.attempts, error=excluded.error, responses_json=excluded.responses_json "
+        "attempts=excluded.attempts, error=excluded.error, responses_json=excluded.responses_json, "
+        "family=excluded.family, item_hash=excluded.item_hash, item_seed=excluded.item_seed, gold=excluded.gold, "
+        "span_start=excluded.span_start, span_end=excluded.span_end "
         "WHERE samples.error IS NOT NULL AND excluded.error IS NULL",
     [ST_UPDATE_GRADE] = "UPDATE samples SET extracted=?4, score=?5, unparsed=?6, flags_json=?7, metrics_json=?8, "
-                        "grader_version=?9 WHERE run_id=?1 AND item_id=?2 AND repeat=?3",
+                        "grader_version=?9, span_start=?10, span_end=?11 WHERE run_id=?1 AND item_id=?2 AND repeat=?3",
     [ST_RUN_INSERT] = "INSERT INTO runs(suite, config_json, config_sha256, model_id, model_sha256, model_bytes, "
-                      "backend, base_url, device, capbench_version, seed, started_at, finished_at, status) "
-                      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,NULL,'running')",
+                      "backend, base_url, device, capbench_version, seed, started_at, finished_at, status, limit_n, shard, "
+                      "overrides_json, labels_json) "
+                      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,NULL,'running',?13,?14,?15,?16)",
     [ST_RUN_GET] = "SELECT suite, config_json, config_sha256, model_id, model_sha256, model_bytes, backend, "
-                   "base_url, device, capbench_version, seed, started_at, finished_at, status FROM runs "
-                   "WHERE id=?1",
+                   "base_url, device, capbench_version, seed, started_at, finished_at, status, limit_n, shard, "
+                   "overrides_json, labels_json FROM runs WHERE id=?1",
     [ST_RUN_LATEST] = "SELECT max(id) FROM runs",
     [ST_RUN_STATUS] = "UPDATE runs SET status=?2, finished_at=?3 WHERE id=?1",
     [ST_COUNT] = "SELECT count(*) FROM samples WHERE run_id=?1",
@@ -154,18 +218,25 @@ static const char *const stmt_sql[ST_N] = {
     [ST_DONE_ALL] = "SELECT item_id, repeat FROM samples WHERE run_id=?1 ORDER BY item_id, repeat",
     [ST_DONE_OK] = "SELECT item_id, repeat FROM samples WHERE run_id=?1 AND error IS NULL ORDER BY item_id, repeat",
     [ST_STATS] = "SELECT task, subtask, setting, cap1, cap2, score, unparsed, error IS NOT NULL, prompt_tokens, "
-                 "completion_tokens, latency_s FROM samples WHERE run_id=?1 ORDER BY id",
+                 "completion_tokens, latency_s, gold, coalesce(instr(flags_json, '\"format_violation\"') > 0, 0), "
+                 "metrics_json, CASE WHEN json_valid(item_json) THEN json_extract(item_json, '$.meta') END, error "
+                 "FROM samples WHERE run_id=?1 ORDER BY id",
     [ST_CAP_DELETE] = "DELETE FROM capability_scores WHERE run_id=?1",
     [ST_CAP_INSERT] = "INSERT INTO capability_scores(run_id, capability, n, n_scored, mean, sd, se, ci_low, "
-                      "ci_high, ci_method, unparsed_rate) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11)",
-    [ST_CAP_SELECT] = "SELECT capability, n, n_scored, mean, sd, se, ci_low, ci_high, ci_method, unparsed_rate "
-                      "FROM capability_scores WHERE run_id=?1 ORDER BY capability",
+                      "ci_high, ci_method, unparsed_rate, setting, n_failed) "
+                      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
+    [ST_FAILED] = "SELECT count(*), (SELECT error FROM samples WHERE run_id=?1 AND error IS NOT NULL ORDER BY id "
+                  "LIMIT 1) FROM samples WHERE run_id=?1 AND error IS NOT NULL",
+    [ST_CAP_SELECT] = "SELECT capability, n, n_scored, mean, sd, se, ci_low, ci_high, ci_method, unparsed_rate, "
+                      "setting, n_failed FROM capability_scores WHERE run_id=?1 "
+                      "ORDER BY capability, setting <> 'all', setting",
 };
 
 struct cb_store {
     sqlite3 *db;
     sqlite3_stmt *st[ST_N];
     int in_tx;      /* inside cb_store_begin .. commit */
+    int readonly;   /* opened with CB_STORE_OPEN_READONLY */
     int version;
     char path[512];
 };
@@ -259,6 +330,74 @@ out:
     return rc;
 }
 
+static int prepare_all(cb_store *s, cb_err *err) {
+    for (int i = 0; i < ST_N; i++)
+        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK)
+            return sql_err(s, s->db, err, "preparing a statement");
+    return 0;
+}
+
+/* Read-only open through a URI: mode=ro first; a WAL database on a read-only
+ * file or folder whose -shm cannot be created is then opened immutable (no
+ * other process can be writing a file nobody may write). Nothing is written,
+ * so an older schema is refused rather than migrated. */
+static int open_readonly(const char *path, cb_store **out, cb_err *err) {
+    int rc = 0;
+    cb_store *s = calloc(1, sizeof *s);
+    char *uri = malloc(strlen(path) * 3 + 32);
+    if (!s || !uri) {
+        free(s);
+        free(uri);
+        return cb_err_set(err, CB_ENOMEM, "%s: out of memory", path);
+    }
+    snprintf(s->path, sizeof s->path, "%s", path);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        char *u = uri + sprintf(uri, "file:");
+        for (const unsigned char *p = (const unsigned char *)path; *p; p++)
+            u += (*p == '%' || *p == '?' || *p == '#' || *p < 0x20) ? sprintf(u, "%%%02X", *p) : sprintf(u, "%c", *p);
+        sprintf(u, attempt == 0 ? "?mode=ro" : "?mode=ro&immutable=1");
+        if (s->db) sqlite3_close_v2(s->db);
+        s->db = NULL;
+        if (sqlite3_open_v2(uri, &s->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL) != SQLITE_OK) {
+            rc = s->db ? sql_err(s, s->db, err, "opening read-only") : cb_err_set(err, CB_ENOMEM, "%s: out of memory", path);
+            continue;
+        }
+        sqlite3_extended_result_codes(s->db, 1);
+        sqlite3_busy_timeout(s->db, CB_STORE_BUSY_MS);
+        int64_t v = 0, app = 0;
+        rc = query_int(s, "PRAGMA user_version", &v, err);
+        if (rc) continue;
+        if ((rc = query_int(s, "PRAGMA application_id", &app, err))) break;
+        if (v == 0 || app != CB_STORE_APP_ID) {
+            rc = cb_err_set(err, CB_EFORMAT, "%s: not a capbench results database (application_id %lld, "
+                            "user_version %lld)", path, (long long)app, (long long)v);
+            break;
+        }
+        if (v != CB_STORE_SCHEMA_VERSION) {
+            rc = cb_err_set(err, v > CB_STORE_SCHEMA_VERSION ? CB_EUNSUP : CB_EUSAGE,
+                            "%s: results database has schema version %lld and is read-only; this capbench (%s) "
+                            "reads version %d (%s)",
+                            path, (long long)v, CB_VERSION, CB_STORE_SCHEMA_VERSION,
+                            v > CB_STORE_SCHEMA_VERSION ? "use a newer capbench"
+                                                        : "open it once with write access to migrate it");
+            break;
+        }
+        s->version = (int)v;
+        s->readonly = 1;
+        rc = prepare_all(s, err);
+        break;
+    }
+    free(uri);
+    if (rc) {
+        cb_store_close(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+int cb_store_readonly(const cb_store *s) { return s->readonly; }
+
 int cb_store_open(const char *path, cb_store_mode mode, cb_store **out, cb_err *err) {
     int rc = 0;
     cb_store *s = NULL;
@@ -271,6 +410,7 @@ int cb_store_open(const char *path, cb_store_mode mode, cb_store **out, cb_err *
         return cb_err_set(err, CB_EIO, "%s: %s", path, strerror(errno));
     }
     if (exists && S_ISDIR(sb.st_mode)) return cb_err_set(err, CB_EUSAGE, "%s: is a directory", path);
+    if (mode == CB_STORE_OPEN_READONLY) return open_readonly(path, out, err);
     s = calloc(1, sizeof *s);
     if (!s) return cb_err_set(err, CB_ENOMEM, "%s: out of memory", path);
     snprintf(s->path, sizeof s->path, "%s", path);
@@ -306,17 +446,15 @@ int cb_store_open(const char *path, cb_store_mode mode, cb_store **out, cb_err *
                         path, (long long)v, CB_VERSION, CB_STORE_SCHEMA_VERSION);
         goto out;
     }
-    if ((rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", err,
+    /* Foreign keys stay off while migrating: a step that rebuilds `runs` must
+     * not cascade-delete the samples that reference it. */
+    if ((rc = exec(s, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=OFF", err,
                    "setting connection options")))
         goto out;
     if (v < CB_STORE_SCHEMA_VERSION && (rc = migrate(s, err))) goto out;
+    if ((rc = exec(s, "PRAGMA foreign_keys=ON", err, "enabling foreign keys"))) goto out;
     s->version = CB_STORE_SCHEMA_VERSION;
-    for (int i = 0; i < ST_N; i++) {
-        if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
-            rc = sql_err(s, s->db, err, "preparing a statement");
-            goto out;
-        }
-    }
+    if ((rc = prepare_all(s, err))) goto out;
     *out = s;
     s = NULL;
 out:
@@ -363,15 +501,18 @@ static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int i) {
 
 /* ---- runs ---------------------------------------------------------------- */
 
-static const char *const status_names[] = {"running", "finished", "interrupted", "failed"};
+static const char *const status_names[CB_RUN_NSTATUS] = {"running", "finished", "interrupted", "failed",
+                                                         "incomplete"};
 
 const char *cb_run_status_name(cb_run_status st) {
-    return (unsigned)st < 4 ? status_names[st] : "unknown";
+    return (unsigned)st < CB_RUN_NSTATUS ? status_names[st] : "unknown";
 }
 
 void cb_run_info_clear(cb_run_info *info) {
     if (!info) return;
     free(info->config_json);
+    free(info->overrides_json);
+    free(info->labels_json);
     memset(info, 0, sizeof *info);
 }
 
@@ -391,6 +532,7 @@ int cb_store_run_create(cb_store *s, const cb_run_info *info, int64_t *run_id, c
     CHECK_FIELD(base_url);
     CHECK_FIELD(device);
     CHECK_FIELD(capbench_version);
+    CHECK_FIELD(shard);
     sqlite3_stmt *st = stmt(s, ST_RUN_INSERT);
     bind_text(st, 1, info->suite);
     bind_text(st, 2, info->config_json ? info->config_json : "{}");
@@ -404,6 +546,10 @@ int cb_store_run_create(cb_store *s, const cb_run_info *info, int64_t *run_id, c
     bind_text(st, 10, info->capbench_version);
     sqlite3_bind_int64(st, 11, (int64_t)info->seed);
     sqlite3_bind_double(st, 12, info->started_at > 0 ? info->started_at : now_s());
+    sqlite3_bind_int64(st, 13, info->limit_n);
+    bind_text(st, 14, info->shard);
+    bind_text(st, 15, info->overrides_json ? info->overrides_json : "{}");
+    bind_text(st, 16, info->labels_json ? info->labels_json : "{}");
     if (sqlite3_step(st) != SQLITE_DONE) {
         int rc = sql_err(s, s->db, err, "creating a run");
         sqlite3_reset(st);
@@ -445,10 +591,15 @@ int cb_store_run_get(cb_store *s, int64_t run_id, cb_run_info *out, cb_err *err)
     out->finished_at = sqlite3_column_type(st, 12) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 12);
     const char *status = col_text(st, 13);
     out->status = CB_RUN_FAILED;
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < CB_RUN_NSTATUS; i++)
         if (status && strcmp(status, status_names[i]) == 0) out->status = (cb_run_status)i;
+    out->limit_n = sqlite3_column_int64(st, 14);
+    copy_col(out->shard, sizeof out->shard, st, 15);
+    const char *ov = col_text(st, 16), *lb = col_text(st, 17);
+    out->overrides_json = strdup(ov ? ov : "{}");
+    out->labels_json = strdup(lb ? lb : "{}");
     sqlite3_reset(st);
-    if (!out->config_json) return cb_err_set(err, CB_ENOMEM, "%s: out of memory reading run %lld", s->path,
+    if (!out->config_json || !out->overrides_json || !out->labels_json) return cb_err_set(err, CB_ENOMEM, "%s: out of memory reading run %lld", s->path,
                                              (long long)run_id);
     return 0;
 }
@@ -467,7 +618,8 @@ int cb_store_run_latest(cb_store *s, int64_t *run_id, cb_err *err) {
 }
 
 int cb_store_run_set_status(cb_store *s, int64_t run_id, cb_run_status status, cb_err *err) {
-    if ((unsigned)status >= 4) return cb_err_set(err, CB_EUSAGE, "%s: bad run status %d", s->path, (int)status);
+    if ((unsigned)status >= CB_RUN_NSTATUS)
+        return cb_err_set(err, CB_EUSAGE, "%s: bad run status %d", s->path, (int)status);
     sqlite3_stmt *st = stmt(s, ST_RUN_STATUS);
     sqlite3_bind_int64(st, 1, run_id);
     sqlite3_bind_text(st, 2, status_names[status], -1, SQLITE_STATIC);
@@ -522,6 +674,17 @@ static int check_sample(cb_store *s, const cb_sample *smp, cb_err *err) {
     return 0;
 }
 
+/* span_start/span_end at parameters i, i+1: NULL unless a span was read. */
+static void bind_span(sqlite3_stmt *st, int i, const cb_sample *smp) {
+    if (smp->span_start >= 0 && smp->span_end >= smp->span_start) {
+        sqlite3_bind_int64(st, i, smp->span_start);
+        sqlite3_bind_int64(st, i + 1, smp->span_end);
+    } else {
+        sqlite3_bind_null(st, i);
+        sqlite3_bind_null(st, i + 1);
+    }
+}
+
 int cb_store_add_sample(cb_store *s, const cb_sample *smp, int *inserted, cb_err *err) {
     if (inserted) *inserted = 0;
     int rc = check_sample(s, smp, err);
@@ -550,6 +713,11 @@ int cb_store_add_sample(cb_store *s, const cb_sample *smp, int *inserted, cb_err
     sqlite3_bind_int(st, 21, smp->attempts);
     bind_text(st, 22, smp->error);
     bind_text(st, 23, smp->responses_json);
+    bind_text(st, 24, smp->family);
+    bind_text(st, 25, smp->item_hash);
+    if (smp->item_hash || smp->item_seed) sqlite3_bind_int64(st, 26, (int64_t)smp->item_seed);
+    bind_text(st, 27, smp->gold);
+    bind_span(st, 28, smp);
     if (sqlite3_step(st) != SQLITE_DONE) {
         if ((sqlite3_extended_errcode(s->db)) == SQLITE_CONSTRAINT_FOREIGNKEY)
             rc = cb_err_set(err, CB_EUSAGE, "%s: sample %s: no run %lld", s->path, smp->item_id,
@@ -604,6 +772,7 @@ int cb_store_update_grade(cb_store *s, const cb_sample *smp, cb_err *err) {
     bind_text(st, 7, smp->flags_json);
     bind_text(st, 8, smp->metrics_json);
     bind_text(st, 9, smp->grader_version);
+    bind_span(st, 10, smp);
     int rc = 0;
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = sql_err(s, s->db, err, "updating a grade");
@@ -628,7 +797,7 @@ int cb_store_count_samples(cb_store *s, int64_t run_id, int64_t *n, cb_err *err)
 
 /* One page of samples copied out of SQLite so that no statement stays open
  * while callbacks run. Each row's strings are strdup'd. */
-enum { N_STR = 15 };
+enum { N_STR = 19 };
 typedef struct {
     cb_sample smp[PAGE_ROWS];
     char *str[PAGE_ROWS][N_STR];
@@ -695,6 +864,12 @@ int cb_store_foreach_sample(cb_store *s, int64_t run_id, cb_sample_fn fn, void *
             bad |= dup_col(p, i, 12, st, 18, &m->grader_version);
             bad |= dup_col(p, i, 13, st, 22, &m->error);
             bad |= dup_col(p, i, 14, st, 23, &m->responses_json);
+            bad |= dup_col(p, i, 15, st, 24, &m->family);
+            bad |= dup_col(p, i, 16, st, 25, &m->item_hash);
+            bad |= dup_col(p, i, 17, st, 27, &m->gold);
+            m->item_seed = (uint64_t)sqlite3_column_int64(st, 26);
+            m->span_start = sqlite3_column_type(st, 28) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 28);
+            m->span_end = sqlite3_column_type(st, 29) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 29);
             if (bad) {
                 sqlite3_reset(st);
                 rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory reading samples", s->path);
@@ -863,12 +1038,17 @@ static int intern(strbuf *b, const char *v, size_t *prev_off, size_t *off) {
     return 0;
 }
 
+enum { N_STAT_STR = 9 };
+
 int cb_store_sample_stats(cb_store *s, int64_t run_id, cb_stat_set *out, cb_err *err) {
     int rc = 0;
     strbuf b = {0};
-    size_t cap = 0, n = 0, prev[5] = {SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX, SIZE_MAX};
-    size_t(*offs)[5] = NULL;
+    size_t cap = 0, n = 0, prev[N_STAT_STR];
+    size_t(*offs)[N_STAT_STR] = NULL;
     cb_sample_stat *rows = NULL;
+    /* string columns of ST_STATS, in cb_sample_stat order */
+    static const int str_col[N_STAT_STR] = {0, 1, 2, 3, 4, 11, 13, 14, 15};
+    for (int c = 0; c < N_STAT_STR; c++) prev[c] = SIZE_MAX;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = stmt(s, ST_STATS);
     sqlite3_bind_int64(st, 1, run_id);
@@ -878,21 +1058,22 @@ int cb_store_sample_stats(cb_store *s, int64_t run_id, cb_stat_set *out, cb_err 
             size_t nc = cap ? cap * 2 : 1024;
             cb_sample_stat *nr = realloc(rows, nc * sizeof *nr);
             if (nr) rows = nr;
-            size_t(*no)[5] = nr ? realloc(offs, nc * sizeof *no) : NULL;
+            size_t(*no)[N_STAT_STR] = nr ? realloc(offs, nc * sizeof *no) : NULL;
             if (!nr || !no) goto nomem;
             offs = no;
             cap = nc;
         }
         cb_sample_stat *row = &rows[n];
         memset(row, 0, sizeof *row);
-        for (int c = 0; c < 5; c++)
-            if (intern(&b, col_text(st, c), &prev[c], &offs[n][c])) goto nomem;
+        for (int c = 0; c < N_STAT_STR; c++)
+            if (intern(&b, col_text(st, str_col[c]), &prev[c], &offs[n][c])) goto nomem;
         row->score = col_real(st, 5);
         row->unparsed = sqlite3_column_int(st, 6);
         row->failed = sqlite3_column_int(st, 7);
         row->prompt_tokens = sqlite3_column_int(st, 8);
         row->completion_tokens = sqlite3_column_int(st, 9);
         row->latency_s = col_real(st, 10);
+        row->format_violation = sqlite3_column_int(st, 12);
         n++;
     }
     if (r != SQLITE_DONE) {
@@ -900,8 +1081,10 @@ int cb_store_sample_stats(cb_store *s, int64_t run_id, cb_stat_set *out, cb_err 
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        const char **dst[5] = {&rows[i].task, &rows[i].subtask, &rows[i].setting, &rows[i].cap[0], &rows[i].cap[1]};
-        for (int c = 0; c < 5; c++) *dst[c] = offs[i][c] == SIZE_MAX ? NULL : b.buf + offs[i][c];
+        const char **dst[N_STAT_STR] = {&rows[i].task,   &rows[i].subtask,      &rows[i].setting,
+                                        &rows[i].cap[0], &rows[i].cap[1],      &rows[i].gold,
+                                        &rows[i].metrics_json, &rows[i].meta_json, &rows[i].error};
+        for (int c = 0; c < N_STAT_STR; c++) *dst[c] = offs[i][c] == SIZE_MAX ? NULL : b.buf + offs[i][c];
     }
     out->rows = rows;
     out->n = n;
@@ -929,7 +1112,8 @@ int cb_store_compute_capability_scores(cb_store *s, int64_t run_id, cb_err *err)
     if (s->in_tx)
         return cb_err_set(err, CB_ERUNTIME, "%s: capability scores computed inside an open transaction", s->path);
     if ((rc = cb_store_sample_stats(s, run_id, &set, err))) goto out;
-    if ((rc = cb_aggregate(&set, CB_GROUP_CAPABILITY, &g, &ng, err))) goto out;
+    /* one row per (capability, setting) and one per capability over all settings */
+    if ((rc = cb_aggregate(&set, CB_GROUP_CAPABILITY_SETTING, &g, &ng, err))) goto out;
     if ((rc = cb_store_begin(s, err))) goto out;
     sqlite3_stmt *st = stmt(s, ST_CAP_DELETE);
     sqlite3_bind_int64(st, 1, run_id);
@@ -949,6 +1133,8 @@ int cb_store_compute_capability_scores(cb_store *s, int64_t run_id, cb_err *err)
         bind_real(st, 9, m->ci_high);
         bind_text(st, 10, cb_ci_method_name(m->ci_method));
         bind_real(st, 11, m->unparsed_rate);
+        bind_text(st, 12, g[i].setting[0] ? g[i].setting : "all");
+        sqlite3_bind_int64(st, 13, m->n_failed);
         if (sqlite3_step(st) != SQLITE_DONE) rc = sql_err(s, s->db, err, "storing a capability score");
         sqlite3_reset(st);
     }
@@ -994,6 +1180,8 @@ int cb_store_capability_scores(cb_store *s, int64_t run_id, cb_capability_score 
         c->ci_high = col_real(st, 7);
         copy_col(c->ci_method, sizeof c->ci_method, st, 8);
         c->unparsed_rate = col_real(st, 9);
+        copy_col(c->setting, sizeof c->setting, st, 10);
+        c->n_failed = sqlite3_column_int64(st, 11);
     }
     if (r != SQLITE_DONE) {
         rc = sql_err(s, s->db, err, "reading capability scores");
@@ -1005,5 +1193,19 @@ int cb_store_capability_scores(cb_store *s, int64_t run_id, cb_capability_score 
 out:
     sqlite3_reset(st);
     free(out);
+    return rc;
+}
+
+int cb_store_failed_summary(cb_store *s, int64_t run_id, int64_t *n_failed, char *first, size_t cap, cb_err *err) {
+    sqlite3_stmt *st = stmt(s, ST_FAILED);
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = 0;
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        *n_failed = sqlite3_column_int64(st, 0);
+        if (first && cap) copy_col(first, cap, st, 1);
+    } else {
+        rc = sql_err(s, s->db, err, "counting failed samples");
+    }
+    sqlite3_reset(st);
     return rc;
 }

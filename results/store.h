@@ -18,14 +18,17 @@
  * added after the last commit are lost on a crash (never half-written), so a
  * resumed run asks for them again.
  *
- * Schema (PRAGMA application_id = 0x43425244 "CBRD", PRAGMA user_version = 2):
+ * Schema (PRAGMA application_id = 0x43425244 "CBRD", PRAGMA user_version = 3):
  *
  *   runs(id INTEGER PRIMARY KEY, suite TEXT, config_json TEXT,
  *        config_sha256 TEXT, model_id TEXT, model_sha256 TEXT,
  *        model_bytes INTEGER, backend TEXT, base_url TEXT, device TEXT,
  *        capbench_version TEXT, seed INTEGER (uint64 stored as int64 bits),
  *        started_at REAL, finished_at REAL (unix seconds, NULL while running),
- *        status TEXT CHECK IN ('running','finished','interrupted','failed'))
+ *        status TEXT CHECK IN ('running','finished','interrupted','failed','incomplete'),
+ *        limit_n INTEGER (--limit, 0 = none), shard TEXT ("I/N" or ""),
+ *        overrides_json TEXT (the command-line overrides the run was made with,
+ *        reused by --resume), labels_json TEXT (user labels, e.g. {"step":"1000"}))
  *   samples(id INTEGER PRIMARY KEY, run_id -> runs(id) ON DELETE CASCADE,
  *        item_id TEXT, repeat INTEGER, task TEXT, subtask TEXT, setting TEXT,
  *        cap1 TEXT, cap2 TEXT (NULL for single-capability items),
@@ -33,21 +36,31 @@
  *        extracted TEXT, score REAL (NULL = no score), unparsed INTEGER 0/1,
  *        flags_json TEXT, metrics_json TEXT, grader_version TEXT,
  *        completion_tokens INTEGER, latency_s REAL, attempts INTEGER,
- *        error TEXT (NULL = ok), responses_json TEXT (results/responses.h),
+ *        error TEXT (NULL = ok), responses_json TEXT (results/responses.h; the
+ *        texts of generations live only in `response`, see there),
+ *        family TEXT, item_hash TEXT (sha256 of the item's content: turns,
+ *        gold, grader, capabilities, meta; equal across runs for the same
+ *        question), item_seed INTEGER (TASKS.md 0.2, uint64 bits), gold TEXT,
+ *        span_start/span_end INTEGER (byte offsets in the response of the span
+ *        extraction read; NULL when none),
  *        UNIQUE(run_id, item_id, repeat))
  *   capability_scores(run_id -> runs(id) ON DELETE CASCADE, capability TEXT,
- *        n INTEGER, n_scored INTEGER, mean REAL,
+ *        setting TEXT ('all' = every setting pooled, else one setting),
+ *        n INTEGER (all samples), n_scored INTEGER (answered: the denominator
+ *        of mean and rates), n_failed INTEGER (failed requests), mean REAL,
  *        sd REAL, se REAL, ci_low REAL, ci_high REAL, ci_method TEXT
  *        ('wilson' | 'normal'), unparsed_rate REAL,
- *        PRIMARY KEY(run_id, capability))
+ *        PRIMARY KEY(run_id, capability, setting))
  *
  * Capabilities: an item carries one or two capability labels (tasks/task.h),
  * stored as cap1/cap2. A sample's score counts under EACH of its labels, so
- * capability_scores has one row per label. A cross capability (TASKS.md §3,
+ * capability_scores has one row per (label, setting) and one per label over all settings. A cross capability (TASKS.md §3,
  * §6) is one label written "X&Y"; the weakest-link analysis compares the rows
  * "X", "Y" and "X&Y" of a run, and resamples the samples carrying them.
  *
- * History: version 1 had a single `capability` column in samples, no
+ * History: version 2 lacked the 'incomplete' status, the run's limit, shard,
+ * overrides and labels, the sample columns family .. span_end and the setting
+ * of a capability score (its rows become setting 'all'). Version 1 had a single `capability` column in samples, no
  * unparsed / metrics_json / grader_version / responses_json, no model_bytes / base_url in
  * runs and only (n, mean, ci_low, ci_high) in capability_scores. Opening a
  * version-1 file migrates it forward in one transaction. A file with a newer
@@ -66,19 +79,23 @@
 
 typedef struct cb_store cb_store;
 
-#define CB_STORE_SCHEMA_VERSION 2
+#define CB_STORE_SCHEMA_VERSION 3
 #define CB_STORE_DEFAULT_PATH "results.db"
 
 typedef enum {
     CB_STORE_OPEN_EXISTING = 0, /* the file must exist (report, regrade) */
-    CB_STORE_OPEN_CREATE = 1    /* create the file and schema when absent (run) */
+    CB_STORE_OPEN_CREATE = 1,   /* create the file and schema when absent (run) */
+    CB_STORE_OPEN_READONLY = 2  /* the file must exist and is never written (report on a read-only
+                                   file; regrade --dry-run); an older schema is refused, not migrated */
 } cb_store_mode;
 
 typedef enum {
     CB_RUN_RUNNING = 0,
     CB_RUN_FINISHED = 1,
     CB_RUN_INTERRUPTED = 2,
-    CB_RUN_FAILED = 3
+    CB_RUN_FAILED = 3,
+    CB_RUN_INCOMPLETE = 4,  /* ended, but some requests finally failed: resume retries them */
+    CB_RUN_NSTATUS = 5
 } cb_run_status;
 
 /* One row of `runs`. Fixed-size strings are NUL-terminated (longer input is
@@ -101,12 +118,17 @@ typedef struct cb_run_info {
     double started_at;           /* unix seconds; create: 0 = now */
     double finished_at;          /* unix seconds; 0 = not finished */
     cb_run_status status;        /* create always stores RUNNING */
+    int64_t limit_n;             /* --limit (0 = none) */
+    char shard[32];              /* "I/N" or "" */
+    char *overrides_json;        /* like config_json: {"limit":..,"shard":..,"model":..} */
+    char *labels_json;           /* like config_json: {"step":"1000"} */
 } cb_run_info;
 
-/* Frees info->config_json (when owned after cb_run_info get) and zeroes *info. */
+/* Frees info->config_json, overrides_json and labels_json (owned after
+ * cb_store_run_get) and zeroes *info. */
 void cb_run_info_clear(cb_run_info *info);
 
-/* "running", "finished", "interrupted", "failed". */
+/* "running", "finished", "interrupted", "failed", "incomplete". */
 const char *cb_run_status_name(cb_run_status s);
 
 /* One row of `samples`. All strings are borrowed: the store copies them while
@@ -139,6 +161,11 @@ typedef struct cb_sample {
     const char *responses_json;  /* every response the grader saw, in item->reqs order, as written by
                                     cb_responses_to_json (results/responses.h); lets regrade rebuild the
                                     exact grader input. NULL: regrade falls back to `response`. */
+    const char *family;          /* registry name of the family ("counting") */
+    const char *item_hash;       /* hex sha256 of the item's content (see the schema) */
+    uint64_t item_seed;          /* per-item seed */
+    const char *gold;            /* gold answer text */
+    int64_t span_start, span_end;/* span extraction read; -1 = none (stored NULL) */
 } cb_sample;
 
 /* Opens (and for CB_STORE_OPEN_CREATE creates) the database at path, applies
@@ -153,6 +180,9 @@ int cb_store_open(const char *path, cb_store_mode mode, cb_store **out, cb_err *
 /* Closes the handle; an open transaction is rolled back (its samples are lost
  * exactly as on a crash). NULL is a no-op. */
 void cb_store_close(cb_store *s);
+
+/* 1 when the handle was opened CB_STORE_OPEN_READONLY. */
+int cb_store_readonly(const cb_store *s);
 
 /* Schema version of the open file (CB_STORE_SCHEMA_VERSION after open). */
 int cb_store_schema_version(const cb_store *s);
@@ -204,6 +234,10 @@ int cb_store_add_samples(cb_store *s, const cb_sample *smp, size_t n, size_t *n_
  * Errors: CB_EUSAGE when no such sample exists, CB_EIO. */
 int cb_store_update_grade(cb_store *s, const cb_sample *smp, cb_err *err);
 
+/* Failed samples of the run (error not NULL): OUT *n_failed and, when first
+ * is not NULL, the error of the earliest one ("" when none) cut to cap bytes. */
+int cb_store_failed_summary(cb_store *s, int64_t run_id, int64_t *n_failed, char *first, size_t cap, cb_err *err);
+
 /* Number of samples stored for the run (all, including failed). */
 int cb_store_count_samples(cb_store *s, int64_t run_id, int64_t *n, cb_err *err);
 
@@ -245,6 +279,12 @@ typedef struct cb_sample_stat {
     int failed;              /* error not NULL */
     int prompt_tokens, completion_tokens;
     double latency_s;
+    int format_violation;    /* flags_json holds "format_violation" */
+    const char *gold;        /* NULL when not stored */
+    const char *metrics_json;/* the sample's metrics object, or NULL */
+    const char *meta_json;   /* the item's meta object, or NULL */
+    const char *error;       /* why the request failed, or NULL */
+    const char *by;          /* breakdown value, set by the report (not read from the store) */
 } cb_sample_stat;
 
 typedef struct cb_stat_set {
@@ -267,14 +307,17 @@ int cb_store_compute_capability_scores(cb_store *s, int64_t run_id, cb_err *err)
 /* One row of capability_scores. */
 typedef struct cb_capability_score {
     char capability[256];    /* the label, e.g. "char_counting" or "Spanish&Reasoning" */
+    char setting[128];       /* "all" (every setting pooled) or one setting */
     int64_t n;               /* samples with this capability key */
-    int64_t n_scored;        /* of which have a score (mean is over these) */
+    int64_t n_scored;        /* of which were answered (mean and rates are over these) */
+    int64_t n_failed;        /* failed requests: counted apart, never as wrong */
     double mean, sd, se, ci_low, ci_high; /* NaN when undefined (n_scored 0, or sd with 1) */
     char ci_method[8];       /* "wilson" | "normal" | "" */
-    double unparsed_rate;    /* unparsed / n */
+    double unparsed_rate;    /* unparsed / n_scored */
 } cb_capability_score;
 
-/* Reads the stored capability scores of a run sorted by capability. OUT
+/* Reads the stored capability scores of a run sorted by capability, the
+ * "all" row first, then settings by name. OUT
  * *rows (malloc'd, caller frees) and *n. */
 int cb_store_capability_scores(cb_store *s, int64_t run_id, cb_capability_score **rows, size_t *n, cb_err *err);
 

@@ -9,6 +9,7 @@
 #include "common/sha256.h"
 #include "engine/chat.h"
 #include "engine/engine.h"
+#include "runner/prompt.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,28 +33,14 @@ static double now_s(void) {
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* Renders the context of a request; *text malloc'd; *add_bos for the engine. */
+/* Renders the context of a request (runner/prompt.h: the renderer the remote
+ * backend's completions mode shares); *text malloc'd; *add_bos for the engine:
+ * -1 (the vocab's choice) for a raw prompt or template none, 0 for a chat
+ * template (its text starts with the BOS text already). */
 static int render(local_ctx *c, const cb_request *r, char **text, int *add_bos, cb_err *err) {
-    if (r->prompt) {
-        *text = strdup(r->prompt);
-        *add_bos = -1;
-        return *text ? 0 : cb_err_set(err, CB_ENOMEM, "out of memory");
-    }
-    if (r->n_messages > 0 && !r->messages) return cb_err_set(err, CB_EUSAGE, "request has no messages");
-    cb_chat_msg stackmsgs[16];
-    cb_chat_msg *msgs = r->n_messages <= 16 ? stackmsgs : malloc((size_t)r->n_messages * sizeof *msgs);
-    if (!msgs) return cb_err_set(err, CB_ENOMEM, "out of memory");
-    for (int i = 0; i < r->n_messages; i++) {
-        msgs[i].role = (int)r->messages[i].role;
-        msgs[i].text = r->messages[i].text;
-    }
-    int none = c->tmpl == CB_CHAT_NONE;
-    /* "none": plain text, BOS chosen by the vocab at tokenization; chat
-     * templates: BOS text in the rendered prompt (chat.h's BOS rule) */
-    int rc = cb_chat_render(c->tmpl, msgs, r->n_messages, 1, none ? NULL : c->bos_text, text, err);
-    *add_bos = none ? -1 : 0;
-    if (msgs != stackmsgs) free(msgs);
-    return rc;
+    int plain = r->prompt || c->tmpl == CB_CHAT_NONE;
+    *add_bos = plain ? -1 : 0;
+    return cb_prompt_context(c->tmpl, r, c->bos_text, text, err);
 }
 
 static int local_submit(cb_backend *b, const cb_request *reqs, cb_response *out, int n, cb_err *err) {
@@ -63,10 +50,8 @@ static int local_submit(cb_backend *b, const cb_request *reqs, cb_response *out,
     cb_engine_result *res = calloc((size_t)(n ? n : 1), sizeof *res);
     char **texts = calloc((size_t)(n ? n : 1), sizeof *texts);
     const char ***stops = calloc((size_t)(n ? n : 1), sizeof *stops);
-    if (!er || !res || !texts || !stops) {
-        rc = cb_err_set(err, CB_ENOMEM, "out of memory");
-        goto out;
-    }
+    unsigned char *timed = calloc((size_t)(n ? n : 1), 1); /* latency_s recorded */
+    if (!er || !res || !texts || !stops || !timed) goto oom;
     for (int i = 0; i < n; i++) {
         const cb_request *r = &reqs[i];
         cb_response *o = &out[i];
@@ -86,19 +71,22 @@ static int local_submit(cb_backend *b, const cb_request *reqs, cb_response *out,
             q->rolling_mode = CB_ROLLING_WINDOWS;
             q->window = r->window;
             q->stride = r->stride;
+            if (!(o->rendered_prompt = strdup(r->prompt))) goto oom;
             continue;
         }
         cb_err rerr;
         cb_err_clear(&rerr);
         if (render(c, r, &texts[i], &add_bos, &rerr)) {
-            if (rerr.code == CB_ENOMEM) {
-                rc = cb_err_set(err, CB_ENOMEM, "out of memory");
-                goto out;
-            }
+            if (rerr.code == CB_ENOMEM) goto oom;
             o->error = strdup(rerr.msg);
             continue;
         }
-        o->rendered_prompt = strdup(texts[i]);
+        /* what the model sees: the context, and for LOGLIKELIHOOD the continuation after it */
+        const char *cont = r->kind == CB_REQ_LOGLIKELIHOOD && r->continuation ? r->continuation : "";
+        size_t lt = strlen(texts[i]), lc = strlen(cont);
+        if (!(o->rendered_prompt = malloc(lt + lc + 1))) goto oom;
+        memcpy(o->rendered_prompt, texts[i], lt);
+        memcpy(o->rendered_prompt + lt, cont, lc + 1);
         q->text = texts[i];
         q->add_bos = add_bos;
         q->parse_special = add_bos == 0; /* chat text carries special-token text */
@@ -111,10 +99,7 @@ static int local_submit(cb_backend *b, const cb_request *reqs, cb_response *out,
             q->max_tokens = r->max_tokens;
             int ns = c->n_tmpl_stops + r->n_stop;
             if (ns > 0) {
-                if (!(stops[i] = calloc((size_t)ns, sizeof *stops[i]))) {
-                    rc = cb_err_set(err, CB_ENOMEM, "out of memory");
-                    goto out;
-                }
+                if (!(stops[i] = calloc((size_t)ns, sizeof *stops[i]))) goto oom;
                 for (int k = 0; k < c->n_tmpl_stops; k++) stops[i][k] = c->tmpl_stops[k];
                 for (int k = 0; k < r->n_stop; k++) stops[i][c->n_tmpl_stops + k] = r->stop[k];
                 q->stop = stops[i];
@@ -126,7 +111,8 @@ static int local_submit(cb_backend *b, const cb_request *reqs, cb_response *out,
         }
     }
 
-    /* every request that rendered goes through the engine together */
+    /* every request that rendered goes through the engine together; a
+     * request's latency is the time from here to the step that completed it */
     double t0 = now_s();
     int n_run = 0;
     for (int i = 0; i < n; i++) {
@@ -135,15 +121,21 @@ static int local_submit(cb_backend *b, const cb_request *reqs, cb_response *out,
         n_run++;
     }
     int pending = n_run;
-    while (pending > 0)
+    for (;;) {
+        double t = now_s();
+        for (int i = 0; i < n; i++)
+            if (!out[i].error && res[i].done && !timed[i]) {
+                out[i].latency_s = t - t0;
+                timed[i] = 1;
+            }
+        if (pending == 0) break;
         if ((rc = cb_engine_step(c->e, &pending, err))) goto out;
-    double per = n_run ? (now_s() - t0) / n_run : 0;
+    }
 
     for (int i = 0; i < n; i++) {
         cb_response *o = &out[i];
         if (o->error) continue;
         cb_engine_result *x = &res[i];
-        o->latency_s = per;
         o->prompt_tokens = x->n_prompt;
         if (x->status) {
             o->error = strdup(x->error ? x->error : "engine request failed");
@@ -165,6 +157,9 @@ static int local_submit(cb_backend *b, const cb_request *reqs, cb_response *out,
             if (reqs[i].kind == CB_REQ_ROLLING) o->n_bytes = (int64_t)strlen(reqs[i].prompt);
         }
     }
+    goto out;
+oom:
+    rc = cb_err_set(err, CB_ENOMEM, "out of memory");
 out:
     for (int i = 0; i < n; i++) {
         if (res) cb_engine_result_clear(&res[i]);
@@ -175,6 +170,7 @@ out:
     free(res);
     free(texts);
     free(stops);
+    free(timed);
     return rc;
 }
 

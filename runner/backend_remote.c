@@ -8,7 +8,11 @@
  * quote server text goes through redact() first.
  */
 #include "runner/backend_remote.h"
+
+#include "common/url.h"
+#include "engine/chat.h"
 #include "runner/http.h"
+#include "runner/prompt.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -39,7 +43,17 @@ typedef struct remote {
     char *key;             /* the key alone, for redaction */
     cb_http *http;
     uint64_t rng;
+    int tmpl;              /* CB_CHAT_* used to render text for /completions */
+    const char *const *tmpl_stops; /* its stop strings (none for template none) */
+    int n_tmpl_stops;
+    int loglik_ok;         /* a log-likelihood reply with prompt logprobs has arrived */
 } remote;
+
+/* What to do about a server that cannot score log-likelihood requests; ends
+ * the message that stops the run. */
+#define NO_LOGLIK_HINT                                                                                          \
+    "set \"logprobs\": false in the suite's model settings, or run with --no-loglik, to evaluate without "      \
+    "the log-likelihood metrics (or use a local model or a server that supports echo+logprobs)"
 
 /* ---- small helpers ---------------------------------------------------------- */
 
@@ -72,8 +86,11 @@ static long count_cp(const char *s, size_t n) {
     return c;
 }
 
-/* Replaces every occurrence of the API key in msg (in place) with "***". */
-static void redact(const remote *r, char *msg) {
+/* Hides secrets in msg (a buffer of cap bytes), in place: every occurrence of
+ * the API key becomes "***", and the userinfo of any URL in it "[redacted]"
+ * (common/url.h: a base URL written as http://user:pass@host). */
+static void redact(const remote *r, char *msg, size_t cap) {
+    cb_url_redact_inplace(msg, cap);
     if (!r || !r->key || !r->key[0]) return;
     size_t kl = strlen(r->key);
     char *p;
@@ -361,39 +378,19 @@ static const char *role_name(cb_role r) {
     }
 }
 
-/* Messages without a template: texts joined by a blank line (see the header). */
-static char *render_plain(const cb_request *q) {
-    if (q->prompt) return xstrdup(q->prompt);
-    size_t n = 1;
-    for (int i = 0; i < q->n_messages; i++) n += strlen(q->messages[i].text ? q->messages[i].text : "") + 2;
-    char *s = malloc(n), *p = s;
-    if (!s) return NULL;
-    for (int i = 0; i < q->n_messages; i++) {
-        const char *t = q->messages[i].text ? q->messages[i].text : "";
-        size_t l = strlen(t);
-        if (i) {
-            memcpy(p, "\n\n", 2);
-            p += 2;
-        }
-        memcpy(p, t, l);
-        p += l;
-    }
-    *p = '\0';
-    return s;
-}
-
-static int add_sampling(cJSON *o, const cb_request *q) {
+static int add_sampling(cJSON *o, const cb_request *q, const char *const *extra_stop, int n_extra) {
     if (q->max_tokens > 0 && !cJSON_AddNumberToObject(o, "max_tokens", q->max_tokens)) return -1;
     if (!cJSON_AddNumberToObject(o, "temperature", q->temperature > 0 ? tidy(q->temperature) : 0)) return -1;
     if (q->top_p > 0 && q->top_p < 1 && !cJSON_AddNumberToObject(o, "top_p", tidy(q->top_p))) return -1;
     if (q->top_k > 0 && !cJSON_AddNumberToObject(o, "top_k", q->top_k)) return -1;
     /* JSON numbers are doubles: keep the seed exact by using its low 53 bits */
     if (!cJSON_AddNumberToObject(o, "seed", (double)(q->seed & ((1ull << 53) - 1)))) return -1;
-    if (q->n_stop > 0) {
+    if (q->n_stop + n_extra > 0) {
         cJSON *a = cJSON_AddArrayToObject(o, "stop");
         if (!a) return -1;
-        for (int i = 0; i < q->n_stop; i++) {
-            cJSON *s = cJSON_CreateString(q->stop[i] ? q->stop[i] : "");
+        for (int i = 0; i < n_extra + q->n_stop; i++) {
+            const char *t = i < n_extra ? extra_stop[i] : q->stop[i - n_extra];
+            cJSON *s = cJSON_CreateString(t ? t : "");
             if (!s || !cJSON_AddItemToArray(a, s)) {
                 cJSON_Delete(s);
                 return -1;
@@ -419,6 +416,8 @@ static int build_request(remote *r, const cb_request *q, slot *s, cb_response *o
     cJSON *o = cJSON_CreateObject();
     char *prompt = NULL, *ctx = NULL;
     int rc = -1;
+    cb_err perr;
+    cb_err_clear(&perr);
     if (!o || !cJSON_AddStringToObject(o, "model", r->model)) goto oom;
     const char *path;
     if (q->kind == CB_REQ_GENERATE) {
@@ -441,17 +440,20 @@ static int build_request(remote *r, const cb_request *q, slot *s, cb_response *o
             }
             s->kind = CB_REMOTE_REPLY_CHAT;
             path = "/chat/completions";
+            if (add_sampling(o, q, NULL, 0)) goto oom;
         } else {
-            prompt = render_plain(q);
-            if (!prompt || !cJSON_AddStringToObject(o, "prompt", prompt)) goto oom;
+            /* the renderer the local backend uses (runner/prompt.h); BOS is the server's */
+            if (cb_prompt_context(r->tmpl, q, NULL, &prompt, &perr)) goto render_failed;
+            if (!cJSON_AddStringToObject(o, "prompt", prompt)) goto oom;
             s->kind = CB_REMOTE_REPLY_COMPLETION;
             path = "/completions";
+            if (add_sampling(o, q, r->tmpl_stops, r->n_tmpl_stops)) goto oom; /* as the local backend */
         }
-        if (add_sampling(o, q)) goto oom;
     } else {
         if (q->kind == CB_REQ_LOGLIKELIHOOD) {
-            ctx = render_plain(q);
-            if (!ctx) goto oom;
+            /* context (with cont_prefix) then the continuation; only the
+             * continuation's tokens are scored (ctx_cp marks where it starts) */
+            if (cb_prompt_context(r->tmpl, q, NULL, &ctx, &perr)) goto render_failed;
             const char *cont = q->continuation ? q->continuation : "";
             size_t lc = strlen(ctx), ln = strlen(cont);
             prompt = malloc(lc + ln + 1);
@@ -485,6 +487,11 @@ static int build_request(remote *r, const cb_request *q, slot *s, cb_response *o
     }
     rc = 0;
     goto out;
+render_failed:
+    if (perr.code != CB_ENOMEM) {
+        snprintf(msg, cap, "%s", perr.msg);
+        goto out;
+    }
 oom:
     snprintf(msg, cap, "out of memory building the request");
 out:
@@ -520,7 +527,7 @@ static void set_error(run_state *st, uint64_t i, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    redact(st->r, buf);
+    redact(st->r, buf, sizeof buf);
     free(st->out[i].error);
     st->out[i].error = xstrdup(buf);
 }
@@ -557,15 +564,29 @@ static int on_done(void *user, uint64_t i, cb_http_result *res) {
         s->finished = 1;
         if (rc == CB_EUNSUP) {
             /* every log-likelihood request would fail the same way: stop */
-            set_error(st, i,
-                      "server %s did not return logprobs for a log-likelihood request; use a local model or a "
-                      "server that supports echo+logprobs",
+            set_error(st, i, "server %s did not return logprobs for a log-likelihood request; " NO_LOGLIK_HINT,
                       r->base);
             cb_err_set(st->err, CB_EUNSUP, "%s", o->error ? o->error : "no logprobs");
             return CB_EUNSUP;
         }
         if (rc) set_error(st, i, "%s", perr.msg);
+        else if (s->kind == CB_REMOTE_REPLY_LOGLIK || s->kind == CB_REMOTE_REPLY_ROLLING) r->loglik_ok = 1;
         return 0;
+    }
+    int is_loglik = s->kind == CB_REMOTE_REPLY_LOGLIK || s->kind == CB_REMOTE_REPLY_ROLLING;
+    if (is_loglik && res->fail == CB_HTTP_OK && res->status >= 400 && res->status < 500 && res->status != 401 &&
+        res->status != 403 && !cb_http_status_retryable(res->status)) {
+        /* "Unsupported param: echo", a chat-only server's 404 on /completions,
+         * a 422 on logprobs ...: no log-likelihood request can succeed */
+        char sm[512];
+        cb_remote_error_message(res->body, res->body_len, sm, sizeof sm);
+        set_error(st, i,
+                  "server %s rejected a log-likelihood request (HTTP %ld from %s: %s): it does not return "
+                  "prompt logprobs (echo + logprobs on /completions); " NO_LOGLIK_HINT,
+                  r->base, res->status, s->url, sm);
+        s->finished = 1;
+        cb_err_set(st->err, CB_EUNSUP, "%s", o->error ? o->error : "log-likelihood request rejected");
+        return CB_EUNSUP;
     }
     if (res->fail == CB_HTTP_OK &&
         (res->status == 400 || res->status == 401 || res->status == 403 || res->status == 404)) {
@@ -615,6 +636,7 @@ static int remote_submit(cb_backend *b, const cb_request *reqs, cb_response *out
         memset(&out[i], 0, sizeof out[i]);
         out[i].id = reqs[i].id;
     }
+    int probe = -1; /* the log-likelihood request sent alone first (see the header) */
     for (int i = 0; i < n; i++) {
         if (reqs[i].kind != CB_REQ_GENERATE && !r->o.logprobs) {
             rc = cb_err_set(err, CB_EUNSUP,
@@ -629,8 +651,15 @@ static int remote_submit(cb_backend *b, const cb_request *reqs, cb_response *out
             set_error(&st, (uint64_t)i, "%s", msg);
             continue;
         }
-        rc = attempt_again(&st, (uint64_t)i, 0);
-        if (rc) goto out;
+        if (probe < 0 && !r->loglik_ok && reqs[i].kind != CB_REQ_GENERATE) probe = i;
+    }
+    if (probe >= 0) {
+        if ((rc = attempt_again(&st, (uint64_t)probe, 0))) goto out;
+        if ((rc = cb_http_run(r->http, on_done, should_stop, &st, err))) goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        if (slots[i].finished || i == probe) continue;
+        if ((rc = attempt_again(&st, (uint64_t)i, 0))) goto out;
     }
     rc = cb_http_run(r->http, on_done, should_stop, &st, err);
 out:
@@ -638,7 +667,7 @@ out:
         for (int i = 0; i < n; i++)
             if (!slots[i].finished && !out[i].error)
                 set_error(&st, (uint64_t)i, "not completed: the batch stopped (%s)", err ? err->msg : "error");
-        if (err) redact(r, err->msg);
+        if (err) redact(r, err->msg, sizeof err->msg);
     }
     for (int i = 0; i < n; i++) {
         free(slots[i].url);
@@ -656,11 +685,11 @@ static void remote_describe(cb_backend *b, cb_backend_info *info) {
     snprintf(info->base_url, sizeof info->base_url, "%s", r->base);
     snprintf(info->device, sizeof info->device, "remote");
     snprintf(info->chat_template, sizeof info->chat_template, "%s",
-             r->o.mode == CB_REMOTE_CHAT ? "server" : "none");
+             r->o.mode == CB_REMOTE_CHAT ? "server" : cb_chat_template_name(r->tmpl));
     info->supports_loglik = r->o.logprobs ? 1 : 0;
     info->model_bytes = 0;
-    redact(r, info->base_url);
-    redact(r, info->model_id);
+    redact(r, info->base_url, sizeof info->base_url);
+    redact(r, info->model_id, sizeof info->model_id);
 }
 
 static void remote_close(cb_backend *b) {
@@ -697,9 +726,12 @@ int cb_backend_remote_open(const cb_remote_opts *o, cb_backend **out, cb_err *er
     remote *r = NULL;
     if (!o->base_url || !o->base_url[0])
         return cb_err_set(err, CB_EUSAGE, "remote backend: no base URL (e.g. http://127.0.0.1:8080/v1)");
-    if (strncmp(o->base_url, "http://", 7) != 0 && strncmp(o->base_url, "https://", 8) != 0)
+    if (strncmp(o->base_url, "http://", 7) != 0 && strncmp(o->base_url, "https://", 8) != 0) {
+        char shown[512];
+        cb_url_redact(o->base_url, shown, sizeof shown);
         return cb_err_set(err, CB_EUSAGE, "remote backend: base URL '%s' must start with http:// or https://",
-                          o->base_url);
+                          shown);
+    }
     if (!o->model || !o->model[0]) return cb_err_set(err, CB_EUSAGE, "remote backend: no model name");
     b = calloc(1, sizeof *b);
     r = calloc(1, sizeof *r);
@@ -720,6 +752,14 @@ int cb_backend_remote_open(const cb_remote_opts *o, cb_backend **out, cb_err *er
     r->base = normalize_base(o->base_url);
     r->model = xstrdup(o->model);
     if (!r->base || !r->model) goto oom;
+    r->o.chat_template = NULL;
+    r->tmpl = CB_CHAT_NONE;
+    if (o->chat_template && o->chat_template[0] && strcmp(o->chat_template, "auto") != 0 &&
+        (rc = cb_chat_template_by_name(o->chat_template, &r->tmpl, err))) {
+        cb_err_prefix(err, "remote backend: chat_template: ");
+        goto out;
+    }
+    r->tmpl_stops = cb_chat_stop_strings(r->tmpl, &r->n_tmpl_stops);
     if (o->api_key_env && o->api_key_env[0]) {
         const char *k = getenv(o->api_key_env);
         if (!k || !k[0]) {

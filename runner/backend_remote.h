@@ -89,6 +89,13 @@ typedef struct cb_remote_opts {
     uint64_t rng_seed;              /* jitter RNG seed (default 0 is a valid seed) */
     int logprobs;                   /* server supports echo+logprobs on /completions
                                        (default 1); 0: LOGLIKELIHOOD/ROLLING fail at once */
+    /* Template that renders messages into text for /completions (completions
+     * mode, and log-likelihood contexts in either mode), through the renderer
+     * the local backend uses (runner/prompt.h). NULL, "", "auto" or "none":
+     * plain text (template none). A name from engine/chat.h ("chatml", ...)
+     * renders that family without BOS text (the server adds BOS) and sends the
+     * family's stop strings with every completions request. */
+    const char *chat_template;
     /* Optional: polled while waiting; when *stop_flag becomes nonzero submit
      * cancels the batch and returns CB_EINTR (for Ctrl-C). */
     const volatile sig_atomic_t *stop_flag;

@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Parses a positive run id; 0 on success. */
 static int parse_run_id(const char *s, int64_t *out, cb_err *err) {
@@ -36,15 +37,38 @@ static int parse_run_id(const char *s, int64_t *out, cb_err *err) {
     return 0;
 }
 
+/* Whether capbench may write the database file and its folder (WAL and -shm
+ * files live beside it). A missing file counts as writable, so that opening
+ * it reports "no such results database". */
+static int db_writable(const char *path) {
+    if (access(path, F_OK) != 0) return 1;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        dir[1] = 0;
+    else if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    return access(path, W_OK) == 0 && access(dir, W_OK) == 0;
+}
+
 static void report_usage(FILE *f) {
-    fputs("usage: capbench report [--db FILE] [--run ID] [--format table|md|csv|json]\n"
+    fputs("usage: capbench report [--db FILE] [--run ID] [--format table|md|csv|json] [--by KEY]\n"
           "\n"
-          "Scores of one stored run per task/subtask/setting and per capability: n, mean,\n"
-          "95% CI (Wilson for 0/1 scores, normal otherwise), unparsed rate, failures,\n"
-          "tokens, mean latency; and the run header.\n"
-          "  --db FILE      results database (default " CB_STORE_DEFAULT_PATH ")\n"
+          "Scores of one stored run per task/subtask/setting and per capability: n answered,\n"
+          "accuracy with its 95% CI (Wilson for 0/1 scores, normal otherwise), the majority\n"
+          "baseline (and 0.5 for Yes/No) with ~ where the CI includes it, unparsed and\n"
+          "format-violation rates, failed requests apart, soft accuracy, MAE, signed error,\n"
+          "off-by-one, q_gold, expected error, Brier, tokens, latency; and the run header.\n"
+          "  --db FILE      results database (default " CB_STORE_DEFAULT_PATH "); a read-only file is read\n"
+          "                 read-only\n"
           "  --run ID       run id (default: the latest run)\n"
-          "  --format F     table (default), md, csv or json\n",
+          "  --format F     table (default), md, csv or json\n"
+          "  --by KEY       also break every subtask x setting down by length (word length bin),\n"
+          "                 gold, distinct (distinct characters), source (word source) or any\n"
+          "                 other key of the items' meta\n",
           f);
 }
 
@@ -53,6 +77,7 @@ int cb_cmd_report(int argc, char **argv) {
     const char *db = CB_STORE_DEFAULT_PATH;
     int64_t run_id = 0;
     cb_report_format fmt = CB_REPORT_TABLE;
+    const char *by = NULL;
     cb_store *st = NULL;
     cb_report *rep = NULL;
     int rc = 0;
@@ -62,8 +87,9 @@ int cb_cmd_report(int argc, char **argv) {
             report_usage(stdout);
             return 0;
         }
-        if (i + 1 >= argc || (strcmp(a, "--db") && strcmp(a, "--run") && strcmp(a, "--format"))) {
-            if (strcmp(a, "--db") == 0 || strcmp(a, "--run") == 0 || strcmp(a, "--format") == 0)
+        if (i + 1 >= argc || (strcmp(a, "--db") && strcmp(a, "--run") && strcmp(a, "--format") && strcmp(a, "--by"))) {
+            if (strcmp(a, "--db") == 0 || strcmp(a, "--run") == 0 || strcmp(a, "--format") == 0 ||
+                strcmp(a, "--by") == 0)
                 rc = cb_err_set(&err, CB_EUSAGE, "%s needs a value", a);
             else
                 rc = cb_err_set(&err, CB_EUSAGE, "unknown option '%s' (see capbench report --help)", a);
@@ -72,15 +98,18 @@ int cb_cmd_report(int argc, char **argv) {
         const char *v = argv[++i];
         if (strcmp(a, "--db") == 0)
             db = v;
+        else if (strcmp(a, "--by") == 0)
+            by = v;
         else if (strcmp(a, "--run") == 0)
             rc = parse_run_id(v, &run_id, &err);
         else
             rc = cb_report_format_parse(v, &fmt, &err);
         if (rc) goto out;
     }
-    if ((rc = cb_store_open(db, CB_STORE_OPEN_EXISTING, &st, &err))) goto out;
+    if ((rc = cb_store_open(db, db_writable(db) ? CB_STORE_OPEN_EXISTING : CB_STORE_OPEN_READONLY, &st, &err)))
+        goto out;
     if (run_id == 0 && (rc = cb_store_run_latest(st, &run_id, &err))) goto out;
-    if ((rc = cb_report_build(st, run_id, &rep, &err))) goto out;
+    if ((rc = cb_report_build(st, run_id, by, &rep, &err))) goto out;
     rc = cb_report_write(rep, fmt, stdout, &err);
 out:
     cb_report_free(rep);
@@ -98,6 +127,7 @@ typedef struct {
     cb_store *st;
     cb_grader_ctx *g;
     int64_t n_regraded, n_changed, n_failed_kept, n_fallback, n_bad, n_in_tx;
+    int dry_run;   /* grade and count, write nothing (--dry-run or a read-only database) */
 } regrade_ctx;
 
 #define REGRADE_BATCH 512
@@ -139,6 +169,35 @@ static void fallback_responses(const cb_item *it, const cb_sample *m, cb_task_re
     *tree = arr;
 }
 
+/* Samples stored since schema 3 keep each generation's text once, in the
+ * `response` column (a JSON array of texts when the item generated several);
+ * their responses_json entries say only ok/truncated. Puts the texts back in
+ * item order. OUT *tree holds parsed texts (caller deletes). */
+static void fill_texts(const cb_item *it, const cb_sample *m, cb_task_resp *r, cJSON **tree) {
+    int n_missing = 0;
+    for (int k = 0; k < it->n_reqs; k++)
+        n_missing += it->reqs[k].kind == CB_TREQ_GENERATE && r[k].ok && !r[k].text;
+    *tree = NULL;
+    if (!n_missing || !m->response) return;
+    if (n_missing == 1) {
+        for (int k = 0; k < it->n_reqs; k++)
+            if (it->reqs[k].kind == CB_TREQ_GENERATE && r[k].ok && !r[k].text) r[k].text = m->response;
+        return;
+    }
+    cJSON *arr = cJSON_Parse(m->response);
+    if (!cJSON_IsArray(arr)) {
+        cJSON_Delete(arr);
+        return;
+    }
+    const cJSON *next = arr->child;
+    for (int k = 0; k < it->n_reqs && next; k++) {
+        if (it->reqs[k].kind != CB_TREQ_GENERATE || !r[k].ok || r[k].text) continue;
+        if (cJSON_IsString(next)) r[k].text = next->valuestring;
+        next = next->next;
+    }
+    *tree = arr;
+}
+
 static int same_score(double a, double b) { return (isnan(a) && isnan(b)) || a == b; }
 
 static int regrade_one(void *ud, const cb_sample *m, cb_err *err) {
@@ -167,6 +226,7 @@ static int regrade_one(void *ud, const cb_sample *m, cb_err *err) {
             cb_err_set(&e, CB_EFORMAT, "responses_json has %d responses, the item needs %d", list.n, it->n_reqs);
             goto bad;
         }
+        fill_texts(it, m, list.r, &fb_tree);
         resps = list.r;
     } else {
         fb = calloc((size_t)(it->n_reqs ? it->n_reqs : 1), sizeof *fb);
@@ -194,10 +254,12 @@ static int regrade_one(void *ud, const cb_sample *m, cb_err *err) {
     up.flags_json = flags;
     up.metrics_json = metrics;
     up.grader_version = it->family->grader_version;
-    if ((rc = cb_store_update_grade(c->st, &up, err))) goto out;
+    up.span_start = gr.span_start;
+    up.span_end = gr.span_end;
+    if (!c->dry_run && (rc = cb_store_update_grade(c->st, &up, err))) goto out;
     c->n_regraded++;
     if (!same_score(m->score, up.score) || m->unparsed != up.unparsed) c->n_changed++;
-    if (++c->n_in_tx >= REGRADE_BATCH) {
+    if (!c->dry_run && ++c->n_in_tx >= REGRADE_BATCH) {
         c->n_in_tx = 0;
         if ((rc = cb_store_commit(c->st, err)) || (rc = cb_store_begin(c->st, err))) goto out;
     }
@@ -217,13 +279,15 @@ out:
 }
 
 static void regrade_usage(FILE *f) {
-    fputs("usage: capbench regrade RUN_ID [--db FILE]\n"
+    fputs("usage: capbench regrade RUN_ID [--db FILE] [--dry-run]\n"
           "\n"
           "Re-applies the current graders to the stored responses of a run (no model is\n"
           "called): rewrites extracted answer, score, unparsed, flags, metrics and grader\n"
           "version of every sample, then recomputes the run's capability scores. Failed\n"
           "samples (request errors) are left as they are.\n"
-          "  --db FILE      results database (default " CB_STORE_DEFAULT_PATH ")\n",
+          "  --db FILE      results database (default " CB_STORE_DEFAULT_PATH ")\n"
+          "  --dry-run      grade and count the changes, write nothing (what a read-only\n"
+          "                 database gets, opened read-only)\n",
           f);
 }
 
@@ -241,7 +305,9 @@ int cb_cmd_regrade(int argc, char **argv) {
             regrade_usage(stdout);
             return 0;
         }
-        if (strcmp(a, "--db") == 0) {
+        if (strcmp(a, "--dry-run") == 0) {
+            c.dry_run = 1;
+        } else if (strcmp(a, "--db") == 0) {
             if (i + 1 >= argc) {
                 rc = cb_err_set(&err, CB_EUSAGE, "--db needs a value");
                 goto out;
@@ -259,7 +325,12 @@ int cb_cmd_regrade(int argc, char **argv) {
         goto out;
     }
     if ((rc = parse_run_id(run_arg, &run_id, &err))) goto out;
-    if ((rc = cb_store_open(db, CB_STORE_OPEN_EXISTING, &st, &err))) goto out;
+    if (!c.dry_run && !db_writable(db)) {
+        fprintf(stderr, "capbench regrade: %s is read-only: opening it read-only, grading without writing "
+                        "(--dry-run)\n", db);
+        c.dry_run = 1;
+    }
+    if ((rc = cb_store_open(db, c.dry_run ? CB_STORE_OPEN_READONLY : CB_STORE_OPEN_EXISTING, &st, &err))) goto out;
     if ((rc = cb_store_run_get(st, run_id, &info, &err))) goto out;
     if (info.status == CB_RUN_RUNNING)
         fprintf(stderr, "capbench regrade: warning: run %lld is marked running; samples a live run adds later "
@@ -267,16 +338,17 @@ int cb_cmd_regrade(int argc, char **argv) {
     if ((rc = cb_store_count_samples(st, run_id, &n_samples, &err))) goto out;
     if ((rc = cb_grader_ctx_new(&c.g, &err))) goto out;
     c.st = st;
-    if ((rc = cb_store_begin(st, &err))) goto out;
+    if (!c.dry_run && (rc = cb_store_begin(st, &err))) goto out;
     rc = cb_store_foreach_sample(st, run_id, regrade_one, &c, &err);
     if (rc) {
         cb_store_rollback(st); /* the current batch only; earlier batches hold correct new grades */
         goto out;
     }
-    if ((rc = cb_store_commit(st, &err))) goto out;
-    if ((rc = cb_store_compute_capability_scores(st, run_id, &err))) goto out;
-    printf("run %lld: regraded %lld of %lld samples, %lld scores changed", (long long)run_id,
-           (long long)c.n_regraded, (long long)n_samples, (long long)c.n_changed);
+    if (!c.dry_run && (rc = cb_store_commit(st, &err))) goto out;
+    if (!c.dry_run && (rc = cb_store_compute_capability_scores(st, run_id, &err))) goto out;
+    printf("run %lld: %s %lld of %lld samples, %lld scores %s", (long long)run_id,
+           c.dry_run ? "graded (dry run, nothing written)" : "regraded", (long long)c.n_regraded,
+           (long long)n_samples, (long long)c.n_changed, c.dry_run ? "would change" : "changed");
     if (c.n_failed_kept) printf(", %lld failed samples left as they were", (long long)c.n_failed_kept);
     if (c.n_fallback)
         printf(", %lld without stored responses_json (graded from the response text, no log-likelihoods)",

@@ -7,6 +7,8 @@
  */
 #include "runner/config.h"
 
+#include "common/url.h"
+
 #include "common/sha256.h"
 #include "tasks/task.h"
 
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct {
     const char *file;
@@ -480,6 +483,9 @@ out:
 
 int cb_suite_load(const char *path, cb_suite **out, cb_err *err) {
     *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cb_err_set(err, CB_EUSAGE, "%s: is a directory, expected a suite config file (JSON)", path);
     FILE *f = fopen(path, "rb");
     if (!f) return cb_err_set(err, CB_EUSAGE, "%s: cannot open suite config: %s", path, strerror(errno));
     char *buf = NULL;
@@ -547,7 +553,10 @@ static cJSON *model_json(const cb_model_cfg *m) {
         cJSON_AddNumberToObject(o, "n_ctx", m->n_ctx);
         cJSON_AddStringToObject(o, "chat_template", m->chat_template ? m->chat_template : "auto");
     } else {
-        cJSON_AddStringToObject(o, "base_url", m->base_url ? m->base_url : "");
+        /* credentials inside the URL never reach a stored config (or its hash) */
+        char url[1024];
+        cb_url_redact(m->base_url ? m->base_url : "", url, sizeof url);
+        cJSON_AddStringToObject(o, "base_url", url);
         cJSON_AddStringToObject(o, "model", m->model_name ? m->model_name : "");
         if (m->api_key_env)
             cJSON_AddStringToObject(o, "api_key_env", m->api_key_env);

@@ -11,6 +11,7 @@
 #include "runner/scheduler.h"
 
 #include "common/rng.h"
+#include "common/sha256.h"
 #include "graders/grader.h"
 #include "results/responses.h"
 #include "results/store.h"
@@ -149,6 +150,80 @@ static int tokenize_via_backend(void *user, const char *text, int32_t *ids, int 
     return a->b->tokenize(a->b, text, ids, cap);
 }
 
+/* ---- shared log-likelihoods ------------------------------------------------- */
+
+/* Log-likelihood results of this run, keyed by the request's content (turns,
+ * cont_prefix, continuation): an item's candidate answers are the same
+ * requests in every setting (TASKS.md 1.5: computed once per item, shared
+ * across settings), so each is sent once per process. The engine is batch
+ * invariant, so a cached value equals what a new request would return. Two
+ * independent 64-bit hashes make a false match practically impossible. */
+typedef struct {
+    uint64_t h1, h2;    /* h1 == 0: empty slot */
+    double logprob_sum;
+    int n_scored, is_greedy;
+} ll_entry;
+
+typedef struct {
+    ll_entry *e;
+    size_t cap, n;      /* cap is a power of two */
+} ll_cache;
+
+/* Two running hashes over bytes: FNV-1a and a splitmix64 chain. */
+static void ll_mix(uint64_t *a, uint64_t *b, const char *t) {
+    for (const unsigned char *p = (const unsigned char *)(t ? t : ""); *p; p++) {
+        *a = (*a ^ *p) * 1099511628211ull;
+        *b = cb_splitmix64(*b ^ *p);
+    }
+    /* field separator: byte 0xFF never occurs in UTF-8; NULL and "" differ */
+    *a = (*a ^ (t ? 0xFFu : 0xFEu)) * 1099511628211ull;
+    *b = cb_splitmix64(*b ^ (t ? 0x1FFu : 0x1FEu));
+}
+
+static void ll_hash(const cb_request *r, uint64_t *h1, uint64_t *h2) {
+    uint64_t a = 1469598103934665603ull, b = 0x9E3779B97F4A7C15ull;
+    static const char *const roles[] = {"s", "u", "a"};
+    for (int m = 0; m < r->n_messages; m++) {
+        ll_mix(&a, &b, (unsigned)r->messages[m].role < 3 ? roles[r->messages[m].role] : "?");
+        ll_mix(&a, &b, r->messages[m].text);
+    }
+    ll_mix(&a, &b, r->prompt);
+    ll_mix(&a, &b, r->cont_prefix);
+    ll_mix(&a, &b, r->continuation);
+    *h1 = a ? a : 1;
+    *h2 = b;
+}
+
+static ll_entry *ll_find(ll_cache *c, uint64_t h1, uint64_t h2) {
+    if (!c->cap) return NULL;
+    for (size_t i = h1 & (c->cap - 1);; i = (i + 1) & (c->cap - 1)) {
+        if (!c->e[i].h1) return NULL;
+        if (c->e[i].h1 == h1 && c->e[i].h2 == h2) return &c->e[i];
+    }
+}
+
+static int ll_put(ll_cache *c, uint64_t h1, uint64_t h2, const cb_response *rp) {
+    if ((c->n + 1) * 2 > c->cap) {
+        size_t nc = c->cap ? c->cap * 2 : 1024;
+        ll_entry *ne = calloc(nc, sizeof *ne);
+        if (!ne) return CB_ENOMEM;
+        for (size_t i = 0; i < c->cap; i++) {
+            if (!c->e[i].h1) continue;
+            size_t j = c->e[i].h1 & (nc - 1);
+            while (ne[j].h1) j = (j + 1) & (nc - 1);
+            ne[j] = c->e[i];
+        }
+        free(c->e);
+        c->e = ne;
+        c->cap = nc;
+    }
+    size_t i = h1 & (c->cap - 1);
+    while (c->e[i].h1 && !(c->e[i].h1 == h1 && c->e[i].h2 == h2)) i = (i + 1) & (c->cap - 1);
+    if (!c->e[i].h1) c->n++;
+    c->e[i] = (ll_entry){h1, h2, rp->logprob_sum, rp->n_scored, rp->is_greedy};
+    return 0;
+}
+
 typedef struct {
     const cb_sched_opts *o;
     cb_backend *b;
@@ -158,6 +233,7 @@ typedef struct {
     cb_grader_ctx *g;
     batch_mem m;
     cb_sched_stats *stats;
+    ll_cache ll;
 } sched;
 
 static void apply_generation(const cb_suite *s, const cb_treq *t, cb_request *r) {
@@ -168,8 +244,25 @@ static void apply_generation(const cb_suite *s, const cb_treq *t, cb_request *r)
     r->seed = t->seed;
 }
 
+/* Hex sha256 of an item's content: its JSON record without the id and seed
+ * (turns, gold, grader, capabilities, meta), so that the same question asked
+ * in two runs, suites or shards has the same hash. malloc'd; NULL on OOM. */
+static char *item_content_hash(const cb_item *it) {
+    cJSON *j = cb_item_to_json(it);
+    if (!j) return NULL;
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "id");
+    cJSON_DeleteItemFromObjectCaseSensitive(j, "seed");
+    char *text = cJSON_PrintUnformatted(j);
+    cJSON_Delete(j);
+    char *hex = text ? malloc(65) : NULL;
+    if (hex) cb_sha256_hex(text, strlen(text), hex);
+    free(text);
+    return hex;
+}
+
 static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
     int rc = 0;
+    if (n_items <= 0) return 0;
     int n_slots = 0, n_reqs = 0;
     for (int i = 0; i < n_items; i++) n_slots += items[i].it->n_reqs;
     if (grow((void **)&S->m.reqs, &S->m.cap_reqs, n_slots, sizeof *S->m.reqs) ||
@@ -180,8 +273,12 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
     cb_task_resp *tresp = calloc((size_t)(n_slots ? n_slots : 1), sizeof *tresp);
     cb_sample *samples = calloc((size_t)n_items, sizeof *samples);
     /* per item: item json, flags, metrics, responses array (sc), responses for regrade */
-    char **owned = calloc((size_t)n_items * 5, sizeof *owned);
-    if (!resps || !tresp || !samples || !owned) {
+    char **owned = calloc((size_t)n_items * 6, sizeof *owned);
+    int max_req = 1;
+    for (int i = 0; i < n_items; i++)
+        if (items[i].it->n_reqs > max_req) max_req = items[i].it->n_reqs;
+    cb_task_resp *tnotext = calloc((size_t)max_req, sizeof *tnotext);
+    if (!resps || !tresp || !samples || !owned || !tnotext) {
         rc = cb_err_set(err, CB_ENOMEM, "out of memory");
         goto out;
     }
@@ -209,18 +306,83 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
                 apply_generation(S->o->suite, t, r);
             } else {
                 r->kind = CB_REQ_LOGLIKELIHOOD;
+                r->cont_prefix = t->cont_prefix;
                 r->continuation = t->continuation;
             }
             S->m.req_of[slot] = n_reqs++;
         }
     }
 
-    /* 2. the model */
-    if (n_reqs > 0) {
-        rc = S->b->submit(S->b, S->m.reqs, resps, n_reqs, err);
-        if (rc) goto out;
-        S->stats->n_requests += n_reqs;
+    /* 2. the model: log-likelihoods already known (earlier batches, or an
+     * identical request earlier in this batch) are not sent again */
+    int n_send = 0;
+    int *send_of = calloc((size_t)(n_reqs ? n_reqs : 1), sizeof *send_of); /* -1: cached; -2-j: same as reqs[j] */
+    uint64_t(*hh)[2] = calloc((size_t)(n_reqs ? n_reqs : 1), sizeof *hh);
+    cb_request *send = calloc((size_t)(n_reqs ? n_reqs : 1), sizeof *send);
+    cb_response *sresp = calloc((size_t)(n_reqs ? n_reqs : 1), sizeof *sresp);
+    if (!send_of || !hh || !send || !sresp) {
+        free(send_of);
+        free(hh);
+        free(send);
+        free(sresp);
+        rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+        goto out;
     }
+    for (int q = 0; q < n_reqs; q++) {
+        const cb_request *r = &S->m.reqs[q];
+        send_of[q] = n_send;
+        if (r->kind == CB_REQ_LOGLIKELIHOOD) {
+            ll_hash(r, &hh[q][0], &hh[q][1]);
+            if (ll_find(&S->ll, hh[q][0], hh[q][1])) {
+                send_of[q] = -1;
+                continue;
+            }
+            int dup = -1;
+            for (int p = q - 1; p >= 0 && dup < 0; p--)
+                if (S->m.reqs[p].kind == CB_REQ_LOGLIKELIHOOD && send_of[p] >= 0 && hh[p][0] == hh[q][0] &&
+                    hh[p][1] == hh[q][1])
+                    dup = p;
+            if (dup >= 0) {
+                send_of[q] = -2 - dup;
+                continue;
+            }
+        }
+        send[n_send++] = *r;
+    }
+    if (n_send > 0) {
+        rc = S->b->submit(S->b, send, sresp, n_send, err);
+        S->stats->n_requests += n_send;
+    }
+    for (int q = 0; !rc && q < n_reqs; q++) {
+        cb_response *dst = &resps[q];
+        const cb_request *r = &S->m.reqs[q];
+        int src = send_of[q] >= 0 ? send_of[q] : send_of[q] <= -2 ? send_of[-2 - send_of[q]] : -1;
+        if (send_of[q] >= 0) {
+            *dst = sresp[src]; /* ownership moves */
+            memset(&sresp[src], 0, sizeof sresp[src]);
+            dst->id = r->id;
+            if (r->kind == CB_REQ_LOGLIKELIHOOD && !dst->error && ll_put(&S->ll, hh[q][0], hh[q][1], dst))
+                rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+        } else {
+            memset(dst, 0, sizeof *dst);
+            dst->id = r->id;
+            const ll_entry *e = ll_find(&S->ll, hh[q][0], hh[q][1]);
+            if (e) {
+                dst->logprob_sum = e->logprob_sum;
+                dst->n_scored = e->n_scored;
+                dst->is_greedy = e->is_greedy;
+                dst->attempts = 0; /* answered from the run's cache: no call */
+            } else if (!(dst->error = strdup("the shared log-likelihood request failed"))) {
+                rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+            }
+        }
+    }
+    for (int q = 0; q < n_send; q++) cb_response_clear(&sresp[q]);
+    free(send_of);
+    free(hh);
+    free(send);
+    free(sresp);
+    if (rc) goto out;
 
     /* 3. grades and samples */
     for (int i = 0; i < n_items; i++) {
@@ -261,11 +423,17 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
         cb_grade_init(&gr);
         if ((rc = cb_item_grade(S->g, it, tresp + items[i].req0, items[i].n_req, &gr, err))) goto out;
 
-        char **own = owned + (size_t)i * 5;
+        char **own = owned + (size_t)i * 6;
         own[0] = cb_item_to_jsonl(it);
         own[1] = cb_grade_flags_json(&gr);
         own[2] = cb_grade_metrics_json(&gr);
-        own[4] = cb_responses_to_json(tresp + items[i].req0, items[i].n_req);
+        /* each generation's text is stored once, in `response`; responses_json
+         * keeps the rest of what the grader saw (regrade puts the texts back) */
+        for (int k = 0; k < items[i].n_req; k++) {
+            tnotext[k] = tresp[items[i].req0 + k];
+            if (it->reqs[k].kind == CB_TREQ_GENERATE) tnotext[k].text = NULL;
+        }
+        own[4] = cb_responses_to_json(tnotext, items[i].n_req);
         if (n_gen > 1) { /* several samples (self-consistency): store them as a JSON array */
             cJSON *arr = cJSON_CreateArray();
             for (int k = 0; arr && k < items[i].n_req; k++) {
@@ -280,7 +448,8 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
                 goto out;
             }
         }
-        if (!own[0] || !own[1] || !own[2] || !own[4]) {
+        own[5] = item_content_hash(it);
+        if (!own[0] || !own[1] || !own[2] || !own[4] || !own[5]) {
             rc = cb_err_set(err, CB_ENOMEM, "out of memory");
             goto out;
         }
@@ -308,6 +477,12 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
         sm->attempts = attempts;
         sm->error = error;
         sm->responses_json = own[4];
+        sm->family = it->family->name;
+        sm->item_hash = own[5];
+        sm->item_seed = it->seed;
+        sm->gold = it->gold;
+        sm->span_start = error ? -1 : gr.span_start;
+        sm->span_end = error ? -1 : gr.span_end;
         /* extracted lives in gr, which goes out of scope: copy it */
         if (sm->extracted && !(sm->extracted = strdup(gr.extracted))) {
             rc = cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -325,8 +500,9 @@ out:
     if (samples)
         for (int i = 0; i < n_items; i++) free((char *)samples[i].extracted);
     if (owned)
-        for (int i = 0; i < n_items * 5; i++) free(owned[i]);
+        for (int i = 0; i < n_items * 6; i++) free(owned[i]);
     free(owned);
+    free(tnotext);
     free(samples);
     if (resps)
         for (int i = 0; i < n_reqs; i++) cb_response_clear(&resps[i]);
@@ -442,6 +618,7 @@ out:
     free(items);
     free(S.m.reqs);
     free(S.m.req_of);
+    free(S.ll.e);
     cb_keyset_free(done);
     cb_grader_ctx_free(S.g);
     return rc;

@@ -77,7 +77,9 @@ Test(aggregate, continuous_scores_get_normal_interval) {
     cr_assert_float_eq(s.se, 0.1848422751, EPS);
     cr_assert_float_eq(s.ci_low, 0.2877157951, EPS);
     cr_assert_float_eq(s.ci_high, 1.0122842049, EPS); /* not clipped */
-    cr_assert_float_eq(s.unparsed_rate, 0.2, EPS);
+    /* one denominator: a failed request is not an unparsed answer, rates are over the 4 answered */
+    cr_assert_eq(s.n_unparsed, 0);
+    cr_assert_float_eq(s.unparsed_rate, 0.0, EPS);
     cr_assert_eq(s.prompt_tokens, 0);
 }
 

@@ -113,7 +113,7 @@ static char *render(cb_report_format fmt) {
     cb_err err = {0};
     cr_assert_eq(cb_store_open(dbpath, CB_STORE_OPEN_EXISTING, &s, &err), 0, "%s", err.msg);
     cb_report *r = NULL;
-    cr_assert_eq(cb_report_build(s, run, &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(cb_report_build(s, run, NULL, &r, &err), 0, "%s", err.msg);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -126,24 +126,26 @@ static char *render(cb_report_format fmt) {
 }
 
 static const char *expected_csv =
-    "run_id,section,task,subtask,setting,capability,n,n_scored,mean,sd,se,ci_low,ci_high,ci_method,unparsed_rate,"
-    "n_unparsed,n_failed,prompt_tokens,completion_tokens,mean_latency_s\r\n"
-    "1,all,all,,,,18,17,0.7411764706,0.4154197027,0.1007540773,0.5437021063,0.9386508349,normal,0.05555555556,1,1,"
-    "340,85,0.2055555556\r\n"
-    "1,setting,counting,char_occur,direct,,10,10,0.8,0.4216370214,0.1333333333,0.4901624691,0.9433178491,wilson,0.1,"
-    "1,0,200,50,0.1\r\n"
-    "1,setting,counting,word_len,cot,,4,3,0.6666666667,0.5773502692,0.3333333333,0.2076595988,0.938508056,wilson,0,0,"
-    "1,60,15,0.575\r\n"
-    "1,setting,cross-capability,sr,file,,4,4,0.65,0.3696845502,0.1848422751,0.2877157951,1.012284205,normal,0,0,0,80,"
-    "20,0.1\r\n"
-    "1,capability,,,,Spanish&Reasoning,4,4,0.65,0.3696845502,0.1848422751,0.2877157951,1.012284205,normal,0,0,0,80,20,"
-    "0.1\r\n"
-    "1,capability,,,,char_counting,10,10,0.8,0.4216370214,0.1333333333,0.4901624691,0.9433178491,wilson,0.1,1,0,200,"
-    "50,0.1\r\n"
-    "1,capability,,,,char_perception,14,13,0.7692307692,0.4385290097,0.1216260639,0.4974362384,0.9182047135,wilson,"
-    "0.07142857143,1,1,260,65,0.2357142857\r\n"
-    "1,capability,,,,length_counting,4,3,0.6666666667,0.5773502692,0.3333333333,0.2076595988,0.938508056,wilson,0,0,1,"
-    "60,15,0.575\r\n";
+    "run_id,section,task,subtask,setting,capability,by,n,n_scored,mean,sd,se,ci_low,ci_high,ci_method,baseline,"
+    "chance,indistinct,unparsed_rate,n_unparsed,format_violation_rate,n_failed,soft_accuracy,mae,signed_error,"
+    "off_by_one_rate,q_gold,expected_error,brier,gold_logprob,prompt_tokens,completion_tokens,mean_latency_s\r\n"
+    /* unparsed rate over the 17 answered samples: the failed request is not unparsed */
+    "1,all,all,,,,,18,17,0.7411764706,0.4154197027,0.1007540773,0.5437021063,0.9386508349,normal,,,0,"
+    "0.05882352941,1,0,1,,,,,,,,,340,85,0.2055555556\r\n"
+    "1,setting,counting,char_occur,direct,,,10,10,0.8,0.4216370214,0.1333333333,0.4901624691,0.9433178491,wilson,,,"
+    "0,0.1,1,0,0,,,,,,,,,200,50,0.1\r\n"
+    "1,setting,counting,word_len,cot,,,4,3,0.6666666667,0.5773502692,0.3333333333,0.2076595988,0.938508056,wilson,,,"
+    "0,0,0,0,1,,,,,,,,,60,15,0.575\r\n"
+    "1,setting,cross-capability,sr,file,,,4,4,0.65,0.3696845502,0.1848422751,0.2877157951,1.012284205,normal,,,0,0,"
+    "0,0,0,,,,,,,,,80,20,0.1\r\n"
+    "1,capability,,,,Spanish&Reasoning,,4,4,0.65,0.3696845502,0.1848422751,0.2877157951,1.012284205,normal,,,0,0,0,"
+    "0,0,,,,,,,,,80,20,0.1\r\n"
+    "1,capability,,,,char_counting,,10,10,0.8,0.4216370214,0.1333333333,0.4901624691,0.9433178491,wilson,,,0,0.1,1,"
+    "0,0,,,,,,,,,200,50,0.1\r\n"
+    "1,capability,,,,char_perception,,14,13,0.7692307692,0.4385290097,0.1216260639,0.4974362384,0.9182047135,"
+    "wilson,,,0,0.07692307692,1,0,1,,,,,,,,,260,65,0.2357142857\r\n"
+    "1,capability,,,,length_counting,,4,3,0.6666666667,0.5773502692,0.3333333333,0.2076595988,0.938508056,wilson,,,"
+    "0,0,0,0,1,,,,,,,,,60,15,0.575\r\n";
 
 Test(report, csv_numbers) {
     char *out = render(CB_REPORT_CSV);
@@ -158,8 +160,9 @@ Test(report, table_is_aligned_with_numbers) {
     cr_assert(strstr(out, "backend local  device cpu  capbench 0.1.0  seed 42\n"), "%s", out);
     cr_assert(strstr(out, "started 2023-11-14T22:13:20Z  finished 2023-11-14T22:13:32Z  wall 12.5 s\n"), "%s", out);
     /* every row of the first table has the same length (aligned columns) */
-    const char *t = strstr(out, "task ");
+    const char *t = strstr(out, "\ntask ");
     cr_assert_not_null(t);
+    t++;
     size_t first = strcspn(t, "\n");
     const char *p = t;
     int rows = 0;
@@ -170,13 +173,15 @@ Test(report, table_is_aligned_with_numbers) {
         p += len + 1;
     }
     cr_assert_eq(rows, 5); /* header + 3 settings + all */
-    cr_assert(strstr(out, "0.800  [0.490, 0.943]  wilson"), "%s", out);
-    cr_assert(strstr(out, "0.650  [0.288, 1.012]  normal"), "%s", out);
-    cr_assert(strstr(out, "0.741  [0.544, 0.939]  normal"), "%s", out);
+    cr_assert(strstr(out, "0.800  [0.490, 0.943]"), "%s", out);
+    cr_assert(strstr(out, "0.650  [0.288, 1.012]"), "%s", out);
+    cr_assert(strstr(out, "0.741  [0.544, 0.939]"), "%s", out);
+    cr_assert(strstr(out, "failed requests: 1 (first: timeout)"), "%s", out);
+    cr_assert(strstr(out, "n = answered samples"), "%s", out);
     cr_assert(strstr(out, "10.0%"), "%s", out);
     cr_assert(strstr(out, "0.575s"), "%s", out);
     cr_assert(strstr(out, "char_perception"), "%s", out);
-    cr_assert(strstr(out, "0.769  [0.497, 0.918]  wilson"), "%s", out);
+    cr_assert(strstr(out, "0.769  [0.497, 0.918]"), "%s", out);
     free(out);
 }
 
@@ -184,16 +189,18 @@ Test(report, markdown) {
     char *out = render(CB_REPORT_MD);
     cr_assert(strstr(out, "## capbench run 1 (smoke)\n"), "%s", out);
     cr_assert(strstr(out, "- wall time: 12.5 s\n"), "%s", out);
-    cr_assert(strstr(out, "| task | subtask | setting | n | mean | 95% CI | method | unparsed | failed | tok in | "
-                          "tok out | latency |\n| --- | --- | --- | ---: | ---: | --- | --- | ---: | ---: | ---: | "
-                          "---: | ---: |\n"),
+    cr_assert(strstr(out, "| task | subtask | setting | n | acc | 95% CI | base |  | unparsed | fmt viol | failed | "
+                          "tok in | tok out | latency |\n| --- | --- | --- | ---: | ---: | --- | ---: | --- | ---: | "
+                          "---: | ---: | ---: | ---: | ---: |\n"),
               "%s", out);
-    cr_assert(strstr(out, "| counting | char_occur | direct | 10 | 0.800 | [0.490, 0.943] | wilson | 10.0% | 0 | 200 "
-                          "| 50 | 0.100s |\n"),
+    cr_assert(strstr(out, "| counting | char_occur | direct | 10 | 0.800 | [0.490, 0.943] | - |  | 10.0% | 0.0% | 0 | "
+                          "200 | 50 | 0.100s |\n"),
               "%s", out);
-    cr_assert(strstr(out, "| all |  |  | 18 | 0.741 | [0.544, 0.939] | normal | 5.6% | 1 | 340 | 85 | 0.206s |\n"),
+    /* n is the 17 answered samples; the failed request is in `failed` */
+    cr_assert(strstr(out, "| all |  |  | 17 | 0.741 | [0.544, 0.939] | - |  | 5.9% | 0.0% | 1 | 340 | 85 | 0.206s |\n"),
               "%s", out);
-    cr_assert(strstr(out, "| Spanish&Reasoning | 4 | 0.650 | [0.288, 1.012] | normal | 0.0% | 0 | 80 | 20 | 0.100s |\n"),
+    cr_assert(strstr(out, "| Spanish&Reasoning | 4 | 0.650 | [0.288, 1.012] | - |  | 0.0% | 0.0% | 0 | 80 | 20 | "
+                          "0.100s |\n"),
               "%s", out);
     free(out);
 }
@@ -244,7 +251,7 @@ Test(report, unknown_run) {
     cb_err err = {0};
     cr_assert_eq(cb_store_open(dbpath, CB_STORE_OPEN_EXISTING, &s, &err), 0);
     cb_report *r = NULL;
-    cr_assert_eq(cb_report_build(s, 7, &r, &err), CB_EUSAGE);
+    cr_assert_eq(cb_report_build(s, 7, NULL, &r, &err), CB_EUSAGE);
     cr_assert_null(r);
     cb_store_close(s);
 }
@@ -327,4 +334,161 @@ Test(report, binary_csv_of_latest_run) {
     cr_assert_eq(run_bin(a2, &out, NULL), 0);
     cr_assert(strstr(out, "run 1  suite smoke  status finished"), "%s", out);
     free(out);
+}
+
+/* Samples with golds, metrics, flags and meta, as the counting family stores
+ * them: 10 char_occur items whose gold is 1 six times (majority baseline 0.6),
+ * 4 substring items Yes/No (baseline and chance 0.5). */
+static int64_t make_gold_dataset(void) {
+    cb_store *s = NULL;
+    cb_err err = {0};
+    cr_assert_eq(cb_store_open(dbpath, CB_STORE_OPEN_CREATE, &s, &err), 0, "%s", err.msg);
+    cb_run_info info;
+    memset(&info, 0, sizeof info);
+    snprintf(info.suite, sizeof info.suite, "gold");
+    snprintf(info.model_id, sizeof info.model_id, "m");
+    snprintf(info.backend, sizeof info.backend, "local");
+    snprintf(info.device, sizeof info.device, "cpu");
+    snprintf(info.capbench_version, sizeof info.capbench_version, "0.1.0");
+    info.limit_n = 10;
+    snprintf(info.shard, sizeof info.shard, "0/2");
+    int64_t run = 0;
+    cr_assert_eq(cb_store_run_create(s, &info, &run, &err), 0, "%s", err.msg);
+    static const char *golds[] = {"1", "1", "1", "1", "1", "1", "2", "2", "3", "4"};
+    for (int i = 0; i < 10; i++) {
+        char id[64], metrics[128], meta[96];
+        snprintf(id, sizeof id, "counting/char_occur/direct/%d", i);
+        int right = i < 6; /* the model answers 1 every time: exactly the majority baseline */
+        double e = 1.0 - atof(golds[i]);
+        snprintf(metrics, sizeof metrics, "{\"abs_error\":%g,\"signed_error\":%g,\"soft_correct\":%d,\"q_gold\":0.25}",
+                 fabs(e), e, right);
+        snprintf(meta, sizeof meta, "{\"meta\":{\"len\":%d,\"len_bin\":\"%s\"}}", 5 + i, i < 2 ? "3-6" : "7-10");
+        cb_sample m;
+        memset(&m, 0, sizeof m);
+        m.run_id = run;
+        m.item_id = id;
+        m.task = "counting";
+        m.family = "counting";
+        m.subtask = "char_occur";
+        m.setting = "direct";
+        m.cap[0] = "char_perception";
+        m.gold = golds[i];
+        m.score = right;
+        m.metrics_json = metrics;
+        m.item_json = meta;
+        m.flags_json = i == 0 ? "[\"no_marker\",\"format_violation\"]" : "[\"no_marker\"]";
+        m.response = "1";
+        m.span_start = 0;
+        m.span_end = 1;
+        cr_assert_eq(cb_store_add_sample(s, &m, NULL, &err), 0, "%s", err.msg);
+    }
+    for (int i = 0; i < 4; i++) {
+        char id[64];
+        snprintf(id, sizeof id, "counting/substring_occur/direct/%d", i);
+        cb_sample m;
+        memset(&m, 0, sizeof m);
+        m.run_id = run;
+        m.item_id = id;
+        m.task = "counting";
+        m.subtask = "substring_occur";
+        m.setting = "direct";
+        m.cap[0] = "char_perception";
+        m.gold = i % 2 ? "No" : "Yes";
+        m.score = i == 0;
+        m.unparsed = i == 3;
+        m.metrics_json = "{\"brier\":0.5}";
+        m.span_start = m.span_end = -1;
+        cr_assert_eq(cb_store_add_sample(s, &m, NULL, &err), 0, "%s", err.msg);
+    }
+    cb_store_close(s);
+    return run;
+}
+
+Test(report, baselines_metrics_and_breakdown) {
+    int64_t run = make_gold_dataset();
+    cb_store *s = NULL;
+    cb_err err = {0};
+    cr_assert_eq(cb_store_open(dbpath, CB_STORE_OPEN_EXISTING, &s, &err), 0, "%s", err.msg);
+    cb_report *r = NULL;
+    cr_assert_eq(cb_report_build(s, run, "length", &r, &err), 0, "%s", err.msg);
+    cr_assert_eq(r->n_settings, 2);
+    /* char_occur: accuracy 0.6 = majority baseline 0.6: not distinguishable from guessing */
+    const cb_group_extra *x = &r->settings_x[0];
+    cr_assert_str_eq(r->settings[0].subtask, "char_occur");
+    cr_assert_float_eq(x->baseline, 0.6, 1e-12);
+    cr_assert(isnan(x->chance));
+    cr_assert(x->indistinct);
+    cr_assert_float_eq(r->settings[0].sum.format_violation_rate, 0.1, 1e-12);
+    int seen = 0;
+    for (int k = 0; k < x->n_metrics; k++) {
+        if (strcmp(x->metrics[k].name, "abs_error") == 0) {
+            seen++;
+            cr_assert_float_eq(x->metrics[k].mean, (0 * 6 + 1 * 2 + 2 + 3) / 10.0, 1e-12);
+        }
+        if (strcmp(x->metrics[k].name, "signed_error") == 0) {
+            seen++;
+            cr_assert_float_eq(x->metrics[k].mean, -0.7, 1e-12);
+        }
+        if (strcmp(x->metrics[k].name, "q_gold") == 0) seen++;
+    }
+    cr_assert_eq(seen, 3);
+    /* substring: Yes/No golds, chance 0.5; one unparsed of 4 */
+    const cb_group_extra *y = &r->settings_x[1];
+    cr_assert_float_eq(y->baseline, 0.5, 1e-12);
+    cr_assert_float_eq(y->chance, 0.5, 1e-12);
+    cr_assert_float_eq(r->settings[1].sum.unparsed_rate, 0.25, 1e-12);
+    /* the capability's baseline weights each cell's baseline by its answered samples */
+    cr_assert_eq(r->n_capabilities, 1);
+    cr_assert_float_eq(r->capabilities_x[0].baseline, (10 * 0.6 + 4 * 0.5) / 14.0, 1e-12);
+    /* breakdown by length bin: char_occur 3-6 and 7-10 (substring items have no meta) */
+    cr_assert_eq(r->n_breakdown, 2);
+    cr_assert_str_eq(r->breakdown[0].by, "3-6");
+    cr_assert_eq(r->breakdown[0].sum.n_scored, 2);
+    cr_assert_float_eq(r->breakdown[0].sum.mean, 1.0, 1e-12);
+    cr_assert_str_eq(r->breakdown[1].by, "7-10");
+    cr_assert_eq(r->breakdown[1].sum.n_scored, 8);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    cr_assert_eq(cb_report_write(r, CB_REPORT_TABLE, f, &err), 0, "%s", err.msg);
+    fclose(f);
+    cr_assert(strstr(buf, "limit 10  shard 0/2"), "%s", buf);
+    cr_assert(strstr(buf, "base") && strstr(buf, "0.600  ~"), "%s", buf);
+    cr_assert(strstr(buf, "By task, subtask, setting and length"), "%s", buf);
+    free(buf);
+    cb_report_free(r);
+    /* an unknown breakdown key is a usage error naming the key */
+    cr_assert_eq(cb_report_build(s, run, "colour", &r, &err), CB_EUSAGE);
+    cr_assert(strstr(err.msg, "colour"), "%s", err.msg);
+    cb_store_close(s);
+}
+
+Test(report, read_only_database_is_read_read_only) {
+    make_dataset();
+    char wal[400];
+    snprintf(wal, sizeof wal, "%s-wal", dbpath);
+    unlink(wal);
+    cr_assert_eq(chmod(dbpath, 0444), 0);
+    cr_assert_eq(chmod(dir, 0555), 0);
+    char *out = NULL, *err_text = NULL;
+    char *args[] = {"report", "--db", dbpath, "--format", "csv", NULL};
+    int rc = run_bin(args, &out, &err_text);
+    chmod(dir, 0755);
+    chmod(dbpath, 0644);
+    /* as root access() still says writable, so the binary then opens it as usual;
+     * either way the report must come out (the mode itself is checked below) */
+    cr_assert_eq(rc, 0, "%s", err_text);
+    cr_assert_str_eq(out, expected_csv);
+    free(out);
+    free(err_text);
+    /* the read-only mode itself, which root cannot get from file modes */
+    cb_store *s = NULL;
+    cb_err err = {0};
+    cr_assert_eq(cb_store_open(dbpath, CB_STORE_OPEN_READONLY, &s, &err), 0, "%s", err.msg);
+    cr_assert(cb_store_readonly(s));
+    cb_report *r = NULL;
+    cr_assert_eq(cb_report_build(s, 1, NULL, &r, &err), 0, "%s", err.msg);
+    cb_report_free(r);
+    cr_assert_neq(cb_store_run_set_status(s, 1, CB_RUN_FAILED, &err), 0); /* writes are refused */
+    cb_store_close(s);
 }

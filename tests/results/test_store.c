@@ -540,7 +540,7 @@ static const char *v1_sql =
 Test(store, migrates_version_1) {
     raw_exec(dbpath, v1_sql);
     cb_store *s = open_ok(CB_STORE_OPEN_EXISTING);
-    cr_assert_eq(cb_store_schema_version(s), 2);
+    cr_assert_eq(cb_store_schema_version(s), 3);
     cb_err err = {0};
     cb_run_info info;
     cr_assert_eq(cb_store_run_get(s, 1, &info, &err), 0, "%s", err.msg);
@@ -592,7 +592,7 @@ Test(store, migrates_version_1) {
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int(st, 0), 2);
+    cr_assert_eq(sqlite3_column_int(st, 0), 3);
     sqlite3_finalize(st);
     cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -605,12 +605,12 @@ Test(store, refuses_newer_schema) {
     cb_store *s = open_ok(CB_STORE_OPEN_CREATE);
     new_run(s);
     cb_store_close(s);
-    raw_exec(dbpath, "PRAGMA user_version=3");
+    raw_exec(dbpath, "PRAGMA user_version=4");
     cb_err err = {0};
     s = NULL;
     cr_assert_eq(cb_store_open(dbpath, CB_STORE_OPEN_EXISTING, &s, &err), CB_EUNSUP);
     cr_assert_null(s);
-    cr_assert(strstr(err.msg, "schema version 3") && strstr(err.msg, "newer"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "schema version 4") && strstr(err.msg, "newer"), "%s", err.msg);
     cr_assert_eq(cb_store_open(dbpath, CB_STORE_OPEN_CREATE, &s, &err), CB_EUNSUP);
 }
 
@@ -682,7 +682,17 @@ Test(store, capability_scores) {
     cb_capability_score *cs = NULL;
     size_t n = 0;
     cr_assert_eq(cb_store_capability_scores(s, run, &cs, &n, &err), 0, "%s", err.msg);
-    cr_assert_eq(n, 3);
+    /* every label has its all-settings row first, then one row per setting
+     * (all samples here share one setting, so the two rows agree) */
+    cr_assert_eq(n, 6);
+    for (size_t i = 0; i < n; i += 2) {
+        cr_assert_str_eq(cs[i].setting, "all");
+        cr_assert_str_eq(cs[i + 1].capability, cs[i].capability);
+        cr_assert_str_neq(cs[i + 1].setting, "all");
+        cr_assert_eq(cs[i + 1].n, cs[i].n);
+        cr_assert_float_eq(cs[i + 1].mean, cs[i].mean, 1e-12);
+    }
+    for (size_t i = 1; i < 3; i++) cs[i] = cs[2 * i]; /* keep the all-settings rows for the checks below */
     cr_assert_str_eq(cs[0].capability, "Spanish&Reasoning");
     cr_assert_str_eq(cs[0].ci_method, "normal");
     cr_assert_float_eq(cs[0].mean, 0.65, 1e-9);

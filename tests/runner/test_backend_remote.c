@@ -3,6 +3,7 @@
  * the retry policy (429 + Retry-After, 5xx, resets, timeouts, truncated bodies),
  * run-stopping statuses, the API key never leaking into messages or describe(),
  * log-likelihood scoring from echo+logprobs, and servers without logprobs. */
+#include "engine/chat.h"
 #include "runner/backend_remote.h"
 #include "runner/commands.h"
 #include "tests/util/httpd.h"
@@ -40,7 +41,9 @@ typedef enum {
     S_404,
     S_BIG,           /* 2 MB body */
     S_LOGPROBS,      /* /completions echo with logprobs, tokens = words */
-    S_NO_LOGPROBS    /* /completions without logprobs */
+    S_NO_LOGPROBS,   /* /completions without logprobs */
+    S_REJECT_ECHO,   /* 400 "Unsupported param: echo" to echo requests, else echo */
+    S_NO_COMPLETIONS /* a chat-only server: 404 on /completions, else echo */
 } scenario;
 
 static scenario g_scn;
@@ -175,6 +178,19 @@ static void handler(void *user, const cb_httpd_request *req, cb_httpd_reply *rep
     case S_LOGPROBS: reply_logprobs(root, rep); break;
     case S_NO_LOGPROBS:
         cb_httpd_reply_body(rep, 200, "application/json", "{\"choices\":[{\"text\":\"\",\"finish_reason\":\"length\"}]}");
+        break;
+    case S_REJECT_ECHO:
+        if (cJSON_IsTrue(cJSON_GetObjectItem(root, "echo")))
+            cb_httpd_reply_body(rep, 400, "application/json",
+                                "{\"error\":{\"message\":\"Unsupported param: echo\",\"type\":\"invalid_request_error\"}}");
+        else
+            reply_echo(root, req, rep);
+        break;
+    case S_NO_COMPLETIONS:
+        if (strcmp(req->path, "/v1/completions") == 0)
+            cb_httpd_reply_body(rep, 404, "application/json", "{\"detail\":\"Not Found\"}");
+        else
+            reply_echo(root, req, rep);
         break;
     }
     cJSON_Delete(root);
@@ -534,10 +550,16 @@ Test(remote, completions_mode_and_request_fields) {
     cb_httpd_request_free(&rq);
     cb_response_clear(&out);
 
-    /* messages in completions mode: texts joined by a blank line */
+    /* messages in completions mode: template none, the text the local backend
+     * renders (engine/chat.h: a blank line between turns, "\n" before the answer) */
     make_chat(&r, 5);
     cr_assert_eq(b->submit(b, &r, &out, 1, &err), 0, "%s", err.msg);
-    cr_assert_str_eq(out.rendered_prompt, "Be brief.\n\nq5");
+    cr_assert_str_eq(out.rendered_prompt, "Be brief.\n\nq5\n");
+    char *want = NULL;
+    cb_chat_msg cm[2] = {{CB_CHAT_ROLE_SYSTEM, "Be brief."}, {CB_CHAT_ROLE_USER, "q5"}};
+    cr_assert_eq(cb_chat_render(CB_CHAT_NONE, cm, 2, 1, NULL, &want, &err), 0);
+    cr_assert_str_eq(out.rendered_prompt, want);
+    free(want);
     cb_response_clear(&out);
     b->close(b);
 }
@@ -707,4 +729,117 @@ Test(remote, stop_flag_cancels_the_batch) {
     }
     b->close(b);
     cb_httpd_stop(s2);
+}
+
+/* A server that cannot score log-likelihoods is found on the FIRST such
+ * request: the backend sends one alone before the rest of the batch, and the
+ * run stops with CB_EUNSUP and a message that says what to change. */
+static void check_loglik_rejected(scenario scn, const char *server_says) {
+    cb_backend *b = open_default();
+    g_scn = scn;
+    cb_request r[8];
+    static const char *const conts[] = {" a", " b", " c", " d", " e", " f", " g"};
+    make_chat(&r[0], 1); /* a generation first: it is not sent before the probe */
+    for (int i = 1; i < 8; i++)
+        r[i] = (cb_request){.kind = CB_REQ_LOGLIKELIHOOD, .id = (uint64_t)i, .prompt = "The cat",
+                            .continuation = conts[i - 1]};
+    cb_response out[8];
+    cb_err err;
+    cb_err_clear(&err);
+    cr_assert_eq(b->submit(b, r, out, 8, &err), CB_EUNSUP, "%s", err.msg);
+    cr_assert_eq(cb_httpd_count(srv), 1, "one request, the first log-likelihood one, reached the server");
+    cb_httpd_request rq;
+    cr_assert_eq(cb_httpd_get(srv, 0, &rq), 0);
+    cr_assert(strstr(rq.body, "\"echo\":true"), "%s", rq.body);
+    cb_httpd_request_free(&rq);
+    cr_assert(strstr(err.msg, "rejected a log-likelihood request"), "%s", err.msg);
+    cr_assert(strstr(err.msg, server_says), "%s", err.msg);
+    cr_assert(strstr(err.msg, "\"logprobs\": false"), "names the model's logprobs setting: %s", err.msg);
+    cr_assert(strstr(err.msg, "--no-loglik"), "%s", err.msg);
+    no_key_in(err.msg);
+    for (int i = 0; i < 8; i++) {
+        cr_assert_not_null(out[i].error, "request %d has no answer and says so", i);
+        cb_response_clear(&out[i]);
+    }
+    b->close(b);
+}
+
+Test(remote, rejected_echo_stops_on_the_first_loglik_request) {
+    check_loglik_rejected(S_REJECT_ECHO, "HTTP 400");
+    cr_assert_eq(cb_httpd_count_path(srv, "/v1/completions"), 1);
+}
+
+Test(remote, chat_only_server_stops_on_the_first_loglik_request) { check_loglik_rejected(S_NO_COMPLETIONS, "HTTP 404"); }
+
+Test(remote, probe_then_the_rest_once_loglik_works) {
+    cb_backend *b = open_default();
+    g_scn = S_LOGPROBS;
+    cb_request r[4];
+    make_chat(&r[0], 2);
+    r[0].prompt = "q2"; /* /completions too, so the server's word tokens answer it */
+    for (int i = 1; i < 4; i++)
+        r[i] = (cb_request){.kind = CB_REQ_LOGLIKELIHOOD, .id = (uint64_t)i, .prompt = "The cat", .continuation = " sat"};
+    r[3].cont_prefix = " sat";
+    r[3].continuation = " down";
+    cb_response out[4];
+    cb_err err;
+    cr_assert_eq(b->submit(b, r, out, 4, &err), 0, "%s", err.msg);
+    /* the probe (request 1) went first and alone */
+    cb_httpd_request rq;
+    cr_assert_eq(cb_httpd_get(srv, 0, &rq), 0);
+    cr_assert(strstr(rq.body, "\"prompt\":\"The cat sat\""), "%s", rq.body);
+    cb_httpd_request_free(&rq);
+    cr_assert_eq(cb_httpd_count(srv), 4);
+    for (int i = 1; i < 4; i++) cr_assert_null(out[i].error, "%d: %s", i, out[i].error);
+    /* cont_prefix " sat" is context: only " down" is scored (logprob -0.3) */
+    cr_assert_str_eq(out[3].rendered_prompt, "The cat sat down");
+    cr_assert_eq(out[3].n_scored, 1);
+    cr_assert_float_eq(out[3].logprob_sum, -0.3, 1e-9);
+    for (int i = 0; i < 4; i++) cb_response_clear(&out[i]);
+    /* a later batch needs no probe: everything goes out together */
+    cr_assert_eq(b->submit(b, r + 1, out, 3, &err), 0, "%s", err.msg);
+    for (int i = 0; i < 3; i++) cb_response_clear(&out[i]);
+    b->close(b);
+}
+
+/* Credentials written in the base URL reach the server (basic auth) but no
+ * message, describe() or stored prompt. */
+Test(remote, url_credentials_are_redacted) {
+    cb_remote_opts o;
+    cb_remote_opts_init(&o);
+    char url[256];
+    snprintf(url, sizeof url, "http://alice:s3cr3t-pw@127.0.0.1:%d/v1", cb_httpd_port(srv));
+    o.base_url = url;
+    o.model = "m";
+    o.max_retries = 0;
+    cb_backend *b = NULL;
+    cb_err err;
+    cr_assert_eq(cb_backend_remote_open(&o, &b, &err), 0, "%s", err.msg);
+    cb_backend_info info;
+    b->describe(b, &info);
+    char want[128];
+    snprintf(want, sizeof want, "http://[redacted]@127.0.0.1:%d/v1", cb_httpd_port(srv));
+    cr_assert_str_eq(info.base_url, want);
+    cr_assert_null(memmem(&info, sizeof info, "s3cr3t", 6));
+    /* the server got basic auth; a run-stopping 404 quotes the URL without it */
+    g_scn = S_404;
+    cb_request r;
+    make_chat(&r, 4);
+    cb_response out;
+    cr_assert_eq(b->submit(b, &r, &out, 1, &err), CB_ENET);
+    cb_httpd_request rq;
+    cr_assert_eq(cb_httpd_get(srv, 0, &rq), 0);
+    char v[256];
+    cr_assert_not_null(cb_httpd_header(&rq, "Authorization", v, sizeof v));
+    cr_assert(strncmp(v, "Basic ", 6) == 0, "%s", v);
+    cb_httpd_request_free(&rq);
+    cr_assert(strstr(err.msg, "[redacted]@127.0.0.1"), "%s", err.msg);
+    cr_assert_null(strstr(err.msg, "s3cr3t"), "%s", err.msg);
+    cr_assert_null(strstr(out.error, "alice"), "%s", out.error);
+    cb_response_clear(&out);
+    b->close(b);
+    /* a bad scheme is refused without echoing the password */
+    o.base_url = "ftp://bob:hunter2@host/v1";
+    cr_assert_eq(cb_backend_remote_open(&o, &b, &err), CB_EUSAGE);
+    cr_assert_null(strstr(err.msg, "hunter2"), "%s", err.msg);
 }

@@ -122,7 +122,9 @@ Test(run_openai, faults_every_sample_once_with_expected_attempts, .timeout = 300
     snprintf(cmd, sizeof cmd, "CB_TEST_KEY='%s' '%s' run --suite '%s' --db '%s' --no-loglik > '%s' 2>&1", KEY, bin,
              suite, db, out);
     int st = system(cmd);
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "run failed; see %s", out);
+    /* some requests fail for good (a malformed reply): the run ends incomplete, exit 4 */
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 4, "run did not end incomplete (exit 4); see %s", out);
+    cr_assert(file_contains(out, "incomplete: "), "no failure summary in %s", out);
 
     /* expected attempts per item from its class (one request per item) */
     int n_req = cb_httpd_count(h);
@@ -170,6 +172,74 @@ Test(run_openai, faults_every_sample_once_with_expected_attempts, .timeout = 300
     cr_assert(!file_contains(out, KEY), "API key found in the run's output");
     cr_assert(file_contains(db, "CB_TEST_KEY"), "the config records the variable name");
 
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    cr_assert_eq(system(cmd), 0);
+}
+
+/* A server that refuses echo+logprobs: the run stops at the first
+ * log-likelihood request with a message naming the `logprobs` setting and
+ * --no-loglik, instead of finishing without the candidate metrics. */
+typedef struct {
+    int n_echo, n_gen;
+} echo_state;
+
+static void reject_echo_handler(void *user, const cb_httpd_request *req, cb_httpd_reply *rep) {
+    echo_state *s = user;
+    if (strstr(req->body, "\"echo\":true")) {
+        s->n_echo++;
+        cb_httpd_reply_body(rep, 400, "application/json",
+                            "{\"error\":{\"message\":\"Unsupported param: echo\",\"type\":\"invalid_request_error\"}}");
+        return;
+    }
+    s->n_gen++;
+    cb_httpd_reply_body(rep, 200, "application/json",
+                        "{\"choices\":[{\"text\":\" 3\",\"finish_reason\":\"stop\"}],"
+                        "\"usage\":{\"prompt_tokens\":5,\"completion_tokens\":1}}");
+}
+
+static void write_echo_suite(const char *path, cb_httpd *h) {
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "{\"name\":\"echo\",\"seed\":3,\"batch_size\":8,"
+            "\"model\":{\"backend\":\"openai\",\"base_url\":\"%s/v1\",\"model\":\"m\",\"mode\":\"completions\","
+            "\"logprobs\":true,\"max_retries\":0},"
+            "\"tasks\":[{\"family\":\"counting\",\"subtasks\":[\"char_occur\"],\"settings\":[\"direct\"],\"n\":8}]}",
+            cb_httpd_url(h));
+    fclose(f);
+}
+
+Test(run_openai, server_rejecting_echo_stops_the_run_naming_logprobs, .timeout = 120) {
+    const char *bin = getenv("CAPBENCH_BIN");
+    if (!bin) cr_skip_test("CAPBENCH_BIN not set (run under CTest)");
+    echo_state es = {0};
+    cb_httpd *h = NULL;
+    cr_assert_eq(cb_httpd_start(reject_echo_handler, &es, &h), 0);
+    char dir[] = "/tmp/cbechoXXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char suite[256], db[256], out[256], cmd[2048];
+    snprintf(suite, sizeof suite, "%s/s.json", dir);
+    snprintf(db, sizeof db, "%s/r.db", dir);
+    snprintf(out, sizeof out, "%s/out.txt", dir);
+    write_echo_suite(suite, h);
+    snprintf(cmd, sizeof cmd, "'%s' run --suite '%s' --db '%s' --quiet > '%s' 2>&1", bin, suite, db, out);
+    int st = system(cmd);
+    cb_httpd_stop(h);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) != 0, "the run must not succeed; see %s", out);
+    cr_assert_eq(es.n_echo, 1, "stopped at the first log-likelihood request (%d sent)", es.n_echo);
+    cr_assert_eq(es.n_gen, 0, "nothing else of the batch was sent");
+    cr_assert(file_contains(out, "Unsupported param: echo"), "the server's message is shown; see %s", out);
+    cr_assert(file_contains(out, "\"logprobs\": false"), "the message names the logprobs setting; see %s", out);
+    cr_assert(file_contains(out, "--no-loglik"), "see %s", out);
+    /* with --no-loglik the same server runs the suite */
+    snprintf(cmd, sizeof cmd, "'%s' run --suite '%s' --db '%s' --quiet --no-loglik > '%s' 2>&1", bin, suite, db, out);
+    cr_assert_eq(cb_httpd_start(reject_echo_handler, &es, &h), 0);
+    write_echo_suite(suite, h); /* the new server has a new port */
+    es.n_echo = 0;
+    st = system(cmd);
+    cb_httpd_stop(h);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "--no-loglik runs; see %s", out);
+    cr_assert_eq(es.n_echo, 0);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     cr_assert_eq(system(cmd), 0);
 }
