@@ -301,13 +301,22 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
             /* cb_turn and cb_message have the same layout and role values */
             r->messages = (const cb_message *)(const void *)t->turns;
             r->n_messages = t->n_turns;
+            r->prompt = t->prompt; /* raw completion prompt or rolling text (knowledge-capacity) */
             if (t->kind == CB_TREQ_GENERATE) {
                 r->kind = CB_REQ_GENERATE;
                 apply_generation(S->o->suite, t, r);
+                r->stop = t->stop;
+                r->n_stop = t->n_stop;
+            } else if (t->kind == CB_TREQ_ROLLING) {
+                r->kind = CB_REQ_ROLLING;
+                r->rolling_mode = (int)t->rolling_mode;
+                r->window = t->window;
+                r->stride = t->stride;
             } else {
                 r->kind = CB_REQ_LOGLIKELIHOOD;
                 r->cont_prefix = t->cont_prefix;
                 r->continuation = t->continuation;
+                r->want_tokens = t->want_tokens;
             }
             S->m.req_of[slot] = n_reqs++;
         }
@@ -331,7 +340,7 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
     for (int q = 0; q < n_reqs; q++) {
         const cb_request *r = &S->m.reqs[q];
         send_of[q] = n_send;
-        if (r->kind == CB_REQ_LOGLIKELIHOOD) {
+        if (r->kind == CB_REQ_LOGLIKELIHOOD && !r->want_tokens) {
             ll_hash(r, &hh[q][0], &hh[q][1]);
             if (ll_find(&S->ll, hh[q][0], hh[q][1])) {
                 send_of[q] = -1;
@@ -361,7 +370,8 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
             *dst = sresp[src]; /* ownership moves */
             memset(&sresp[src], 0, sizeof sresp[src]);
             dst->id = r->id;
-            if (r->kind == CB_REQ_LOGLIKELIHOOD && !dst->error && ll_put(&S->ll, hh[q][0], hh[q][1], dst))
+            if (r->kind == CB_REQ_LOGLIKELIHOOD && !r->want_tokens && !dst->error &&
+                ll_put(&S->ll, hh[q][0], hh[q][1], dst))
                 rc = cb_err_set(err, CB_ENOMEM, "out of memory");
         } else {
             memset(dst, 0, sizeof *dst);
@@ -417,6 +427,8 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
             } else {
                 tr->logprob_sum = rp->logprob_sum;
                 tr->n_tokens = rp->n_scored;
+                tr->token_logprobs = rp->token_logprobs;
+                tr->token_spans = rp->token_spans;
             }
         }
         cb_grade gr;

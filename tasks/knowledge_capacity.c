@@ -203,7 +203,7 @@ static int state_parse(const cJSON *params, const char *path, void **out, cb_err
             goto out;
         }
     }
-    if (st->stride > st->block) {
+    if (!st->bpc_llamacpp && st->stride > st->block) {
         rc = cb_err_set(err, CB_EUSAGE, "%s.bpc_stride: %d is larger than bpc_block %d", path, st->stride, st->block);
         goto out;
     }
@@ -319,6 +319,7 @@ static int build_requests(cb_item *it, cb_err *err) {
         q[0].kind = CB_TREQ_LOGLIK;
         q[0].prompt = "";
         q[0].continuation = text;
+        q[0].want_tokens = 1;
         for (int k = 0; k < N_COMPLETE; k++) {
             int64_t sp[2];
             const char *key = cb_bios_attr_name(k_attrs[k]);

@@ -33,7 +33,8 @@
  * components, h_content_raw / h_structure_raw (sums), h_content /
  * h_structure (means, similarities clipped to [0,1]), the baselines
  * h_*_empty (an empty table) and h_*_blank (the gold's shape, blank cells),
- * parsed, and the diagnostic tags tag_coverage, tag_hallucination,
+ * parsed, empty (0/1, so the report can count empty answers apart from
+ * responses without a table), and the diagnostic tags tag_coverage, tag_hallucination,
  * tag_misplacement, tag_formatting (0/1). An empty response is unparsed
  * with flag "empty"; a response without a table is unparsed; both score 0 on
  * every component (they stay in every mean) and are reported apart.
@@ -993,6 +994,7 @@ static int grade(cb_grader_ctx *gctx, const cb_item *it, const cb_task_resp *res
     for (int i = 0; i < c.n_structure; i++) cb_grade_add_metric(out, c.sname[i], c.structure[i]);
     add_h(out, &c, "h_content_raw", "h_structure_raw", "h_content", "h_structure");
     cb_grade_add_metric(out, "parsed", parsed);
+    if (resps[0].ok) cb_grade_add_metric(out, "empty", (out->flags & CB_GRADE_EMPTY) != 0);
     /* baselines: an empty table, and the gold's shape with blank cells */
     for (int k = 0; k < ntab; k++)
         if (blank_copy(&gt[k], &blank[k])) {

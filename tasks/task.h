@@ -105,6 +105,7 @@ typedef struct cb_treq {
     const char *cont_prefix;  /* text placed after the assistant prefix as part of the
                                  context (not scored), e.g. "Answer:"; NULL = none */
     const char *continuation; /* owned by the item; only its tokens are scored */
+    int want_tokens;          /* LOGLIK: per-token log-probs and byte spans wanted (knowledge bits) */
 } cb_treq;
 
 /* One response, in the order of item->reqs. Strings are borrowed for the call. */
