@@ -21,6 +21,11 @@
  * not timed), prefill defaults to a 512-token prompt (best of 3), and the
  * report adds prefill's fraction of the GEMM peak: FLOPs per prompt =
  * 2 * non-embedding parameters * tokens + attention 4 * L * H * D * T(T+1)/2.
+ * For each model it also reports how decode ran: from CUDA graphs (how many
+ * of the decode steps) or eagerly and why (cb_engine_device_note), in the
+ * table's footnotes and as "graphs" / "decode_graph_replays" in JSON, so an
+ * eager figure is never read as a graph figure. The ceilings come from the
+ * CUDA module (engine/cuda_module.h), loaded on first use like the engine's.
  *
  * It is a measurement, not a test: nothing here asserts a speed.
  */
@@ -31,9 +36,7 @@
 #include "engine/genmodel.h"
 #include "engine/model.h"
 #include "kernels/kernels.h"
-#ifdef CB_HAVE_CUDA
-#include "kernels/cuda/cuda_kernels.h"
-#endif
+#include "engine/cuda_module.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -66,6 +69,8 @@ typedef struct model_res {
     double b1_bytes_per_step;
     double b1_achieved_bw;  /* bytes/s */
     double prefill_flops;   /* FLOPs of one prompt (cuda report) */
+    char note[1024];        /* cuda: how decode ran (graphs or why not) */
+    int64_t graph_replays, decode_steps; /* cuda: of all pure decode steps of the run */
 } model_res;
 
 /* Device ceilings measured in the same run (cuda only). */
@@ -218,6 +223,13 @@ static int bench_model(const bench_cfg *c, const char *path, const char *type, m
             m->b1_achieved_bw = m->dec[0].step_s > 0 ? m->b1_bytes_per_step / m->dec[0].step_s : 0.0;
         }
     }
+    if (is_cuda(c)) {
+        cb_engine_stats st;
+        cb_engine_get_stats(e, &st);
+        cb_engine_device_note(e, m->note, sizeof m->note);
+        m->graph_replays = st.n_graph_replays;
+        m->decode_steps = st.n_graph_replays + st.n_decode_eager;
+    }
 out:
     free(ids);
     cb_engine_free(e);
@@ -295,13 +307,10 @@ int cb_engine_bench_main(int argc, char **argv) {
     } else {
         if (strcmp(c.device, "cuda") == 0) {
             /* fail on the device before spending minutes writing models */
-            cb_engine_opts probe = {.model_path = "-", .device = "cuda"};
-            cb_engine *pe = NULL;
-            if (cb_engine_open(&probe, &pe, &err) != 0 && err.code == CB_ENODEV) {
-                fprintf(stderr, "capbench bench: %s\n", err.msg);
+            if (cb_cuda_probe(0, NULL, 0, &err) != 0) {
+                fprintf(stderr, "capbench bench: device 'cuda': %s\n", err.msg);
                 return 1;
             }
-            cb_engine_free(pe);
         }
         for (int i = 0; i < 2; i++) {
             if (ensure_model(dir, types[i], paths[i], sizeof paths[i], c.json, &err)) {
@@ -321,21 +330,18 @@ int cb_engine_bench_main(int argc, char **argv) {
     cb_pool_free(pool);
     dev_ceil dc = {{0}, 0.0, 0.0};
     if (is_cuda(&c)) {
-#ifdef CB_HAVE_CUDA
-        cb_cuda_ctx *cx = NULL;
-        cb_cuda_device_info di;
-        int rc = cb_cuda_device_info_get(0, &di, &err);
-        if (!rc) rc = cb_cuda_ctx_new(0, &cx, &err);
-        if (!rc) rc = cb_cuda_measure_copy_bandwidth(cx, (size_t)1 << 30, 5, &dc.copy_bw, &err);
-        if (!rc) rc = cb_cuda_measure_gemm_peak(cx, 8192, 10, &dc.gemm_peak, &err);
-        cb_cuda_ctx_free(cx);
+        const cb_cuda_module *cm = NULL;
+        cb_cuda_ceilings ce;
+        int rc = cb_cuda_module_get(&cm, &err);
+        if (!rc) rc = cm->measure(0, (size_t)1 << 30, 8192, &ce, &err);
         if (rc) {
             fprintf(stderr, "capbench bench: %s\n", err.msg);
             return 1;
         }
-        snprintf(dc.name, sizeof dc.name, "%s", di.name);
+        snprintf(dc.name, sizeof dc.name, "%s", ce.name);
+        dc.copy_bw = ce.copy_bw;
+        dc.gemm_peak = ce.gemm_peak;
         bw = dc.copy_bw; /* decode is compared with the device's bandwidth */
-#endif
     }
 
     model_res res[2];
@@ -370,10 +376,14 @@ int cb_engine_bench_main(int argc, char **argv) {
                 printf("%s{\"batch\":%d,\"tok_s\":%.3f,\"step_ms\":%.3f}", k ? "," : "", m->dec[k].batch,
                        m->dec[k].tok_s, m->dec[k].step_s * 1e3);
             printf("]");
-            if (is_cuda(&c))
+            if (is_cuda(&c)) {
                 printf(",\"prefill_tflops\":%.3f,\"prefill_fraction_of_gemm_peak\":%.4f",
                        m->prefill_tok_s * m->prefill_flops / c.prompt / 1e12,
                        dc.gemm_peak > 0 ? m->prefill_tok_s * m->prefill_flops / c.prompt / dc.gemm_peak : 0.0);
+                printf(",\"decode_graph_replays\":%lld,\"decode_steps\":%lld,\"graphs\":", (long long)m->graph_replays,
+                       (long long)m->decode_steps);
+                print_json_str(m->note);
+            }
             printf(",\"b1_bytes_per_step\":%.0f,\"b1_achieved_gbs\":%.3f,\"b1_fraction_of_copy_bw\":%.4f}",
                    m->b1_bytes_per_step, m->b1_achieved_bw / 1e9, bw > 0 ? m->b1_achieved_bw / bw : 0.0);
         }
@@ -395,6 +405,10 @@ int cb_engine_bench_main(int argc, char **argv) {
         printf("(b1 bw = batch-1 decode (weights + KV bytes per step) / step time / device copy bandwidth; "
                "pf peak = prefill FLOP/s of one %d-token prompt / GEMM peak; goals: >= 75%% and >= 45%%)\n",
                c.prompt);
+        for (int i = 0; i < n_models; i++) {
+            const char *base = strrchr(res[i].path, '/');
+            printf("%s: %s\n", base ? base + 1 : res[i].path, res[i].note);
+        }
     } else {
         printf("engine benchmark: %d threads, device %s, copy bandwidth %.2f GB/s (read+write)\n", c.threads,
                c.device, bw / 1e9);

@@ -22,6 +22,13 @@
  * score, sample, finish. Slot assignment never changes numbers: a sequence's
  * results do not depend on its slot or its batch neighbours.
  *
+ * On device "cuda" (engine/cuda_module.h, loaded on first use) the step's
+ * logit rows stay on the GPU: each row's argmax and the log-probability of
+ * its scored token come back (cb_cuda_rows), and a whole row only where the
+ * host needs it (sampling with temperature, a shared prefix, want_logits).
+ * Greedy tokens and is_greedy are therefore the same as on the downloaded
+ * rows; scores agree to the order of a double sum.
+ *
  * If every slot is held by a group whose members are waiting for slots (only
  * possible with few slots), the group's members other than one are detached
  * and re-run from position 0 in their own slots later; their first token was
@@ -31,7 +38,7 @@
 
 #include "engine/gguf.h"
 #include "engine/model.h"
-#include "engine/model_cuda.h"
+#include "engine/cuda_module.h"
 #include "kernels/kernels.h"
 
 #include <stdio.h>
@@ -119,6 +126,8 @@ struct cb_engine {
     cb_kv_cache *kv;
     cb_model_scratch *scratch;
     cb_model_cuda *cuda;     /* device "cuda": forward pass and KV cache on the GPU (kv, scratch unused) */
+    const cb_cuda_module *cm;/* the CUDA module's table (set with cuda) */
+    int dev_reduce;          /* cuda: argmax / log-prob on the device (CAPBENCH_CUDA_DEVICE_REDUCE != 0) */
     cb_sampler_scratch *samp;
     char *path, *chat_template;
     char device[16];
@@ -128,6 +137,9 @@ struct cb_engine {
     int32_t *b_tok, *b_slot, *b_pos;
     uint8_t *b_want;
     float *logits;           /* (max_out, V) */
+    int32_t *r_target, *r_argmax; /* cuda, per logit row (max_out): scored token (-1 none), argmax */
+    uint8_t *r_full;         /* cuda: the row is needed whole on the host */
+    double *r_lp;            /* cuda: log-probability of r_target */
     fed *feds;               /* n_seq */
     seq *seqs;               /* n_seq */
     /* queues */
@@ -197,21 +209,20 @@ int cb_engine_open(const cb_engine_opts *o, cb_engine **out, cb_err *err) {
         return cb_err_set(err, CB_EUSAGE, "engine: bad options (threads %d, context %d, sequences %d, batch %d)",
                           o->n_threads, o->n_ctx, o->n_seq, o->n_batch);
     const char *dev = o->device ? o->device : "cpu";
-    const int use_cuda = strcmp(dev, "cuda") == 0;
-#ifndef CB_HAVE_CUDA
-    if (use_cuda)
-        return cb_err_set(err, CB_ENODEV,
-                          "engine: device 'cuda': this build has no CUDA support (configure with CAPBENCH_CUDA=ON)");
-#endif
-    if (!use_cuda && strcmp(dev, "cpu") != 0)
-        return cb_err_set(err, CB_EUSAGE, "engine: unknown device '%s' (cpu or cuda)", dev);
-    if (use_cuda && cb_model_cuda_probe(0, NULL, 0, err) != 0) /* fail before reading the model */
-        return cb_err_prefix(err, "engine: device 'cuda': ");
+    int ordinal = -1;
+    if (cb_engine_parse_device(dev, &ordinal) != 0)
+        return cb_err_set(err, CB_EUSAGE, "engine: unknown device '%s' (cpu, cuda or cuda:N)", dev);
+    const int use_cuda = ordinal >= 0;
+    const cb_cuda_module *cm = NULL;
+    /* fail before reading the model: no CUDA module, libraries or device */
+    if (use_cuda && (cb_cuda_module_get(&cm, err) != 0 || cm->probe(ordinal, NULL, 0, err) != 0))
+        return cb_err_prefix(err, "engine: device '%s': ", dev);
 
     int rc;
     cb_engine *e = calloc(1, sizeof *e);
     if (!e) return cb_err_set(err, CB_ENOMEM, "out of memory (engine)");
-    snprintf(e->device, sizeof e->device, "%s", use_cuda ? "cuda" : "cpu");
+    snprintf(e->device, sizeof e->device, "%s", use_cuda ? dev : "cpu");
+    e->cm = cm;
     e->path = dup_str(o->model_path, strlen(o->model_path));
     if (!e->path) {
         rc = cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -257,10 +268,20 @@ int cb_engine_open(const cb_engine_opts *o, cb_engine **out, cb_err *err) {
 
     if ((rc = cb_pool_new(e->n_threads, &e->pool, err))) goto out;
     if (use_cuda) {
-        cb_model_cuda_opts co = {.device = 0, .n_slots = e->n_seq, .n_ctx = e->n_ctx, .max_tokens = e->n_batch,
-                                 .max_out = e->max_out};
-        if ((rc = cb_model_cuda_new(e->model, e->gguf, &co, &e->cuda, err))) {
-            cb_err_prefix(err, "engine: device 'cuda': ");
+        cb_model_cuda_opts co = {.device = ordinal, .n_slots = e->n_seq, .n_ctx = e->n_ctx,
+                                 .max_tokens = e->n_batch, .max_out = e->max_out};
+        if ((rc = cm->model_new(e->model, e->gguf, &co, &e->cuda, err))) {
+            cb_err_prefix(err, "engine: device '%s': ", dev);
+            goto out;
+        }
+        const char *dr = getenv("CAPBENCH_CUDA_DEVICE_REDUCE");
+        e->dev_reduce = !(dr && strcmp(dr, "0") == 0);
+        e->r_target = malloc((size_t)e->max_out * sizeof(int32_t));
+        e->r_argmax = malloc((size_t)e->max_out * sizeof(int32_t));
+        e->r_full = malloc((size_t)e->max_out);
+        e->r_lp = malloc((size_t)e->max_out * sizeof(double));
+        if (!e->r_target || !e->r_argmax || !e->r_full || !e->r_lp) {
+            rc = cb_err_set(err, CB_ENOMEM, "out of memory (engine row buffers)");
             goto out;
         }
     } else {
@@ -347,7 +368,11 @@ void cb_engine_free(cb_engine *e) {
     cb_sampler_scratch_free(e->samp);
     cb_model_scratch_free(e->scratch);
     cb_kv_cache_free(e->kv);
-    cb_model_cuda_free(e->cuda);
+    if (e->cuda) e->cm->model_free(e->cuda);
+    free(e->r_target);
+    free(e->r_argmax);
+    free(e->r_full);
+    free(e->r_lp);
     cb_pool_free(e->pool);
     cb_tokenizer_free(e->tok);
     cb_model_free(e->model);
@@ -368,7 +393,61 @@ int64_t cb_engine_n_params_nonembd(const cb_engine *e) { return cb_model_n_param
 const char *cb_engine_chat_template(const cb_engine *e) { return e->chat_template; }
 const char *cb_engine_model_path(const cb_engine *e) { return e->path; }
 const char *cb_engine_device(const cb_engine *e) { return e->device; }
-void cb_engine_get_stats(const cb_engine *e, cb_engine_stats *st) { *st = e->stats; }
+void cb_engine_get_stats(const cb_engine *e, cb_engine_stats *st) {
+    *st = e->stats;
+    if (e->cuda) {
+        cb_model_cuda_info mi;
+        e->cm->get_info(e->cuda, &mi);
+        st->n_graphs = mi.n_graphs;
+        st->n_graph_replays = mi.n_replays;
+        st->n_decode_eager = mi.n_decode_eager;
+        st->n_rows_to_host = mi.n_rows_full;
+    }
+}
+
+int cb_engine_parse_device(const char *s, int *ordinal) {
+    *ordinal = -1;
+    if (!s || strcmp(s, "cpu") == 0) return 0;
+    if (strcmp(s, "cuda") == 0) {
+        *ordinal = 0;
+        return 0;
+    }
+    if (strncmp(s, "cuda:", 5) != 0 || s[5] < '0' || s[5] > '9') return CB_EUSAGE;
+    long v = 0;
+    for (const char *p = s + 5; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 999) return CB_EUSAGE;
+        v = v * 10 + (*p - '0');
+    }
+    if (v > 999) return CB_EUSAGE;
+    *ordinal = (int)v;
+    return 0;
+}
+
+void cb_engine_device_note(const cb_engine *e, char *buf, size_t cap) {
+    if (!cap) return;
+    buf[0] = '\0';
+    if (!e->cuda) return;
+    cb_model_cuda_info mi;
+    e->cm->get_info(e->cuda, &mi);
+    const int64_t n_dec = mi.n_replays + mi.n_decode_eager;
+    const char *sync = mi.sync_launches ? "; CAPBENCH_CUDA_SYNC=1: every launch synchronized (slow)" : "";
+    if (!mi.graphs_enabled)
+        snprintf(buf, cap, "%s (%s): decode ran eagerly, CUDA graphs off (CAPBENCH_CUDA_GRAPHS=0); %lld decode steps%s",
+                 e->device, mi.device_name, (long long)n_dec, sync);
+    else if (mi.graph_error[0])
+        snprintf(buf, cap, "%s (%s): graph capture FAILED, those batch sizes ran eagerly: %s; %lld of %lld decode "
+                           "steps from %d graph(s)%s",
+                 e->device, mi.device_name, mi.graph_error, (long long)mi.n_replays, (long long)n_dec, mi.n_graphs,
+                 sync);
+    else if (mi.n_replays == 0)
+        snprintf(buf, cap, "%s (%s): no decode step ran from a CUDA graph (%lld decode steps, each the first of its "
+                           "batch size, which runs eagerly)%s",
+                 e->device, mi.device_name, (long long)n_dec, sync);
+    else
+        snprintf(buf, cap, "%s (%s): decode from CUDA graphs: %lld of %lld decode steps replayed from %d graph(s) "
+                           "(the first step of each batch size runs eagerly)%s",
+                 e->device, mi.device_name, (long long)mi.n_replays, (long long)n_dec, mi.n_graphs, sync);
+}
 
 /* ---- completion ------------------------------------------------------------------ */
 
@@ -426,9 +505,21 @@ static void keep_logits(cb_engine *e, job *j, const float *row) {
         memcpy(j->logits + (size_t)j->n_logits++ * (size_t)e->V, row, (size_t)e->V * sizeof(float));
 }
 
+/* GENERATE: whether the next token can be taken from the row's argmax alone
+ * (cb_sampler_pick is then the argmax and draws nothing). */
+static int gen_argmax_only(const job *j) {
+    return !j->logits && (j->sp.temperature <= 0.0f || j->sp.top_k == 1);
+}
+
+static int gen_take(cb_engine *e, job *j, int32_t t);
+
 static int gen_accept(cb_engine *e, job *j, const float *row) {
     keep_logits(e, j, row);
-    int32_t t = cb_sampler_pick(&j->sp, &j->rng, row, e->V, e->samp);
+    return gen_take(e, j, cb_sampler_pick(&j->sp, &j->rng, row, e->V, e->samp));
+}
+
+/* GENERATE: appends token t (or finishes on EOS, a stop string, the length). */
+static int gen_take(cb_engine *e, job *j, int32_t t) {
     if (!j->ignore_eos && cb_tokenizer_is_eog(e->tok, t)) {
         j->finish = CB_FINISH_EOS;
         return 0;
@@ -467,12 +558,18 @@ static int gen_accept(cb_engine *e, job *j, const float *row) {
     return 0;
 }
 
+/* LOGLIK / ROLLING: records target token `tgt` at score index i, given its
+ * log-probability and the row's argmax. */
+static void score_value(job *j, int i, double lp, int64_t argmax, int32_t tgt) {
+    j->lp[i] = lp;
+    j->lp_ids[i] = tgt;
+    if (argmax != tgt) j->greedy = 0;
+}
+
 /* LOGLIK / ROLLING: scores target token `tgt` from logits row into slot i. */
 static void score_row(cb_engine *e, job *j, int i, const float *row, int32_t tgt) {
     if (j->kind == CB_ENGINE_LOGLIK) keep_logits(e, j, row);
-    j->lp[i] = cb_log_softmax_at(row, e->V, tgt);
-    j->lp_ids[i] = tgt;
-    if (cb_argmax(row, e->V) != tgt) j->greedy = 0;
+    score_value(j, i, cb_log_softmax_at(row, e->V, tgt), cb_argmax(row, e->V), tgt);
 }
 
 /* ---- submit ------------------------------------------------------------------------ */
@@ -917,7 +1014,7 @@ static int schedule(cb_engine *e, cb_err *err) {
             int s = free_slot(e);
             if (s < 0) break;
             if (e->cuda) {
-                int rc = cb_model_cuda_kv_copy(e->cuda, s, g->slot, j->n_prefix, err);
+                int rc = e->cm->kv_copy(e->cuda, s, g->slot, j->n_prefix, err);
                 if (rc) return rc;
             } else {
                 cb_kv_cache_copy(e->kv, s, g->slot, j->n_prefix);
@@ -1018,6 +1115,25 @@ static int group_ready(cb_engine *e, group *g) {
     return 0;
 }
 
+/* cuda: what logit row r (token i of sequence q) must bring back: the
+ * scored token (r_target) and whether the whole row is needed (r_full). */
+static void row_needs(cb_engine *e, const seq *q, int i, int r) {
+    int32_t tgt = -1;
+    int full = 1;
+    if (q->kind == SEQ_WIN) {
+        const win *w = &q->j->wins[q->w];
+        tgt = q->j->toks[w->a + i + 1];
+        full = 0;
+    } else if (q->kind == SEQ_JOB && q->j->kind == CB_ENGINE_LOGLIK) {
+        tgt = q->j->toks[i + 1];
+        full = q->j->logits != NULL;
+    } else if (q->kind == SEQ_JOB) {
+        full = !gen_argmax_only(q->j);
+    } /* SEQ_PREFIX: the shared row is kept whole for the members */
+    e->r_target[r] = tgt;
+    e->r_full[r] = (uint8_t)(full || !e->dev_reduce);
+}
+
 int cb_engine_step(cb_engine *e, int *n_pending, cb_err *err) {
     int rc = schedule(e, err);
     if (rc) return rc;
@@ -1038,6 +1154,7 @@ int cb_engine_step(cb_engine *e, int *n_pending, cb_err *err) {
                 e->b_slot[T] = s;
                 e->b_pos[T] = i;
                 e->b_want[T] = (uint8_t)want;
+                if (want && e->cuda) row_needs(e, q, i, rows);
                 rows += want;
                 T++;
                 k++;
@@ -1048,8 +1165,20 @@ int cb_engine_step(cb_engine *e, int *n_pending, cb_err *err) {
     if (T > 0) {
         cb_batch b = {.n_tokens = T, .token = e->b_tok, .slot = e->b_slot, .pos = e->b_pos, .want_logits = e->b_want};
         double t0 = now_s();
-        if (e->cuda) rc = cb_model_cuda_forward(e->cuda, &b, e->logits, err);
-        else rc = cb_model_forward(e->model, e->kv, e->scratch, e->pool, &b, e->logits, err);
+        if (e->cuda && e->dev_reduce) {
+            cb_cuda_rows rq = {.target = e->r_target, .full_from = rows, .full_to = 0, .argmax = e->r_argmax,
+                               .logprob = e->r_lp};
+            for (int r = 0; r < rows; r++)
+                if (e->r_full[r]) {
+                    if (r < rq.full_from) rq.full_from = r;
+                    rq.full_to = r + 1;
+                }
+            rc = e->cm->forward(e->cuda, &b, &rq, e->logits, err);
+        } else if (e->cuda) {
+            rc = e->cm->forward(e->cuda, &b, NULL, e->logits, err);
+        } else {
+            rc = cb_model_forward(e->model, e->kv, e->scratch, e->pool, &b, e->logits, err);
+        }
         if (rc) return cb_err_prefix(err, "engine step: ");
         e->stats.forward_s += now_s() - t0;
         e->stats.n_steps++;
@@ -1064,18 +1193,29 @@ int cb_engine_step(cb_engine *e, int *n_pending, cb_err *err) {
         int j0 = e->feds[f].j0, k = e->feds[f].k;
         for (int i = j0; i < j0 + k; i++) {
             if (!seq_wants(q, i)) continue;
-            const float *row = e->logits + (size_t)r++ * (size_t)e->V;
+            const int rr = r++;
+            const float *row = e->logits + (size_t)rr * (size_t)e->V;
+            /* device reductions: row is valid only where r_full was set */
+            const int dev = e->cuda && e->dev_reduce;
             if (q->kind == SEQ_PREFIX) {
                 memcpy(q->g->logits, row, (size_t)e->V * sizeof(float));
             } else if (q->kind == SEQ_WIN) {
                 job *j = q->j;
                 const win *w = &j->wins[q->w];
-                score_row(e, j, w->lp_base + (i - w->out_from), row, j->toks[w->a + i + 1]);
+                const int k = w->lp_base + (i - w->out_from);
+                if (dev) score_value(j, k, e->r_lp[rr], e->r_argmax[rr], e->r_target[rr]);
+                else score_row(e, j, k, row, j->toks[w->a + i + 1]);
             } else if (q->j->kind == CB_ENGINE_LOGLIK) {
                 job *j = q->j;
-                score_row(e, j, i + 1 - j->n_prefix, row, j->toks[i + 1]);
+                if (dev) {
+                    keep_logits(e, j, row); /* a no-op unless want_logits (then the row came back) */
+                    score_value(j, i + 1 - j->n_prefix, e->r_lp[rr], e->r_argmax[rr], e->r_target[rr]);
+                } else {
+                    score_row(e, j, i + 1 - j->n_prefix, row, j->toks[i + 1]);
+                }
             } else {
-                if (gen_accept(e, q->j, row)) return cb_err_set(err, CB_ENOMEM, "out of memory (generated text)");
+                int orc = dev && !e->r_full[rr] ? gen_take(e, q->j, e->r_argmax[rr]) : gen_accept(e, q->j, row);
+                if (orc) return cb_err_set(err, CB_ENOMEM, "out of memory (generated text)");
             }
         }
         q->n_fed = j0 + k;

@@ -67,6 +67,10 @@ typedef struct cb_grade {
     /* Byte offsets [span_start, span_end) into the raw response text of the
      * span that extraction read (TASKS.md 0.4); -1/-1 when no span was read. */
     int64_t span_start, span_end;
+    /* How the primary score was produced, stored per sample and shown by the
+     * report: "rule", "judge", "proxy" (a rule-based stand-in for a judge,
+     * never the official score), "logprob"; "" = the item's grader kind. */
+    char grading[16];
     int n_metrics;
     cb_metric metrics[CB_GRADE_MAX_METRICS];
 } cb_grade;

@@ -72,6 +72,9 @@ void cb_agg_add(cb_agg *a, double score, int unparsed, int failed, int prompt_to
 void cb_agg_add_stat(cb_agg *a, const cb_sample_stat *st) {
     cb_agg_add(a, st->score, st->unparsed, st->failed, st->prompt_tokens, st->completion_tokens, st->latency_s);
     if (st->format_violation && !st->failed && isfinite(st->score)) a->n_format_violation++;
+    if (!st->failed && !isfinite(st->score)) a->n_unscored++;
+    a->judge_calls += st->judge_calls;
+    a->judge_tokens += st->judge_tokens;
 }
 
 void cb_agg_summary(const cb_agg *a, cb_summary *o) {
@@ -83,6 +86,9 @@ void cb_agg_summary(const cb_agg *a, cb_summary *o) {
     o->prompt_tokens = a->prompt_tokens;
     o->completion_tokens = a->completion_tokens;
     o->n_format_violation = a->n_format_violation;
+    o->n_unscored = a->n_unscored;
+    o->judge_calls = a->judge_calls;
+    o->judge_tokens = a->judge_tokens;
     /* one denominator: the answered samples (failed requests are counted apart) */
     o->unparsed_rate = a->n_scored ? (double)a->n_unparsed / (double)a->n_scored : NAN;
     o->format_violation_rate = a->n_scored ? (double)a->n_format_violation / (double)a->n_scored : NAN;

@@ -42,6 +42,8 @@ typedef struct cb_agg {
     int64_t n_unparsed, n_failed;
     int64_t n_nonbinary;       /* scored samples whose score is not exactly 0 or 1 */
     int64_t n_format_violation;
+    int64_t n_unscored;        /* no failed request, but no score either (judge_failed) */
+    int64_t judge_calls, judge_tokens;
     double sum, mean, m2;      /* sum and Welford mean / sum of squared deviations of scores */
     int64_t prompt_tokens, completion_tokens;
     double latency_sum;
@@ -61,6 +63,8 @@ typedef struct cb_summary {
     double mean, sd, se, ci_low, ci_high;  /* NaN when undefined */
     cb_ci_method ci_method;                /* NONE when n_scored == 0 */
     int64_t n_format_violation;
+    int64_t n_unscored;                    /* judge_failed and the like: no score, not failed */
+    int64_t judge_calls, judge_tokens;
     double unparsed_rate;                  /* n_unparsed / n_scored (NaN for n_scored == 0) */
     double format_violation_rate;          /* n_format_violation / n_scored */
     int64_t prompt_tokens, completion_tokens;

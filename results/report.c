@@ -186,9 +186,25 @@ static int in_group(const cb_group *g, cb_group_by by, const cb_sample_stat *r, 
     }
 }
 
+/* Adds a grading name to the group's "+"-joined list once. */
+static void add_grading(cb_group_extra *x, const char *g) {
+    if (!g || !g[0]) return;
+    const char *p = x->grading;
+    size_t n = strlen(g);
+    while ((p = strstr(p, g))) {
+        if ((p == x->grading || p[-1] == '+') && (p[n] == 0 || p[n] == '+')) return;
+        p++;
+    }
+    size_t l = strlen(x->grading);
+    snprintf(x->grading + l, sizeof x->grading - l, "%s%s", l ? "+" : "", g);
+}
+
 static void extra_fill(const cb_stat_set *set, const row_data *d, const cb_group *g, cb_group_by by,
                        cb_group_extra *x) {
     memset(x, 0, sizeof *x);
+    for (size_t i = 0; i < set->n; i++)
+        if (!set->rows[i].failed && in_group(g, by, &set->rows[i], d->by ? d->by[i] : NULL))
+            add_grading(x, set->rows[i].grading);
     double bsum = 0, msum[CB_REPORT_MAX_METRICS] = {0};
     int64_t bn = 0, n_ans = 0, n_chance = 0, mn[CB_REPORT_MAX_METRICS] = {0};
     for (size_t i = 0; i < set->n; i++) {
@@ -373,7 +389,8 @@ enum { KEY_SETTING = 0, KEY_CAPABILITY = 1, KEY_BY = 2 };
 /* One table per section: the first key columns name the group. Metric
  * columns appear only when some row of the table has that metric. */
 static int table_fill(table *t, const cb_group *g, const cb_group_extra *x, size_t n, int keys, const char *by) {
-    static const char *const head_num[] = {"n", "acc", "95% CI", "base", "", "unparsed", "fmt viol", "failed"};
+    static const char *const head_num[] = {"n",        "acc",      "95% CI", "base",    "",
+                                           "unparsed", "fmt viol", "failed", "unscored", "grading"};
     int c0 = 0;
     if (keys == KEY_CAPABILITY) {
         t->head[c0++] = "capability";
@@ -384,7 +401,7 @@ static int table_fill(table *t, const cb_group *g, const cb_group_extra *x, size
         if (keys == KEY_BY) t->head[c0++] = by;
     }
     int nkey = c0;
-    for (int i = 0; i < 8; i++) t->head[c0++] = head_num[i];
+    for (int i = 0; i < 10; i++) t->head[c0++] = head_num[i];
     int show[N_KNOWN];
     for (int k = 0; k < N_KNOWN; k++) {
         show[k] = 0;
@@ -395,7 +412,7 @@ static int table_fill(table *t, const cb_group *g, const cb_group_extra *x, size
     t->head[c0++] = "tok out";
     t->head[c0++] = "latency";
     t->ncol = c0;
-    for (int i = 0; i < c0; i++) t->right[i] = i >= nkey && i != nkey + 2 && i != nkey + 4;
+    for (int i = 0; i < c0; i++) t->right[i] = i >= nkey && i != nkey + 2 && i != nkey + 4 && i != nkey + 9;
     t->nrow = n;
     t->cells = calloc(n ? n : 1, sizeof *t->cells);
     if (!t->cells) return -1;
@@ -423,7 +440,9 @@ static int table_fill(table *t, const cb_group *g, const cb_group_extra *x, size
         fpct(c[5], CELL, m->unparsed_rate);
         fpct(c[6], CELL, m->format_violation_rate);
         snprintf(c[7], CELL, "%lld", (long long)m->n_failed);
-        int ci = 8;
+        snprintf(c[8], CELL, "%lld", (long long)m->n_unscored);
+        snprintf(c[9], CELL, "%s", e->grading[0] ? e->grading : "-");
+        int ci = 10;
         for (int k = 0; k < N_KNOWN; k++) {
             if (!show[k]) continue;
             double v = metric_of(e, KNOWN[k].name);
@@ -525,7 +544,8 @@ static void header_fill(const cb_report *r, header_text *h) {
 
 static const char DENOMINATOR[] =
     "n = answered samples: the denominator of acc and of every rate; failed requests are counted apart "
-    "(failed), never as wrong; unparsed answers score 0. base = majority baseline (/0.5 = chance for "
+    "(failed), never as wrong; unparsed answers score 0; unscored = answered but no score (judge_failed), "
+    "also apart. base = majority baseline (/0.5 = chance for "
     "Yes/No); ~ = the 95% CI includes the baseline (not distinguishable from guessing).";
 
 static void print_section(FILE *f, int md, const char *title, const table *t) {
@@ -559,6 +579,9 @@ static int write_tables(const cb_report *r, FILE *f, int md) {
                 h.finished[0] ? h.finished : "-", h.wall);
         if (scope[0]) fprintf(f, "- scope: %s\n", scope);
         if (r->n_failed) fprintf(f, "- failed requests: %lld (first: %s)\n", (long long)r->n_failed, r->first_error);
+        if (r->overall.sum.judge_calls)
+            fprintf(f, "- judge: %lld calls, %lld tokens\n", (long long)r->overall.sum.judge_calls,
+                    (long long)r->overall.sum.judge_tokens);
         fprintf(f, "- config sha256: %s\n\n%s\n\n", u->config_sha256[0] ? u->config_sha256 : "-", DENOMINATOR);
     } else {
         fprintf(f, "run %lld  suite %s  status %s\n", (long long)u->id, u->suite, cb_run_status_name(u->status));
@@ -568,6 +591,9 @@ static int write_tables(const cb_report *r, FILE *f, int md) {
         fprintf(f, "started %s  finished %s  wall %s%s%s\n", h.started[0] ? h.started : "-",
                 h.finished[0] ? h.finished : "-", h.wall, scope[0] ? "  " : "", scope);
         if (r->n_failed) fprintf(f, "failed requests: %lld (first: %s)\n", (long long)r->n_failed, r->first_error);
+        if (r->overall.sum.judge_calls)
+            fprintf(f, "judge: %lld calls, %lld tokens (judgements answered from the cache cost nothing)\n",
+                    (long long)r->overall.sum.judge_calls, (long long)r->overall.sum.judge_tokens);
         fprintf(f, "%s\n\n", DENOMINATOR);
     }
     /* the overall row goes at the end of the settings table, keyed "all" */
@@ -670,6 +696,9 @@ static void csv_row(FILE *f, int64_t run_id, const char *section, const cb_group
     }
     fprintf(f, ",%lld,%lld,", (long long)m->prompt_tokens, (long long)m->completion_tokens);
     csv_num(f, m->mean_latency_s);
+    fputc(',', f);
+    csv_str(f, x->grading);
+    fprintf(f, ",%lld,%lld,%lld", (long long)m->n_unscored, (long long)m->judge_calls, (long long)m->judge_tokens);
     fputs("\r\n", f);
 }
 
@@ -678,7 +707,7 @@ static void write_csv(const cb_report *r, FILE *f) {
           "baseline,chance,indistinct,unparsed_rate,n_unparsed,format_violation_rate,n_failed",
           f);
     for (int k = 0; k < N_KNOWN; k++) fprintf(f, ",%s", KNOWN[k].csv);
-    fputs(",prompt_tokens,completion_tokens,mean_latency_s\r\n", f);
+    fputs(",prompt_tokens,completion_tokens,mean_latency_s,grading,n_unscored,judge_calls,judge_tokens\r\n", f);
     csv_row(f, r->run.id, "all", &r->overall, &r->overall_x, 0);
     for (size_t i = 0; i < r->n_settings; i++) csv_row(f, r->run.id, "setting", &r->settings[i], &r->settings_x[i], 0);
     for (size_t i = 0; i < r->n_capabilities; i++)
@@ -712,7 +741,10 @@ static cJSON *group_json(const cb_group *g, const cb_group_extra *x, int by_cap)
          cJSON_AddBoolToObject(o, "indistinct", x->indistinct) &&
          jnum(o, "unparsed_rate", m->unparsed_rate) && cJSON_AddNumberToObject(o, "n_unparsed", (double)m->n_unparsed) &&
          jnum(o, "format_violation_rate", m->format_violation_rate) &&
-         cJSON_AddNumberToObject(o, "n_failed", (double)m->n_failed);
+         cJSON_AddNumberToObject(o, "n_failed", (double)m->n_failed) &&
+         cJSON_AddNumberToObject(o, "n_unscored", (double)m->n_unscored) &&
+         jstr_or_null(o, "grading", x->grading) && cJSON_AddNumberToObject(o, "judge_calls", (double)m->judge_calls) &&
+         cJSON_AddNumberToObject(o, "judge_tokens", (double)m->judge_tokens);
     cJSON *mo = ok ? cJSON_AddObjectToObject(o, "metrics") : NULL;
     ok = ok && mo;
     for (int k = 0; ok && k < x->n_metrics; k++) ok = jnum(mo, x->metrics[k].name, x->metrics[k].mean);

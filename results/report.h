@@ -22,7 +22,7 @@
  *   ci_low,ci_high,ci_method,baseline,chance,indistinct,unparsed_rate,
  *   n_unparsed,format_violation_rate,n_failed,soft_accuracy,mae,signed_error,
  *   off_by_one_rate,q_gold,expected_error,brier,gold_logprob,prompt_tokens,
- *   completion_tokens,mean_latency_s
+ *   completion_tokens,mean_latency_s,grading,n_unscored,judge_calls,judge_tokens
  * where section is "all", "setting", "capability" or "by", n counts every
  * sample and n_scored the answered ones (the denominator).
  * JSON layout: {"run":{id, suite, model_id, model_sha256, model_bytes,
@@ -33,7 +33,8 @@
  *   "by": KEY, "breakdown":[{group}...] (only with a breakdown)} with group =
  *   {task, subtask, setting | capability (+ setting) | + by, n, n_scored,
  *   mean, sd, se, ci_low, ci_high, ci_method, baseline, chance, indistinct,
- *   unparsed_rate, n_unparsed, format_violation_rate, n_failed,
+ *   unparsed_rate, n_unparsed, format_violation_rate, n_failed, n_unscored,
+ *   grading, judge_calls, judge_tokens,
  *   metrics:{name: mean}, prompt_tokens, completion_tokens, mean_latency_s};
  *   undefined numbers are null. Runs with knowledge-capacity or
  *   structured-output samples add "families" (results/family_report.h), and
@@ -72,6 +73,7 @@ typedef struct cb_group_extra {
                           capability's baseline weights its cells by size); NaN without golds */
     double chance;     /* 0.5 when every answered sample has a Yes/No gold, else NaN */
     int indistinct;    /* 1: the 95% interval includes the baseline or the chance level */
+    char grading[32];  /* how the group's scores were produced: "rule", "judge", "proxy", ... joined by + */
     int n_metrics;
     cb_metric_mean metrics[CB_REPORT_MAX_METRICS]; /* in order of first appearance in the run */
 } cb_group_extra;

@@ -28,6 +28,7 @@ char *cb_responses_to_json(const cb_task_resp *resps, int n) {
         if (!r->ok) continue;
         if (ok && r->text) ok = cJSON_AddStringToObject(o, "text", r->text) != NULL;
         if (ok && r->truncated) ok = cJSON_AddTrueToObject(o, "truncated") != NULL;
+        if (ok && r->text_ref && !r->text) ok = cJSON_AddTrueToObject(o, "text_ref") != NULL;
         if (ok && (r->n_tokens > 0 || r->logprob_sum != 0.0) && isfinite(r->logprob_sum)) {
             /* cJSON prints a double with 15 digits when it compares equal within an
              * epsilon, which loses the last bits: write all 17 */
@@ -97,13 +98,14 @@ int cb_responses_from_json(const char *json, cb_resp_list *out, cb_err *err) {
         const cJSON *okj = cJSON_GetObjectItemCaseSensitive(o, "ok");
         const cJSON *text = cJSON_GetObjectItemCaseSensitive(o, "text");
         const cJSON *trunc = cJSON_GetObjectItemCaseSensitive(o, "truncated");
+        const cJSON *tref = cJSON_GetObjectItemCaseSensitive(o, "text_ref");
         const cJSON *lp = cJSON_GetObjectItemCaseSensitive(o, "logprob_sum");
         const cJSON *nt = cJSON_GetObjectItemCaseSensitive(o, "n_tokens");
         if (!cJSON_IsBool(okj)) {
             rc = cb_err_set(err, CB_EFORMAT, "responses_json[%d].ok: expected true or false", i);
             goto out;
         }
-        if ((text && !cJSON_IsString(text)) || (trunc && !cJSON_IsBool(trunc)) || (lp && !cJSON_IsNumber(lp)) ||
+        if ((text && !cJSON_IsString(text)) || (trunc && !cJSON_IsBool(trunc)) || (tref && !cJSON_IsBool(tref)) || (lp && !cJSON_IsNumber(lp)) ||
             (nt && (!cJSON_IsNumber(nt) || nt->valuedouble < 0 || nt->valuedouble > 2147483647.0))) {
             rc = cb_err_set(err, CB_EFORMAT,
                             "responses_json[%d]: expected text (string), truncated (bool), logprob_sum (number), "
@@ -114,6 +116,7 @@ int cb_responses_from_json(const char *json, cb_resp_list *out, cb_err *err) {
         r->ok = cJSON_IsTrue(okj);
         r->text = text ? text->valuestring : NULL;
         r->truncated = trunc && cJSON_IsTrue(trunc);
+        r->text_ref = tref && cJSON_IsTrue(tref) && !r->text;
         r->logprob_sum = lp ? lp->valuedouble : 0.0;
         r->n_tokens = nt ? (int)nt->valuedouble : 0;
         const cJSON *tl = cJSON_GetObjectItemCaseSensitive(o, "token_logprobs");

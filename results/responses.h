@@ -11,6 +11,10 @@
  * responses_json: a JSON array with one object per item request, in
  * item->reqs order (resps[i] answers reqs[i]):
  *   {"ok":true,"text":"...","truncated":true}   GENERATE ("truncated" only when set)
+ *   {"ok":true,"text_ref":true}                  GENERATE of the model under test: the text is
+ *                                                kept once, in the sample's `response` column
+ *                                                (a JSON array of texts, in order, when the
+ *                                                item has several); judgements keep "text"
  *   {"ok":true,"logprob_sum":-3.25,"n_tokens":4} LOGLIK
  *   ... ,"token_logprobs":[-1.5,...],"token_spans":[0,4,4,9,...]
  *                                                 LOGLIK / ROLLING with per-token data

@@ -142,6 +142,16 @@ static const char *const migrations[CB_STORE_SCHEMA_VERSION] = {
     "ALTER TABLE samples ADD COLUMN span_end INTEGER;"
     "UPDATE samples SET family = CASE WHEN instr(task, ':') > 0 THEN substr(task, 1, instr(task, ':') - 1)"
     " ELSE task END;"
+    "ALTER TABLE samples ADD COLUMN grading TEXT;"
+    "ALTER TABLE samples ADD COLUMN judge_id TEXT;"
+    "ALTER TABLE samples ADD COLUMN judge_calls INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE samples ADD COLUMN judge_tokens INTEGER NOT NULL DEFAULT 0;"
+    "CREATE TABLE judgements("
+    " judge_id TEXT NOT NULL,"
+    " prompt_sha256 TEXT NOT NULL,"
+    " response TEXT NOT NULL,"
+    " created_at REAL NOT NULL,"
+    " PRIMARY KEY(judge_id, prompt_sha256));"
     "CREATE INDEX samples_item_hash ON samples(item_hash);"
     "CREATE INDEX samples_run_family ON samples(run_id, family, subtask, setting);"
     "CREATE TABLE capability_scores_v3("
@@ -185,18 +195,21 @@ enum {
     ST_CAP_INSERT,
     ST_CAP_SELECT,
     ST_FAILED,
+    ST_JUDGE_GET,
+    ST_JUDGE_PUT,
     ST_N
 };
 
 #define SAMPLE_COLS                                                                                            \
     "run_id, item_id, repeat, task, subtask, setting, cap1, cap2, item_json, prompt, prompt_tokens, response, " \
     "extracted, score, unparsed, flags_json, metrics_json, grader_version, completion_tokens, latency_s, "      \
-    "attempts, error, responses_json, family, item_hash, item_seed, gold, span_start, span_end"
+    "attempts, error, responses_json, family, item_hash, item_seed, gold, span_start, span_end, grading, "  \
+    "judge_id, judge_calls, judge_tokens"
 
 static const char *const stmt_sql[ST_N] = {
     [ST_INSERT] =
         "INSERT INTO samples(" SAMPLE_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,"
-        "?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29) ON CONFLICT(run_id, item_id, repeat) DO UPDATE SET "
+        "?18,?19,?20,?21,?22,?23,?24,?25,?26,?27,?28,?29,?30,?31,?32,?33) ON CONFLICT(run_id, item_id, repeat) DO UPDATE SET "
         "task=excluded.task, subtask=excluded.subtask, setting=excluded.setting, cap1=excluded.cap1, "
         "cap2=excluded.cap2, item_json=excluded.item_json, prompt=excluded.prompt, "
         "prompt_tokens=excluded.prompt_tokens, response=excluded.response, extracted=excluded.extracted, "
@@ -205,10 +218,12 @@ static const char *const stmt_sql[ST_N] = {
         "completion_tokens=excluded.completion_tokens, latency_s=excluded.latency_s, "
         "attempts=excluded.attempts, error=excluded.error, responses_json=excluded.responses_json, "
         "family=excluded.family, item_hash=excluded.item_hash, item_seed=excluded.item_seed, gold=excluded.gold, "
-        "span_start=excluded.span_start, span_end=excluded.span_end "
+        "span_start=excluded.span_start, span_end=excluded.span_end, grading=excluded.grading, "
+        "judge_id=excluded.judge_id, judge_calls=excluded.judge_calls, judge_tokens=excluded.judge_tokens "
         "WHERE samples.error IS NOT NULL AND excluded.error IS NULL",
     [ST_UPDATE_GRADE] = "UPDATE samples SET extracted=?4, score=?5, unparsed=?6, flags_json=?7, metrics_json=?8, "
-                        "grader_version=?9, span_start=?10, span_end=?11 WHERE run_id=?1 AND item_id=?2 AND repeat=?3",
+                        "grader_version=?9, span_start=?10, span_end=?11, grading=coalesce(?12, grading) "
+                        "WHERE run_id=?1 AND item_id=?2 AND repeat=?3",
     [ST_RUN_INSERT] = "INSERT INTO runs(suite, config_json, config_sha256, model_id, model_sha256, model_bytes, "
                       "backend, base_url, device, capbench_version, seed, started_at, finished_at, status, limit_n, shard, "
                       "overrides_json, labels_json, n_params, n_params_nonembd) "
@@ -224,14 +239,17 @@ static const char *const stmt_sql[ST_N] = {
     [ST_DONE_OK] = "SELECT item_id, repeat FROM samples WHERE run_id=?1 AND error IS NULL ORDER BY item_id, repeat",
     [ST_STATS] = "SELECT task, subtask, setting, cap1, cap2, score, unparsed, error IS NOT NULL, prompt_tokens, "
                  "completion_tokens, latency_s, gold, coalesce(instr(flags_json, '\"format_violation\"') > 0, 0), "
-                 "metrics_json, CASE WHEN json_valid(item_json) THEN json_extract(item_json, '$.meta') END, error "
-                 "FROM samples WHERE run_id=?1 ORDER BY id",
+                 "metrics_json, CASE WHEN json_valid(item_json) THEN json_extract(item_json, '$.meta') END, error, "
+                 "grading, judge_calls, judge_tokens FROM samples WHERE run_id=?1 ORDER BY id",
     [ST_CAP_DELETE] = "DELETE FROM capability_scores WHERE run_id=?1",
     [ST_CAP_INSERT] = "INSERT INTO capability_scores(run_id, capability, n, n_scored, mean, sd, se, ci_low, "
                       "ci_high, ci_method, unparsed_rate, setting, n_failed) "
                       "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)",
     [ST_FAILED] = "SELECT count(*), (SELECT error FROM samples WHERE run_id=?1 AND error IS NOT NULL ORDER BY id "
                   "LIMIT 1) FROM samples WHERE run_id=?1 AND error IS NOT NULL",
+    [ST_JUDGE_GET] = "SELECT response FROM judgements WHERE judge_id=?1 AND prompt_sha256=?2",
+    [ST_JUDGE_PUT] = "INSERT OR IGNORE INTO judgements(judge_id, prompt_sha256, response, created_at) "
+                     "VALUES(?1,?2,?3,?4)",
     [ST_CAP_SELECT] = "SELECT capability, n, n_scored, mean, sd, se, ci_low, ci_high, ci_method, unparsed_rate, "
                       "setting, n_failed FROM capability_scores WHERE run_id=?1 "
                       "ORDER BY capability, setting <> 'all', setting",
@@ -727,6 +745,10 @@ int cb_store_add_sample(cb_store *s, const cb_sample *smp, int *inserted, cb_err
     if (smp->item_hash || smp->item_seed) sqlite3_bind_int64(st, 26, (int64_t)smp->item_seed);
     bind_text(st, 27, smp->gold);
     bind_span(st, 28, smp);
+    bind_text(st, 30, smp->grading);
+    bind_text(st, 31, smp->judge_id);
+    sqlite3_bind_int(st, 32, smp->judge_calls);
+    sqlite3_bind_int64(st, 33, smp->judge_tokens);
     if (sqlite3_step(st) != SQLITE_DONE) {
         if ((sqlite3_extended_errcode(s->db)) == SQLITE_CONSTRAINT_FOREIGNKEY)
             rc = cb_err_set(err, CB_EUSAGE, "%s: sample %s: no run %lld", s->path, smp->item_id,
@@ -782,6 +804,7 @@ int cb_store_update_grade(cb_store *s, const cb_sample *smp, cb_err *err) {
     bind_text(st, 8, smp->metrics_json);
     bind_text(st, 9, smp->grader_version);
     bind_span(st, 10, smp);
+    bind_text(st, 12, smp->grading);
     int rc = 0;
     if (sqlite3_step(st) != SQLITE_DONE)
         rc = sql_err(s, s->db, err, "updating a grade");
@@ -806,7 +829,7 @@ int cb_store_count_samples(cb_store *s, int64_t run_id, int64_t *n, cb_err *err)
 
 /* One page of samples copied out of SQLite so that no statement stays open
  * while callbacks run. Each row's strings are strdup'd. */
-enum { N_STR = 19 };
+enum { N_STR = 21 };
 typedef struct {
     cb_sample smp[PAGE_ROWS];
     char *str[PAGE_ROWS][N_STR];
@@ -879,6 +902,10 @@ int cb_store_foreach_sample(cb_store *s, int64_t run_id, cb_sample_fn fn, void *
             m->item_seed = (uint64_t)sqlite3_column_int64(st, 26);
             m->span_start = sqlite3_column_type(st, 28) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 28);
             m->span_end = sqlite3_column_type(st, 29) == SQLITE_NULL ? -1 : sqlite3_column_int64(st, 29);
+            bad |= dup_col(p, i, 18, st, 30, &m->grading);
+            bad |= dup_col(p, i, 19, st, 31, &m->judge_id);
+            m->judge_calls = sqlite3_column_int(st, 32);
+            m->judge_tokens = sqlite3_column_int64(st, 33);
             if (bad) {
                 sqlite3_reset(st);
                 rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory reading samples", s->path);
@@ -1047,7 +1074,7 @@ static int intern(strbuf *b, const char *v, size_t *prev_off, size_t *off) {
     return 0;
 }
 
-enum { N_STAT_STR = 9 };
+enum { N_STAT_STR = 10 };
 
 int cb_store_sample_stats(cb_store *s, int64_t run_id, cb_stat_set *out, cb_err *err) {
     int rc = 0;
@@ -1056,7 +1083,7 @@ int cb_store_sample_stats(cb_store *s, int64_t run_id, cb_stat_set *out, cb_err 
     size_t(*offs)[N_STAT_STR] = NULL;
     cb_sample_stat *rows = NULL;
     /* string columns of ST_STATS, in cb_sample_stat order */
-    static const int str_col[N_STAT_STR] = {0, 1, 2, 3, 4, 11, 13, 14, 15};
+    static const int str_col[N_STAT_STR] = {0, 1, 2, 3, 4, 11, 13, 14, 15, 16};
     for (int c = 0; c < N_STAT_STR; c++) prev[c] = SIZE_MAX;
     memset(out, 0, sizeof *out);
     sqlite3_stmt *st = stmt(s, ST_STATS);
@@ -1083,6 +1110,8 @@ int cb_store_sample_stats(cb_store *s, int64_t run_id, cb_stat_set *out, cb_err 
         row->completion_tokens = sqlite3_column_int(st, 9);
         row->latency_s = col_real(st, 10);
         row->format_violation = sqlite3_column_int(st, 12);
+        row->judge_calls = sqlite3_column_int(st, 17);
+        row->judge_tokens = sqlite3_column_int64(st, 18);
         n++;
     }
     if (r != SQLITE_DONE) {
@@ -1092,7 +1121,8 @@ int cb_store_sample_stats(cb_store *s, int64_t run_id, cb_stat_set *out, cb_err 
     for (size_t i = 0; i < n; i++) {
         const char **dst[N_STAT_STR] = {&rows[i].task,   &rows[i].subtask,      &rows[i].setting,
                                         &rows[i].cap[0], &rows[i].cap[1],      &rows[i].gold,
-                                        &rows[i].metrics_json, &rows[i].meta_json, &rows[i].error};
+                                        &rows[i].metrics_json, &rows[i].meta_json, &rows[i].error,
+                                        &rows[i].grading};
         for (int c = 0; c < N_STAT_STR; c++) *dst[c] = offs[i][c] == SIZE_MAX ? NULL : b.buf + offs[i][c];
     }
     out->rows = rows;
@@ -1215,6 +1245,35 @@ int cb_store_failed_summary(cb_store *s, int64_t run_id, int64_t *n_failed, char
     } else {
         rc = sql_err(s, s->db, err, "counting failed samples");
     }
+    sqlite3_reset(st);
+    return rc;
+}
+
+/* ---- judgement cache ------------------------------------------------------ */
+
+int cb_store_judgement_get(cb_store *s, const char *judge_id, const char *key, char **text, cb_err *err) {
+    *text = NULL;
+    sqlite3_stmt *st = stmt(s, ST_JUDGE_GET);
+    bind_text(st, 1, judge_id);
+    bind_text(st, 2, key);
+    int r = sqlite3_step(st), rc = 0;
+    if (r == SQLITE_ROW) {
+        const char *v = col_text(st, 0);
+        if (v && !(*text = strdup(v))) rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory", s->path);
+    } else if (r != SQLITE_DONE) {
+        rc = sql_err(s, s->db, err, "reading the judgement cache");
+    }
+    sqlite3_reset(st);
+    return rc;
+}
+
+int cb_store_judgement_put(cb_store *s, const char *judge_id, const char *key, const char *text, cb_err *err) {
+    sqlite3_stmt *st = stmt(s, ST_JUDGE_PUT);
+    bind_text(st, 1, judge_id);
+    bind_text(st, 2, key);
+    bind_text(st, 3, text);
+    sqlite3_bind_double(st, 4, now_s());
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : sql_err(s, s->db, err, "storing a judgement");
     sqlite3_reset(st);
     return rc;
 }

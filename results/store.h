@@ -45,8 +45,15 @@
  *        gold, grader, capabilities, meta; equal across runs for the same
  *        question), item_seed INTEGER (TASKS.md 0.2, uint64 bits), gold TEXT,
  *        span_start/span_end INTEGER (byte offsets in the response of the span
- *        extraction read; NULL when none),
+ *        extraction read; NULL when none), grading TEXT ('rule', 'judge',
+ *        'proxy', 'logprob'), judge_id TEXT (model sha256 or URL|model of the
+ *        judge), judge_calls INTEGER (judge requests made; cache hits excluded),
+ *        judge_tokens INTEGER (their prompt + completion tokens),
  *        UNIQUE(run_id, item_id, repeat))
+ *   judgements(judge_id TEXT, prompt_sha256 TEXT, response TEXT, created_at REAL,
+ *        PRIMARY KEY(judge_id, prompt_sha256)): every judgement a judge gave,
+ *        keyed by the judge's identity and the sha256 of the judge prompt and
+ *        decoding, so that a resumed run or a regrade never pays twice.
  *   capability_scores(run_id -> runs(id) ON DELETE CASCADE, capability TEXT,
  *        setting TEXT ('all' = every setting pooled, else one setting),
  *        n INTEGER (all samples), n_scored INTEGER (answered: the denominator
@@ -171,6 +178,10 @@ typedef struct cb_sample {
     uint64_t item_seed;          /* per-item seed */
     const char *gold;            /* gold answer text */
     int64_t span_start, span_end;/* span extraction read; -1 = none (stored NULL) */
+    const char *grading;         /* "rule" | "judge" | "proxy" | "logprob" */
+    const char *judge_id;        /* judge identity when a judge graded the sample, else NULL */
+    int judge_calls;             /* judge requests this sample cost in this run (cache hits excluded) */
+    int64_t judge_tokens;        /* prompt + completion tokens of those judge requests */
 } cb_sample;
 
 /* Opens (and for CB_STORE_OPEN_CREATE creates) the database at path, applies
@@ -239,6 +250,14 @@ int cb_store_add_samples(cb_store *s, const cb_sample *smp, size_t n, size_t *n_
  * Errors: CB_EUSAGE when no such sample exists, CB_EIO. */
 int cb_store_update_grade(cb_store *s, const cb_sample *smp, cb_err *err);
 
+/* ---- judgement cache ------------------------------------------------------ */
+
+/* Looks a judgement up. OUT *text: malloc'd response (caller frees) or NULL
+ * when absent. */
+int cb_store_judgement_get(cb_store *s, const char *judge_id, const char *key, char **text, cb_err *err);
+/* Stores a judgement (an existing one with the same key is kept). */
+int cb_store_judgement_put(cb_store *s, const char *judge_id, const char *key, const char *text, cb_err *err);
+
 /* Failed samples of the run (error not NULL): OUT *n_failed and, when first
  * is not NULL, the error of the earliest one ("" when none) cut to cap bytes. */
 int cb_store_failed_summary(cb_store *s, int64_t run_id, int64_t *n_failed, char *first, size_t cap, cb_err *err);
@@ -290,6 +309,9 @@ typedef struct cb_sample_stat {
     const char *meta_json;   /* the item's meta object, or NULL */
     const char *error;       /* why the request failed, or NULL */
     const char *by;          /* breakdown value, set by the report (not read from the store) */
+    const char *grading;     /* "rule" | "judge" | "proxy" | "logprob" (NULL for old samples) */
+    int judge_calls;
+    int64_t judge_tokens;
 } cb_sample_stat;
 
 typedef struct cb_stat_set {

@@ -6,8 +6,9 @@
  *   capbench tokenize --model M [--no-bos] [--no-parse-special] TEXT
  *       -> [1,403,407]
  *   capbench generate --model M -p TEXT [-n N] [--temp T] [--seed S] [--threads N]
- *                     [--top-k K] [--top-p P] [--ctx N] [--stop S]... [--device cpu|cuda]
- *       -> the continuation text and a newline (greedy unless --temp > 0)
+ *                     [--top-k K] [--top-p P] [--ctx N] [--stop S]... [--device cpu|cuda[:N]]
+ *       -> the continuation text and a newline (greedy unless --temp > 0); -n 0
+ *          still loads and checks the model, then prints just the newline
  *   capbench logits --model M -p TEXT [--top K]
  *       -> {"n_vocab":V,"n_tokens":N,"top":[{"id":..,"logit":..,"piece":".."},...]}
  *   capbench score --model M --context C --continuation X
@@ -221,8 +222,9 @@ static int open_engine(const char *cmd, const common_opts *o, cb_engine **e) {
                          .device = o->device};
     cb_err err;
     cb_err_clear(&err);
-    if (o->device && strcmp(o->device, "cpu") != 0 && strcmp(o->device, "cuda") != 0) {
-        fprintf(stderr, "capbench %s: unknown device '%s' (cpu or cuda)\n", cmd, o->device);
+    int ordinal;
+    if (cb_engine_parse_device(o->device, &ordinal) != 0) {
+        fprintf(stderr, "capbench %s: unknown device '%s' (cpu, cuda or cuda:N)\n", cmd, o->device);
         return 2;
     }
     if (cb_engine_open(&eo, e, &err) == 0) return 0;
@@ -231,6 +233,15 @@ static int open_engine(const char *cmd, const common_opts *o, cb_engine **e) {
         return 1;
     }
     return model_fail(cmd, o->model, &err);
+}
+
+/* Frees the engine; on a cuda device first says on stderr how decode ran
+ * (from CUDA graphs or not, and why). */
+static void close_engine(const char *cmd, cb_engine *e) {
+    char note[1024];
+    cb_engine_device_note(e, note, sizeof note);
+    if (note[0]) fprintf(stderr, "capbench %s: %s\n", cmd, note);
+    cb_engine_free(e);
 }
 
 static int run_one(const char *cmd, cb_engine *e, const cb_engine_req *req, cb_engine_result *res) {
@@ -249,7 +260,7 @@ static int run_one(const char *cmd, cb_engine *e, const cb_engine_req *req, cb_e
 
 int cb_cmd_generate(int argc, char **argv) {
     static const char U[] = "--model M -p TEXT [-n N] [--temp T] [--seed S] [--threads N] [--top-k K] "
-                            "[--top-p P] [--ctx N] [--stop S]... [--ignore-eos] [--device cpu|cuda]";
+                            "[--top-p P] [--ctx N] [--stop S]... [--ignore-eos] [--device cpu|cuda[:N]]";
     if (want_help(argc, argv)) return printf("usage: capbench generate %s\n", U), 0;
     common_opts o = {0};
     const char *prompt = NULL;
@@ -283,10 +294,13 @@ int cb_cmd_generate(int argc, char **argv) {
         if (bad) return usage_err(argv[0], U, "bad option value");
     }
     if (!o.model || !prompt) return usage_err(argv[0], U, "--model and -p are required");
-    if (n == 0) return printf("\n"), 0;
     cb_engine *e = NULL;
-    int rc = open_engine(argv[0], &o, &e);
+    int rc = open_engine(argv[0], &o, &e); /* -n 0 too: the model is loaded and checked */
     if (rc) return rc;
+    if (n == 0) {
+        cb_engine_free(e);
+        return printf("\n"), 0;
+    }
     cb_engine_req req = {.kind = CB_ENGINE_GENERATE, .text = prompt, .add_bos = -1, .parse_special = 1,
                          .sampling = sp, .max_tokens = (int)n, .stop = stops, .n_stop = n_stop,
                          .ignore_eos = ignore_eos};
@@ -297,12 +311,12 @@ int cb_cmd_generate(int argc, char **argv) {
         fputc('\n', stdout);
     }
     cb_engine_result_clear(&res);
-    cb_engine_free(e);
+    close_engine(argv[0], e);
     return rc;
 }
 
 int cb_cmd_logits(int argc, char **argv) {
-    static const char U[] = "--model M -p TEXT [--top K] [--threads N] [--ctx N] [--device cpu|cuda]";
+    static const char U[] = "--model M -p TEXT [--top K] [--threads N] [--ctx N] [--device cpu|cuda[:N]]";
     if (want_help(argc, argv)) return printf("usage: capbench logits %s\n", U), 0;
     common_opts o = {0};
     const char *prompt = NULL;
@@ -364,12 +378,12 @@ int cb_cmd_logits(int argc, char **argv) {
         }
     }
     cb_engine_result_clear(&res);
-    cb_engine_free(e);
+    close_engine(argv[0], e);
     return rc;
 }
 
 int cb_cmd_score(int argc, char **argv) {
-    static const char U[] = "--model M --context C --continuation X [--threads N] [--ctx N] [--device cpu|cuda]";
+    static const char U[] = "--model M --context C --continuation X [--threads N] [--ctx N] [--device cpu|cuda[:N]]";
     if (want_help(argc, argv)) return printf("usage: capbench score %s\n", U), 0;
     common_opts o = {0};
     const char *ctx = NULL, *cont = NULL;
@@ -402,7 +416,7 @@ int cb_cmd_score(int argc, char **argv) {
         printf("],\"is_greedy\":%s}\n", res.is_greedy ? "true" : "false");
     }
     cb_engine_result_clear(&res);
-    cb_engine_free(e);
+    close_engine(argv[0], e);
     return rc;
 }
 

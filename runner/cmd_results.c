@@ -169,19 +169,18 @@ static void fallback_responses(const cb_item *it, const cb_sample *m, cb_task_re
     *tree = arr;
 }
 
-/* Samples stored since schema 3 keep each generation's text once, in the
- * `response` column (a JSON array of texts when the item generated several);
- * their responses_json entries say only ok/truncated. Puts the texts back in
- * item order. OUT *tree holds parsed texts (caller deletes). */
-static void fill_texts(const cb_item *it, const cb_sample *m, cb_task_resp *r, cJSON **tree) {
-    int n_missing = 0;
-    for (int k = 0; k < it->n_reqs; k++)
-        n_missing += it->reqs[k].kind == CB_TREQ_GENERATE && r[k].ok && !r[k].text;
+/* Samples stored since schema 3 keep each model generation's text once, in
+ * the `response` column (a JSON array of texts when there are several); their
+ * responses_json entries say "text_ref". Puts the texts back in order. OUT
+ * *tree holds parsed texts (caller deletes). */
+static void fill_texts(const cb_sample *m, cb_task_resp *r, int n, cJSON **tree) {
+    int n_ref = 0;
     *tree = NULL;
-    if (!n_missing || !m->response) return;
-    if (n_missing == 1) {
-        for (int k = 0; k < it->n_reqs; k++)
-            if (it->reqs[k].kind == CB_TREQ_GENERATE && r[k].ok && !r[k].text) r[k].text = m->response;
+    for (int k = 0; k < n; k++) n_ref += r[k].text_ref && !r[k].text;
+    if (!n_ref || !m->response) return;
+    if (n_ref == 1) {
+        for (int k = 0; k < n; k++)
+            if (r[k].text_ref && !r[k].text) r[k].text = m->response;
         return;
     }
     cJSON *arr = cJSON_Parse(m->response);
@@ -190,8 +189,8 @@ static void fill_texts(const cb_item *it, const cb_sample *m, cb_task_resp *r, c
         return;
     }
     const cJSON *next = arr->child;
-    for (int k = 0; k < it->n_reqs && next; k++) {
-        if (it->reqs[k].kind != CB_TREQ_GENERATE || !r[k].ok || r[k].text) continue;
+    for (int k = 0; k < n && next; k++) {
+        if (!r[k].text_ref || r[k].text) continue;
         if (cJSON_IsString(next)) r[k].text = next->valuestring;
         next = next->next;
     }
@@ -222,11 +221,19 @@ static int regrade_one(void *ud, const cb_sample *m, cb_err *err) {
     const cb_task_resp *resps;
     if (m->responses_json) {
         if (cb_responses_from_json(m->responses_json, &list, &e)) goto bad;
+        fill_texts(m, list.r, list.n, &fb_tree);
+        /* multi-round items: replay the family's rounds over the stored
+         * responses (a pure function of them), which rebuilds every later
+         * request (judge requests included) without calling any model */
+        for (int round = 0; list.n > it->n_reqs; round++) {
+            int added = 0;
+            if (cb_item_next_round(it, list.r, it->n_reqs, round, m->judge_id != NULL, &added, &e)) goto bad;
+            if (!added) break;
+        }
         if (list.n != it->n_reqs) {
             cb_err_set(&e, CB_EFORMAT, "responses_json has %d responses, the item needs %d", list.n, it->n_reqs);
             goto bad;
         }
-        fill_texts(it, m, list.r, &fb_tree);
         resps = list.r;
     } else {
         fb = calloc((size_t)(it->n_reqs ? it->n_reqs : 1), sizeof *fb);
@@ -256,6 +263,7 @@ static int regrade_one(void *ud, const cb_sample *m, cb_err *err) {
     up.grader_version = it->family->grader_version;
     up.span_start = gr.span_start;
     up.span_end = gr.span_end;
+    up.grading = gr.grading[0] ? gr.grading : cb_grader_kind_name(it->grader);
     if (!c->dry_run && (rc = cb_store_update_grade(c->st, &up, err))) goto out;
     c->n_regraded++;
     if (!same_score(m->score, up.score) || m->unparsed != up.unparsed) c->n_changed++;

@@ -22,12 +22,14 @@
 
 #include "common/sha256.h"
 #include "common/url.h"
+#include "engine/engine.h"
 #include "results/store.h"
 #include "runner/backend_local.h"
 #include "runner/backend_remote.h"
 #include "runner/config.h"
 #include "runner/modelpath.h"
 #include "runner/scheduler.h"
+#include "tasks/task.h"
 
 #include <cjson/cJSON.h>
 
@@ -59,7 +61,7 @@ static void usage(FILE *f) {
             "  --model PATH|hf://ORG/REPO/FILE   local GGUF model (default: the suite's, else stories260K)\n"
             "  --api URL --api-model NAME [--api-key-env VAR]\n"
             "                                    an OpenAI-compatible server instead of the local engine\n"
-            "  --device cpu|cuda                 local engine device\n"
+            "  --device cpu|cuda[:N]             local engine device\n"
             "  --threads N                       CPU threads (0 = all)\n"
             "  --chat-template auto|none|NAME    chat template for the local model\n"
             "  --db FILE                         results database (default: the suite's db)\n"
@@ -157,8 +159,9 @@ static int apply_shaping(cb_suite *suite, const shaping *f, int64_t *limit, int 
     if (v[F_API_MODEL] && !v[F_API]) return cb_err_set(err, CB_EUSAGE, "--api-model needs --api URL");
     if (v[F_API] && v[F_MODEL])
         return cb_err_set(err, CB_EUSAGE, "--model and --api are exclusive: pick the local engine or a server");
-    if (v[F_DEVICE] && strcmp(v[F_DEVICE], "cpu") != 0 && strcmp(v[F_DEVICE], "cuda") != 0)
-        return cb_err_set(err, CB_EUSAGE, "--device: expected cpu or cuda, got \"%s\"", v[F_DEVICE]);
+    int ordinal;
+    if (v[F_DEVICE] && (cb_engine_parse_device(v[F_DEVICE], &ordinal) != 0 || strlen(v[F_DEVICE]) >= 8))
+        return cb_err_set(err, CB_EUSAGE, "--device: expected cpu, cuda or cuda:N, got \"%s\"", v[F_DEVICE]);
     if (v[F_MODEL]) {
         if (strcmp(m->backend, "local") != 0) cb_model_cfg_defaults(m, "local");
         if (cb_cfg_set_str(&m->path, v[F_MODEL])) goto oom;
@@ -262,6 +265,49 @@ static cJSON *read_suite_json(const char *path) {
     return j;
 }
 
+/* Opens the backend a model config names (the model under test or the
+ * judge). model_path: the resolved local file, NULL for a server. */
+static int open_backend(const cb_model_cfg *m, const char *model_path, cb_backend **be, cb_err *err) {
+    if (strcmp(m->backend, "local") == 0) {
+        cb_local_opts lo = {.model_path = model_path,
+                            .device = m->device,
+                            .threads = m->threads,
+                            .n_ctx = m->n_ctx,
+                            .max_seqs = m->max_seqs,
+                            .chat_template = m->chat_template,
+                            .hash_model = 1,
+                            .log = stderr};
+        return cb_backend_local_open(&lo, be, err);
+    }
+    cb_remote_opts ro;
+    cb_remote_opts_init(&ro);
+    ro.base_url = m->base_url;
+    ro.model = m->model_name;
+    ro.api_key_env = m->api_key_env;
+    ro.mode = strcmp(m->mode, "completions") == 0 ? CB_REMOTE_COMPLETIONS : CB_REMOTE_CHAT;
+    ro.concurrency = m->concurrency;
+    ro.connect_timeout_s = m->connect_timeout_s;
+    ro.request_timeout_s = m->timeout_s;
+    ro.max_response_bytes = (size_t)m->max_response_bytes;
+    ro.max_retries = m->max_retries;
+    ro.logprobs = m->logprobs;
+    ro.stop_flag = &g_stop;
+    return cb_backend_remote_open(&ro, be, err);
+}
+
+/* The judge's identity, which keys the judgement cache and is stored with
+ * every judged sample: the model file's sha256, or the server (credentials
+ * removed) and model name. */
+static void judge_identity(const cb_backend_info *ji, char *out, size_t cap) {
+    if (ji->model_sha256[0]) {
+        snprintf(out, cap, "sha256:%s", ji->model_sha256);
+    } else {
+        char url[512];
+        cb_url_redact(ji->base_url, url, sizeof url);
+        snprintf(out, cap, "%s|%s", url, ji->model_id);
+    }
+}
+
 int cb_cmd_run(int argc, char **argv) {
     const char *suite_path = NULL, *db = NULL;
     shaping now, eff;
@@ -273,7 +319,8 @@ int cb_cmd_run(int argc, char **argv) {
     int rc = 0, exit_code = -1;
     cb_suite *suite = NULL;
     cb_store *st = NULL;
-    cb_backend *be = NULL;
+    cb_backend *be = NULL, *judge = NULL;
+    char judge_id[640] = "";
     char *config_json = NULL, *overrides = NULL;
     cJSON *stored = NULL, *suite_src = NULL;
     cb_run_info old;
@@ -401,34 +448,44 @@ int cb_cmd_run(int argc, char **argv) {
             goto out;
         }
     }
-    if (strcmp(m->backend, "local") == 0) {
-        cb_local_opts lo = {.model_path = model_path,
-                            .device = m->device,
-                            .threads = m->threads,
-                            .n_ctx = m->n_ctx,
-                            .max_seqs = m->max_seqs,
-                            .chat_template = m->chat_template,
-                            .hash_model = 1,
-                            .log = stderr};
-        if ((rc = cb_backend_local_open(&lo, &be, &err))) goto out;
-    } else {
-        cb_remote_opts ro;
-        cb_remote_opts_init(&ro);
-        ro.base_url = m->base_url;
-        ro.model = m->model_name;
-        ro.api_key_env = m->api_key_env;
-        ro.mode = strcmp(m->mode, "completions") == 0 ? CB_REMOTE_COMPLETIONS : CB_REMOTE_CHAT;
-        ro.concurrency = m->concurrency;
-        ro.connect_timeout_s = m->connect_timeout_s;
-        ro.request_timeout_s = m->timeout_s;
-        ro.max_response_bytes = (size_t)m->max_response_bytes;
-        ro.max_retries = m->max_retries;
-        ro.logprobs = m->logprobs;
-        ro.stop_flag = &g_stop;
-        if ((rc = cb_backend_remote_open(&ro, &be, &err))) goto out;
-    }
+    if ((rc = open_backend(m, m->backend[0] == 'l' ? model_path : NULL, &be, &err))) goto out;
     cb_backend_info info;
     be->describe(be, &info);
+
+    /* ---- the judge (judge-graded families) ---- */
+    for (int i = 0; i < suite->n_tasks && !suite->has_judge; i++) {
+        cb_task_spec *sp = NULL;
+        if ((rc = cb_suite_task_spec(suite, i, 0, &sp, &err))) goto out;
+        int needs = cb_task_spec_needs_judge(sp);
+        cb_task_spec_free(sp);
+        if (needs) {
+            rc = cb_err_set(&err, CB_EUSAGE,
+                            "%s: $.tasks[%d] (family %s) can only be graded by a judge, and the suite has no "
+                            "\"judge\" section (add one: a local model or an OpenAI-compatible server)",
+                            suite->file, i, suite->tasks[i].family);
+            goto out;
+        }
+    }
+    if (suite->has_judge) {
+        cb_model_cfg *jm = &suite->judge;
+        char judge_path[4096] = "";
+        if (strcmp(jm->backend, "local") == 0) {
+            if ((rc = cb_modelpath_resolve(jm->path, judge_path, sizeof judge_path, 1, &err))) goto out;
+            if (cb_cfg_set_str(&jm->path, judge_path)) goto oom;
+        }
+        /* the model under test as its own judge shares one engine */
+        int same = strcmp(jm->backend, "local") == 0 && strcmp(m->backend, "local") == 0 &&
+                   strcmp(judge_path, model_path) == 0 && strcmp(jm->device, m->device) == 0 &&
+                   jm->n_ctx == m->n_ctx &&
+                   strcmp(jm->chat_template ? jm->chat_template : "", m->chat_template ? m->chat_template : "") == 0;
+        if (same)
+            judge = be;
+        else if ((rc = open_backend(jm, jm->backend[0] == 'l' ? judge_path : NULL, &judge, &err)))
+            goto out;
+        cb_backend_info ji;
+        judge->describe(judge, &ji);
+        judge_identity(&ji, judge_id, sizeof judge_id);
+    }
 
     /* ---- run record ---- */
     if (!st && (rc = cb_store_open(db_path, CB_STORE_OPEN_CREATE, &st, &err))) goto out;
@@ -502,7 +559,9 @@ int cb_cmd_run(int argc, char **argv) {
                         .loglik = loglik,
                         .progress = quiet ? 0 : (isatty(2) ? 1 : 2),
                         .log = stderr,
-                        .stop = &g_stop};
+                        .stop = &g_stop,
+                        .judge = judge,
+                        .judge_id = judge_id};
     cb_sched_stats stats;
     rc = cb_scheduler_run(&so, be, st, run_id, &stats, &err);
     cb_err serr;
@@ -514,11 +573,15 @@ int cb_cmd_run(int argc, char **argv) {
                            : rc == CB_EINTR ? CB_RUN_INTERRUPTED
                                             : CB_RUN_FAILED;
     if (cb_store_compute_capability_scores(st, run_id, &serr) == 0) cb_store_run_set_status(st, run_id, status, &serr);
-    if (!quiet || rc || n_failed)
+    if (!quiet || rc || n_failed) {
         fprintf(stderr,
                 "run %lld %s: %lld samples graded now (%lld failed), %lld stored before, %lld requests, %.1f s\n",
                 (long long)run_id, cb_run_status_name(status), (long long)stats.n_done, (long long)stats.n_failed,
                 (long long)stats.n_skipped, (long long)stats.n_requests, stats.wall_s);
+        if (judge)
+            fprintf(stderr, "judge %s: %lld calls, %lld answered from the judgement cache\n", judge_id,
+                    (long long)stats.n_judge_calls, (long long)stats.n_judge_cached);
+    }
     char again[640];
     snprintf(again, sizeof again, "capbench run --resume %lld%s%s", (long long)run_id, db ? " --db " : "",
              db ? db : "");
@@ -545,6 +608,7 @@ out:
         fprintf(stderr, "capbench run: %s\n", red);
         if (run_made) fprintf(stderr, "capbench run: samples graded so far are stored in run %lld\n", (long long)run_id);
     }
+    if (judge && judge != be) judge->close(judge);
     if (be) be->close(be);
     cb_store_close(st);
     free(config_json);

@@ -121,25 +121,7 @@ typedef struct {
     cb_item *it;
     const entry *e;
     char key[256];
-    int req0, n_req;      /* its slice of the batch's request array; -1 = optional skipped */
 } bitem;
-
-typedef struct {
-    cb_request *reqs;
-    int *req_of;          /* per item request slot: index into reqs, or -1 when skipped */
-    int cap_reqs, cap_slots;
-} batch_mem;
-
-static int grow(void **p, int *cap, int need, size_t elem) {
-    if (need <= *cap) return 0;
-    int nc = *cap ? *cap : 64;
-    while (nc < need) nc *= 2;
-    void *np = realloc(*p, (size_t)nc * elem);
-    if (!np) return CB_ENOMEM;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
 
 typedef struct {
     cb_backend *b;
@@ -231,7 +213,6 @@ typedef struct {
     int64_t run_id;
     int send_loglik;
     cb_grader_ctx *g;
-    batch_mem m;
     cb_sched_stats *stats;
     ll_cache ll;
 } sched;
@@ -260,51 +241,158 @@ static char *item_content_hash(const cb_item *it) {
     return hex;
 }
 
-static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
-    int rc = 0;
-    if (n_items <= 0) return 0;
-    int n_slots = 0, n_reqs = 0;
-    for (int i = 0; i < n_items; i++) n_slots += items[i].it->n_reqs;
-    if (grow((void **)&S->m.reqs, &S->m.cap_reqs, n_slots, sizeof *S->m.reqs) ||
-        grow((void **)&S->m.req_of, &S->m.cap_slots, n_slots, sizeof *S->m.req_of))
-        return cb_err_set(err, CB_ENOMEM, "out of memory");
-    /* responses and task responses are sized with the slots too */
-    cb_response *resps = calloc((size_t)(n_slots ? n_slots : 1), sizeof *resps);
-    cb_task_resp *tresp = calloc((size_t)(n_slots ? n_slots : 1), sizeof *tresp);
-    cb_sample *samples = calloc((size_t)n_items, sizeof *samples);
-    /* per item: item json, flags, metrics, responses array (sc), responses for regrade */
-    char **owned = calloc((size_t)n_items * 6, sizeof *owned);
-    int max_req = 1;
-    for (int i = 0; i < n_items; i++)
-        if (items[i].it->n_reqs > max_req) max_req = items[i].it->n_reqs;
-    cb_task_resp *tnotext = calloc((size_t)max_req, sizeof *tnotext);
-    if (!resps || !tresp || !samples || !owned || !tnotext) {
+/* ---- one batch: rounds of requests, then grades ---------------------------------- */
+
+/* The responses an item has so far (resp[k] answers it->reqs[k]); texts live
+ * in the item's arena, so backend responses can be freed after each round. */
+typedef struct {
+    cb_task_resp *r;
+    int n, cap;
+    const char *error;      /* first failed required request (in the item's arena) */
+    const char *prompt;     /* rendered prompt of the first generation */
+    int prompt_tokens, completion_tokens, attempts, judge_calls;
+    int64_t judge_tokens;
+    double latency;
+} item_resps;
+
+/* One backend request of a round: which item and which of its requests. */
+typedef struct {
+    int item, k;
+} slot_ref;
+
+/* Records the backend's answer to request k of item i. */
+static int take_response(item_resps *ir, cb_item *it, int k, const cb_response *rp, cb_err *err) {
+    const cb_treq *t = &it->reqs[k];
+    cb_task_resp *tr = &ir->r[k];
+    memset(tr, 0, sizeof *tr);
+    if (t->target == CB_TARGET_MODEL) {
+        if (rp->attempts > ir->attempts) ir->attempts = rp->attempts;
+        if (rp->latency_s > ir->latency) ir->latency = rp->latency_s;
+    } else {
+        ir->judge_tokens += (rp->prompt_tokens > 0 ? rp->prompt_tokens : 0) +
+                            (rp->completion_tokens > 0 ? rp->completion_tokens : 0);
+    }
+    if (rp->error) {
+        if (!t->optional && !ir->error && !(ir->error = cb_item_strdup(it, rp->error, -1)))
+            return cb_err_set(err, CB_ENOMEM, "out of memory");
+        return 0;
+    }
+    tr->ok = 1;
+    if (t->kind == CB_TREQ_GENERATE) {
+        if (!(tr->text = cb_item_strdup(it, rp->text ? rp->text : "", -1)))
+            return cb_err_set(err, CB_ENOMEM, "out of memory");
+        tr->truncated = rp->finish_reason && strcmp(rp->finish_reason, "length") == 0;
+        if (t->target == CB_TARGET_MODEL) {
+            if (!ir->prompt && rp->rendered_prompt) {
+                if (!(ir->prompt = cb_item_strdup(it, rp->rendered_prompt, -1)))
+                    return cb_err_set(err, CB_ENOMEM, "out of memory");
+                ir->prompt_tokens = rp->prompt_tokens;
+            }
+            ir->completion_tokens += rp->completion_tokens;
+        }
+    } else {
+        tr->logprob_sum = rp->logprob_sum;
+        tr->n_tokens = rp->n_scored;
+        /* per-token data (knowledge bits, BPC) lives in the item's arena like the texts */
+        if (rp->n_scored > 0 && rp->token_logprobs) {
+            double *v = cb_item_alloc(it, (size_t)rp->n_scored * sizeof *v);
+            if (!v) return cb_err_set(err, CB_ENOMEM, "out of memory");
+            memcpy(v, rp->token_logprobs, (size_t)rp->n_scored * sizeof *v);
+            tr->token_logprobs = v;
+        }
+        if (rp->n_scored > 0 && rp->token_spans) {
+            int64_t *v = cb_item_alloc(it, (size_t)rp->n_scored * 2 * sizeof *v);
+            if (!v) return cb_err_set(err, CB_ENOMEM, "out of memory");
+            memcpy(v, rp->token_spans, (size_t)rp->n_scored * 2 * sizeof *v);
+            tr->token_spans = v;
+        }
+    }
+    return 0;
+}
+
+/* Hex sha256 that keys a judge request in the judgement cache: the judge's
+ * identity, the turns and the decoding (seed included: J sampled runs of one
+ * prompt are different judgements). */
+static void judge_key(const char *judge_id, const cb_treq *t, char hex[65]) {
+    cb_sha256 *h = NULL;
+    if (cb_sha256_init(&h, NULL)) {
+        hex[0] = 0;
+        return;
+    }
+    char buf[160];
+    cb_sha256_update(h, judge_id, strlen(judge_id) + 1);
+    for (int i = 0; i < t->n_turns; i++) {
+        snprintf(buf, sizeof buf, "%d:", (int)t->turns[i].role);
+        cb_sha256_update(h, buf, strlen(buf));
+        cb_sha256_update(h, t->turns[i].text, strlen(t->turns[i].text) + 1);
+    }
+    snprintf(buf, sizeof buf, "t=%.9g k=%d n=%d s=%llu", (double)t->temperature, t->top_k, t->max_tokens,
+             (unsigned long long)t->seed);
+    cb_sha256_update(h, buf, strlen(buf));
+    uint8_t raw[32];
+    cb_sha256_final(h, raw, hex);
+    cb_sha256_free(h);
+}
+
+/* Sends one round: every item's requests from first[i] on. Model requests go
+ * to the model backend (identical log-likelihoods once per run), judge
+ * requests to the judge backend unless the judgement cache has them. */
+static int send_round(sched *S, bitem *items, item_resps *ir, const int *first, int n_items, cb_err *err) {
+    int rc = 0, n_model = 0, n_judge = 0, total = 0;
+    for (int i = 0; i < n_items; i++) total += items[i].it->n_reqs - first[i];
+    if (total == 0) return 0;
+    cb_request *mreq = calloc((size_t)total, sizeof *mreq), *jreq = calloc((size_t)total, sizeof *jreq);
+    slot_ref *mref = calloc((size_t)total, sizeof *mref), *jref = calloc((size_t)total, sizeof *jref);
+    cb_response *mresp = calloc((size_t)total, sizeof *mresp), *jresp = calloc((size_t)total, sizeof *jresp);
+    char(*jkey)[65] = calloc((size_t)total, sizeof *jkey);
+    if (!mreq || !jreq || !mref || !jref || !mresp || !jresp || !jkey) {
         rc = cb_err_set(err, CB_ENOMEM, "out of memory");
         goto out;
     }
-
-    /* 1. requests */
-    int slot = 0;
-    for (int i = 0; i < n_items; i++) {
-        const cb_item *it = items[i].it;
-        items[i].req0 = slot;
-        items[i].n_req = it->n_reqs;
-        for (int k = 0; k < it->n_reqs; k++, slot++) {
+    for (int i = 0; i < n_items && !rc; i++) {
+        cb_item *it = items[i].it;
+        for (int k = first[i]; k < it->n_reqs; k++) {
             const cb_treq *t = &it->reqs[k];
-            if (t->kind == CB_TREQ_LOGLIK && t->optional && !S->send_loglik) {
-                S->m.req_of[slot] = -1;
-                continue;
+            memset(&ir[i].r[k], 0, sizeof ir[i].r[k]);
+            if (t->kind == CB_TREQ_LOGLIK && t->optional && !S->send_loglik) continue; /* skipped: ok = 0 */
+            int judge = t->target == CB_TARGET_JUDGE;
+            if (judge && !S->o->judge) {
+                rc = cb_err_set(err, CB_EUSAGE, "%s asks for a judge but the suite has no \"judge\" section", it->id);
+                break;
             }
-            cb_request *r = &S->m.reqs[n_reqs];
+            if (judge) {
+                judge_key(S->o->judge_id, t, jkey[n_judge]);
+                char *cached = NULL;
+                if ((rc = cb_store_judgement_get(S->st, S->o->judge_id, jkey[n_judge], &cached, err))) break;
+                if (cached) {
+                    cb_task_resp *tr = &ir[i].r[k];
+                    tr->ok = 1;
+                    tr->cached = 1;
+                    tr->text = cb_item_strdup(it, cached, -1);
+                    free(cached);
+                    S->stats->n_judge_cached++;
+                    if (!tr->text) rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+                    continue;
+                }
+            }
+            cb_request *r = judge ? &jreq[n_judge] : &mreq[n_model];
             memset(r, 0, sizeof *r);
-            r->id = (uint64_t)slot;
+            r->id = (uint64_t)(judge ? n_judge : n_model);
             /* cb_turn and cb_message have the same layout and role values */
             r->messages = (const cb_message *)(const void *)t->turns;
             r->n_messages = t->n_turns;
             r->prompt = t->prompt; /* raw completion prompt or rolling text (knowledge-capacity) */
             if (t->kind == CB_TREQ_GENERATE) {
                 r->kind = CB_REQ_GENERATE;
-                apply_generation(S->o->suite, t, r);
+                if (judge) { /* judge decoding is the family's, never the suite's "generation" */
+                    r->max_tokens = t->max_tokens;
+                    r->temperature = t->temperature;
+                    r->top_k = t->top_k;
+                    r->top_p = 1.0f;
+                    r->seed = t->seed;
+                } else {
+                    apply_generation(S->o->suite, t, r);
+                }
                 r->stop = t->stop;
                 r->n_stop = t->n_stop;
             } else if (t->kind == CB_TREQ_ROLLING) {
@@ -318,27 +406,31 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
                 r->continuation = t->continuation;
                 r->want_tokens = t->want_tokens;
             }
-            S->m.req_of[slot] = n_reqs++;
+            if (judge) {
+                jref[n_judge++] = (slot_ref){i, k};
+                ir[i].judge_calls++;
+            } else {
+                mref[n_model++] = (slot_ref){i, k};
+            }
         }
     }
+    if (rc) goto out;
 
-    /* 2. the model: log-likelihoods already known (earlier batches, or an
-     * identical request earlier in this batch) are not sent again */
+    /* model requests: log-likelihoods already known (earlier batches, or an
+     * identical request earlier in this round) are not sent again */
     int n_send = 0;
-    int *send_of = calloc((size_t)(n_reqs ? n_reqs : 1), sizeof *send_of); /* -1: cached; -2-j: same as reqs[j] */
-    uint64_t(*hh)[2] = calloc((size_t)(n_reqs ? n_reqs : 1), sizeof *hh);
-    cb_request *send = calloc((size_t)(n_reqs ? n_reqs : 1), sizeof *send);
-    cb_response *sresp = calloc((size_t)(n_reqs ? n_reqs : 1), sizeof *sresp);
-    if (!send_of || !hh || !send || !sresp) {
+    int *send_of = calloc((size_t)(n_model ? n_model : 1), sizeof *send_of); /* -1 cached; -2-j same as j */
+    uint64_t(*hh)[2] = calloc((size_t)(n_model ? n_model : 1), sizeof *hh);
+    cb_request *send = calloc((size_t)(n_model ? n_model : 1), sizeof *send);
+    if (!send_of || !hh || !send) {
         free(send_of);
         free(hh);
         free(send);
-        free(sresp);
         rc = cb_err_set(err, CB_ENOMEM, "out of memory");
         goto out;
     }
-    for (int q = 0; q < n_reqs; q++) {
-        const cb_request *r = &S->m.reqs[q];
+    for (int q = 0; q < n_model; q++) {
+        const cb_request *r = &mreq[q];
         send_of[q] = n_send;
         if (r->kind == CB_REQ_LOGLIKELIHOOD && !r->want_tokens) {
             ll_hash(r, &hh[q][0], &hh[q][1]);
@@ -348,7 +440,7 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
             }
             int dup = -1;
             for (int p = q - 1; p >= 0 && dup < 0; p--)
-                if (S->m.reqs[p].kind == CB_REQ_LOGLIKELIHOOD && send_of[p] >= 0 && hh[p][0] == hh[q][0] &&
+                if (mreq[p].kind == CB_REQ_LOGLIKELIHOOD && send_of[p] >= 0 && hh[p][0] == hh[q][0] &&
                     hh[p][1] == hh[q][1])
                     dup = p;
             if (dup >= 0) {
@@ -356,103 +448,170 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
                 continue;
             }
         }
-        send[n_send++] = *r;
+        send[n_send] = *r;
+        send[n_send].id = (uint64_t)n_send;
+        n_send++;
     }
     if (n_send > 0) {
-        rc = S->b->submit(S->b, send, sresp, n_send, err);
+        rc = S->b->submit(S->b, send, mresp, n_send, err);
         S->stats->n_requests += n_send;
     }
-    for (int q = 0; !rc && q < n_reqs; q++) {
-        cb_response *dst = &resps[q];
-        const cb_request *r = &S->m.reqs[q];
-        int src = send_of[q] >= 0 ? send_of[q] : send_of[q] <= -2 ? send_of[-2 - send_of[q]] : -1;
+    for (int q = 0; !rc && q < n_model; q++) {
+        const slot_ref *ref = &mref[q];
+        cb_item *it = items[ref->item].it;
+        cb_response tmp;
+        memset(&tmp, 0, sizeof tmp);
+        const cb_response *rp = &tmp;
         if (send_of[q] >= 0) {
-            *dst = sresp[src]; /* ownership moves */
-            memset(&sresp[src], 0, sizeof sresp[src]);
-            dst->id = r->id;
-            if (r->kind == CB_REQ_LOGLIKELIHOOD && !r->want_tokens && !dst->error &&
-                ll_put(&S->ll, hh[q][0], hh[q][1], dst))
+            rp = &mresp[send_of[q]];
+            if (mreq[q].kind == CB_REQ_LOGLIKELIHOOD && !mreq[q].want_tokens && !rp->error &&
+                ll_put(&S->ll, hh[q][0], hh[q][1], rp))
                 rc = cb_err_set(err, CB_ENOMEM, "out of memory");
         } else {
-            memset(dst, 0, sizeof *dst);
-            dst->id = r->id;
             const ll_entry *e = ll_find(&S->ll, hh[q][0], hh[q][1]);
-            if (e) {
-                dst->logprob_sum = e->logprob_sum;
-                dst->n_scored = e->n_scored;
-                dst->is_greedy = e->is_greedy;
-                dst->attempts = 0; /* answered from the run's cache: no call */
-            } else if (!(dst->error = strdup("the shared log-likelihood request failed"))) {
-                rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+            if (e) { /* answered from the run's cache: no call */
+                tmp.logprob_sum = e->logprob_sum;
+                tmp.n_scored = e->n_scored;
+                tmp.is_greedy = e->is_greedy;
+            } else {
+                tmp.error = (char *)"the shared log-likelihood request failed";
             }
         }
+        if (!rc) rc = take_response(&ir[ref->item], it, ref->k, rp, err);
     }
-    for (int q = 0; q < n_send; q++) cb_response_clear(&sresp[q]);
     free(send_of);
     free(hh);
     free(send);
-    free(sresp);
     if (rc) goto out;
 
-    /* 3. grades and samples */
+    /* judge requests, and their answers into the cache at once (durable: a
+     * resumed run or a regrade never pays for them twice) */
+    if (n_judge > 0) {
+        rc = S->o->judge->submit(S->o->judge, jreq, jresp, n_judge, err);
+        S->stats->n_judge_calls += n_judge;
+        if (rc) goto out;
+        if ((rc = cb_store_begin(S->st, err))) goto out;
+        for (int q = 0; !rc && q < n_judge; q++) {
+            if (!jresp[q].error && jresp[q].text)
+                rc = cb_store_judgement_put(S->st, S->o->judge_id, jkey[q], jresp[q].text, err);
+            if (!rc) rc = take_response(&ir[jref[q].item], items[jref[q].item].it, jref[q].k, &jresp[q], err);
+        }
+        if (rc)
+            cb_store_rollback(S->st);
+        else
+            rc = cb_store_commit(S->st, err);
+    }
+out:
+    if (mresp)
+        for (int q = 0; q < total; q++) cb_response_clear(&mresp[q]);
+    if (jresp)
+        for (int q = 0; q < total; q++) cb_response_clear(&jresp[q]);
+    free(mreq);
+    free(jreq);
+    free(mref);
+    free(jref);
+    free(mresp);
+    free(jresp);
+    free(jkey);
+    return rc;
+}
+
+/* Grows ir's response array to the item's request count. */
+static int ir_fit(item_resps *ir, int n) {
+    if (n <= ir->cap) return 0;
+    int nc = ir->cap ? ir->cap : 8;
+    while (nc < n) nc *= 2;
+    cb_task_resp *nr = realloc(ir->r, (size_t)nc * sizeof *nr);
+    if (!nr) return CB_ENOMEM;
+    memset(nr + ir->cap, 0, (size_t)(nc - ir->cap) * sizeof *nr);
+    ir->r = nr;
+    ir->cap = nc;
+    return 0;
+}
+
+#define MAX_ROUNDS 32
+
+static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
+    int rc = 0;
+    if (n_items <= 0) return 0;
+    item_resps *ir = calloc((size_t)n_items, sizeof *ir);
+    int *first = calloc((size_t)n_items, sizeof *first);
+    cb_sample *samples = calloc((size_t)n_items, sizeof *samples);
+    /* per item: item json, flags, metrics, responses array, responses for regrade, content hash */
+    char **owned = calloc((size_t)n_items * 6, sizeof *owned);
+    cb_task_resp *tnotext = NULL;
+    if (!ir || !first || !samples || !owned) {
+        rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+        goto out;
+    }
+
+    /* 1. rounds: the items' requests, then whatever each family asks next */
+    for (int round = 0;; round++) {
+        int pending = 0;
+        for (int i = 0; i < n_items; i++) {
+            if (ir_fit(&ir[i], items[i].it->n_reqs)) {
+                rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+                goto out;
+            }
+            pending += items[i].it->n_reqs > first[i];
+        }
+        if (!pending) break;
+        if (round >= MAX_ROUNDS) {
+            rc = cb_err_set(err, CB_ERUNTIME, "an item still asked for requests after %d rounds", MAX_ROUNDS);
+            goto out;
+        }
+        if ((rc = send_round(S, items, ir, first, n_items, err))) goto out;
+        for (int i = 0; i < n_items; i++) {
+            cb_item *it = items[i].it;
+            first[i] = it->n_reqs;
+            ir[i].n = it->n_reqs;
+            int added = 0;
+            if ((rc = cb_item_next_round(it, ir[i].r, ir[i].n, round, S->o->judge != NULL, &added, err))) goto out;
+        }
+    }
+
+    /* 2. grades and samples */
+    int max_req = 1;
+    for (int i = 0; i < n_items; i++)
+        if (items[i].it->n_reqs > max_req) max_req = items[i].it->n_reqs;
+    if (!(tnotext = calloc((size_t)max_req, sizeof *tnotext))) {
+        rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+        goto out;
+    }
     for (int i = 0; i < n_items; i++) {
         const cb_item *it = items[i].it;
-        const char *error = NULL, *first_text = NULL, *prompt = NULL;
-        int prompt_tokens = 0, completion_tokens = 0, attempts = 0, n_gen = 0;
-        double latency = 0;
-        for (int k = 0; k < items[i].n_req; k++) {
-            int s = items[i].req0 + k, r = S->m.req_of[s];
-            cb_task_resp *tr = &tresp[s];
-            memset(tr, 0, sizeof *tr);
-            if (r < 0) continue;
-            const cb_response *rp = &resps[r];
-            const cb_treq *t = &it->reqs[k];
-            if (rp->attempts > attempts) attempts = rp->attempts;
-            if (rp->latency_s > latency) latency = rp->latency_s;
-            if (rp->error) {
-                if (!t->optional && !error) error = rp->error;
-                continue;
-            }
-            tr->ok = 1;
-            if (t->kind == CB_TREQ_GENERATE) {
-                tr->text = rp->text ? rp->text : "";
-                tr->truncated = rp->finish_reason && strcmp(rp->finish_reason, "length") == 0;
-                if (!first_text) {
-                    first_text = tr->text;
-                    prompt = rp->rendered_prompt;
-                    prompt_tokens = rp->prompt_tokens;
-                }
-                completion_tokens += rp->completion_tokens;
+        const item_resps *R = &ir[i];
+        const char *error = R->error, *first_text = NULL;
+        int n_gen = 0;
+        for (int k = 0; k < it->n_reqs; k++)
+            if (it->reqs[k].target == CB_TARGET_MODEL && it->reqs[k].kind == CB_TREQ_GENERATE && R->r[k].ok) {
+                if (!first_text) first_text = R->r[k].text;
                 n_gen++;
-            } else {
-                tr->logprob_sum = rp->logprob_sum;
-                tr->n_tokens = rp->n_scored;
-                tr->token_logprobs = rp->token_logprobs;
-                tr->token_spans = rp->token_spans;
             }
-        }
         cb_grade gr;
         cb_grade_init(&gr);
-        if ((rc = cb_item_grade(S->g, it, tresp + items[i].req0, items[i].n_req, &gr, err))) goto out;
+        if ((rc = cb_item_grade(S->g, it, R->r, it->n_reqs, &gr, err))) goto out;
 
         char **own = owned + (size_t)i * 6;
         own[0] = cb_item_to_jsonl(it);
         own[1] = cb_grade_flags_json(&gr);
         own[2] = cb_grade_metrics_json(&gr);
-        /* each generation's text is stored once, in `response`; responses_json
-         * keeps the rest of what the grader saw (regrade puts the texts back) */
-        for (int k = 0; k < items[i].n_req; k++) {
-            tnotext[k] = tresp[items[i].req0 + k];
-            if (it->reqs[k].kind == CB_TREQ_GENERATE) tnotext[k].text = NULL;
-        }
-        own[4] = cb_responses_to_json(tnotext, items[i].n_req);
-        if (n_gen > 1) { /* several samples (self-consistency): store them as a JSON array */
-            cJSON *arr = cJSON_CreateArray();
-            for (int k = 0; arr && k < items[i].n_req; k++) {
-                const cb_task_resp *tr = &tresp[items[i].req0 + k];
-                if (tr->ok && it->reqs[k].kind == CB_TREQ_GENERATE)
-                    cJSON_AddItemToArray(arr, cJSON_CreateString(tr->text));
+        /* each model generation's text is stored once, in `response`;
+         * responses_json keeps the rest of what the grader saw (judgements with
+         * their texts); regrade puts the texts back */
+        for (int k = 0; k < it->n_reqs; k++) {
+            tnotext[k] = R->r[k];
+            if (it->reqs[k].target == CB_TARGET_MODEL && it->reqs[k].kind == CB_TREQ_GENERATE && R->r[k].ok) {
+                tnotext[k].text = NULL;
+                tnotext[k].text_ref = 1;
             }
+        }
+        own[4] = cb_responses_to_json(tnotext, it->n_reqs);
+        if (n_gen > 1) { /* several generations (self-consistency, rounds): a JSON array */
+            cJSON *arr = cJSON_CreateArray();
+            for (int k = 0; arr && k < it->n_reqs; k++)
+                if (R->r[k].ok && it->reqs[k].target == CB_TARGET_MODEL && it->reqs[k].kind == CB_TREQ_GENERATE)
+                    cJSON_AddItemToArray(arr, cJSON_CreateString(R->r[k].text));
             own[3] = arr ? cJSON_PrintUnformatted(arr) : NULL;
             cJSON_Delete(arr);
             if (!own[3]) {
@@ -465,6 +624,8 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
             rc = cb_err_set(err, CB_ENOMEM, "out of memory");
             goto out;
         }
+        int n_judge_reqs = 0;
+        for (int k = 0; k < it->n_reqs; k++) n_judge_reqs += it->reqs[k].target == CB_TARGET_JUDGE;
         cb_sample *sm = &samples[i];
         sm->run_id = S->run_id;
         sm->item_id = items[i].key;
@@ -475,8 +636,8 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
         sm->cap[0] = it->n_capabilities > 0 ? it->capabilities[0] : NULL;
         sm->cap[1] = it->n_capabilities > 1 ? it->capabilities[1] : NULL;
         sm->item_json = own[0];
-        sm->prompt = prompt;
-        sm->prompt_tokens = prompt_tokens;
+        sm->prompt = R->prompt;
+        sm->prompt_tokens = R->prompt_tokens;
         sm->response = own[3] ? own[3] : first_text;
         sm->extracted = gr.unparsed ? NULL : gr.extracted;
         sm->score = error ? NAN : gr.score;
@@ -484,9 +645,9 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
         sm->flags_json = own[1];
         sm->metrics_json = own[2];
         sm->grader_version = it->family->grader_version;
-        sm->completion_tokens = completion_tokens;
-        sm->latency_s = latency;
-        sm->attempts = attempts;
+        sm->completion_tokens = R->completion_tokens;
+        sm->latency_s = R->latency;
+        sm->attempts = R->attempts;
         sm->error = error;
         sm->responses_json = own[4];
         sm->family = it->family->name;
@@ -495,31 +656,42 @@ static int run_batch(sched *S, bitem *items, int n_items, cb_err *err) {
         sm->gold = it->gold;
         sm->span_start = error ? -1 : gr.span_start;
         sm->span_end = error ? -1 : gr.span_end;
-        /* extracted lives in gr, which goes out of scope: copy it */
+        sm->grading = gr.grading[0] ? gr.grading : cb_grader_kind_name(it->grader);
+        sm->judge_id = n_judge_reqs ? S->o->judge_id : NULL;
+        sm->judge_calls = R->judge_calls;
+        sm->judge_tokens = R->judge_tokens;
+        /* extracted and grading live in gr, which goes out of scope: copy them */
         if (sm->extracted && !(sm->extracted = strdup(gr.extracted))) {
+            rc = cb_err_set(err, CB_ENOMEM, "out of memory");
+            goto out;
+        }
+        if (!(sm->grading = strdup(sm->grading))) {
             rc = cb_err_set(err, CB_ENOMEM, "out of memory");
             goto out;
         }
         if (error) S->stats->n_failed++;
     }
 
-    /* 4. one transaction for the batch */
+    /* 3. one transaction for the batch */
     size_t n_ins = 0;
     if ((rc = cb_store_add_samples(S->st, samples, (size_t)n_items, &n_ins, err))) goto out;
     S->stats->n_done += n_items;
 
 out:
     if (samples)
-        for (int i = 0; i < n_items; i++) free((char *)samples[i].extracted);
+        for (int i = 0; i < n_items; i++) {
+            free((char *)samples[i].extracted);
+            free((char *)samples[i].grading);
+        }
     if (owned)
         for (int i = 0; i < n_items * 6; i++) free(owned[i]);
+    if (ir)
+        for (int i = 0; i < n_items; i++) free(ir[i].r);
     free(owned);
     free(tnotext);
     free(samples);
-    if (resps)
-        for (int i = 0; i < n_reqs; i++) cb_response_clear(&resps[i]);
-    free(resps);
-    free(tresp);
+    free(first);
+    free(ir);
     return rc;
 }
 
@@ -628,8 +800,6 @@ out:
         for (int i = 0; i < suite->n_tasks; i++) cb_task_spec_free((cb_task_spec *)entries[i].spec);
     free(entries);
     free(items);
-    free(S.m.reqs);
-    free(S.m.req_of);
     free(S.ll.e);
     cb_keyset_free(done);
     cb_grader_ctx_free(S.g);

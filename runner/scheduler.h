@@ -14,6 +14,13 @@
  *
  * A request that fails (timeout, server error after retries, context overflow)
  * is stored as a failed sample (error set, no score) and retried on resume.
+ *
+ * Rounds and judges: an item's requests are sent in rounds. After each round
+ * the family may ask for more (tasks/task.h next_round): a second student
+ * turn quoting the first reply, judge requests built from the responses, a
+ * re-ask. Judge requests go to the judge backend; each judgement is stored at
+ * once in the database's judgement cache under (judge identity, sha256 of the
+ * judge prompt and decoding), and a cached judgement is never requested again.
  */
 #ifndef CB_SCHEDULER_H
 #define CB_SCHEDULER_H
@@ -37,6 +44,8 @@ typedef struct cb_sched_opts {
     int progress;               /* 0 none, 1 bar on a terminal, 2 a line every few seconds */
     FILE *log;                  /* progress and warnings (stderr) */
     volatile sig_atomic_t *stop;/* set asynchronously to stop after the current batch (may be NULL) */
+    cb_backend *judge;          /* the suite's judge backend, or NULL (families fall back to rules or refuse) */
+    const char *judge_id;       /* the judge's identity ("sha256:..." or "URL|model"); keys the judgement cache */
 } cb_sched_opts;
 
 typedef struct cb_sched_stats {
@@ -45,6 +54,8 @@ typedef struct cb_sched_stats {
     int64_t n_done;             /* graded and committed by this call */
     int64_t n_failed;           /* of which failed requests */
     int64_t n_requests;         /* backend requests sent */
+    int64_t n_judge_calls;      /* judge requests sent */
+    int64_t n_judge_cached;     /* judge requests answered from the judgement cache */
     double wall_s;
 } cb_sched_stats;
 

@@ -152,6 +152,30 @@ void cb_item_set_reqs(cb_item *it, cb_treq *reqs, int n) {
     it->n_reqs = n;
 }
 
+int cb_item_append_reqs(cb_item *it, const cb_treq *reqs, int n) {
+    if (n <= 0) return 0;
+    /* a new array in the arena each time: rounds are few and small */
+    cb_treq *all = cb_item_alloc(it, (size_t)(it->n_reqs + n) * sizeof *all);
+    if (!all) return CB_ENOMEM;
+    if (it->n_reqs) memcpy(all, it->reqs, (size_t)it->n_reqs * sizeof *all);
+    memcpy(all + it->n_reqs, reqs, (size_t)n * sizeof *all);
+    it->reqs = all;
+    it->n_reqs += n;
+    return 0;
+}
+
+int cb_item_next_round(cb_item *it, const cb_task_resp *resps, int n_resps, int round, int have_judge, int *added,
+                       cb_err *err) {
+    *added = 0;
+    if (!it->family->next_round) return 0;
+    if (n_resps != it->n_reqs)
+        return cb_err_set(err, CB_EUSAGE, "%s: %d responses for %d requests", it->id, n_resps, it->n_reqs);
+    int before = it->n_reqs;
+    int rc = it->family->next_round(it, resps, n_resps, round, have_judge, err);
+    if (!rc) *added = it->n_reqs - before;
+    return rc;
+}
+
 /* ---- names ---- */
 
 static const char *const role_names[] = {"system", "user", "assistant"};

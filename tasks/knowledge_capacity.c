@@ -44,6 +44,7 @@
 #include "graders/kbits.h"
 #include "graders/match.h"
 #include "tasks/bios.h"
+#include "tasks/data.h"
 #include "tasks/textbuf.h"
 
 #include <cjson/cJSON.h>
@@ -65,8 +66,6 @@ static const char *const settings[] = {"default", NULL};
 #define N_COMPLETE 6
 #define LN2 0.69314718055994530942
 
-extern const unsigned char cb_bpc_sample[]; /* generated from tasks/data/bpc_sample.txt */
-extern const size_t cb_bpc_sample_len;
 
 /* The six K attributes in completion order (5.3). */
 static const int k_attrs[N_COMPLETE] = {CB_BATTR_BIRTH_DATE, CB_BATTR_BIRTH_CITY, CB_BATTR_UNIVERSITY,
@@ -227,13 +226,18 @@ static int state_parse(const cJSON *params, const char *path, void **out, cb_err
         }
     } else {
         if (!(st->docs = calloc(1, sizeof *st->docs))) goto oom;
-        size_t n = cb_bpc_sample_len;
-        if (n > 0 && cb_bpc_sample[n - 1] == '\n') n--;
+        size_t n = 0;
+        const char *sample = cb_data_file("bpc_sample.txt", &n);
+        if (!sample) {
+            rc = cb_err_set(err, CB_ERUNTIME, "%s: tasks/data/bpc_sample.txt was not compiled in", path);
+            goto out;
+        }
+        if (n > 0 && sample[n - 1] == '\n') n--;
         st->docs[0].name = strdup("builtin:bpc_sample.txt");
         st->docs[0].text = malloc(n + 1);
         st->n_docs = 1;
         if (!st->docs[0].name || !st->docs[0].text) goto oom;
-        memcpy(st->docs[0].text, cb_bpc_sample, n);
+        memcpy(st->docs[0].text, sample, n);
         st->docs[0].text[n] = '\0';
         st->docs[0].len = n;
     }

@@ -14,12 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const cb_task_family cb_family_counting;          /* tasks/counting.c */
-extern const cb_task_family cb_family_structured_output; /* tasks/structured_output.c */
+extern const cb_task_family cb_family_counting;           /* tasks/counting.c */
+extern const cb_task_family cb_family_skill_mix;          /* tasks/skill_mix.c */
+extern const cb_task_family cb_family_structured_output;  /* tasks/structured_output.c */
 extern const cb_task_family cb_family_knowledge_capacity; /* tasks/knowledge_capacity.c */
 
 static const cb_task_family *const families[] = {
     &cb_family_counting,
+    &cb_family_skill_mix,
     &cb_family_structured_output,
     &cb_family_knowledge_capacity,
 };
@@ -143,10 +145,10 @@ int cb_task_spec_new(const char *family, const char *const *subtasks, int n_subt
         rc = pick_names(f, f->subtasks, "subtask", "subtasks", subtasks, n_subtasks, path, &s->subtasks,
                         &s->n_subtasks, err);
     } else {
+        const char *const *def = f->default_subtasks ? f->default_subtasks : f->subtasks;
         int all = 0;
-        while (f->subtasks[all]) all++;
-        rc = pick_names(f, f->subtasks, "subtask", "subtasks", f->subtasks, all, path, &s->subtasks, &s->n_subtasks,
-                        err);
+        while (def[all]) all++;
+        rc = pick_names(f, f->subtasks, "subtask", "subtasks", def, all, path, &s->subtasks, &s->n_subtasks, err);
     }
     if (rc) goto out;
     if (n_settings > 0 && settings) {
@@ -166,6 +168,11 @@ int cb_task_spec_new(const char *family, const char *const *subtasks, int n_subt
         }
         rc = f->params_parse(params, ppath, &s->state, err);
         if (rc) goto out;
+    }
+    for (int c = 0; f->check_cell && c < s->n_subtasks * s->n_settings; c++) {
+        const char *sub, *set;
+        cb_task_spec_cell(s, c, &sub, &set);
+        if ((rc = f->check_cell(s->state, sub, set, path, err))) goto out;
     }
     *out = s;
     s = NULL;
@@ -217,4 +224,8 @@ int cb_task_spec_item(const cb_task_spec *s, int64_t k, cb_item **out, cb_err *e
                           (long long)cb_task_spec_n_items(s) - 1);
     }
     return cb_task_generate(s, (int)(k / s->n), k % s->n, out, err);
+}
+
+int cb_task_spec_needs_judge(const cb_task_spec *s) {
+    return s->family->needs_judge ? s->family->needs_judge(s->state) : 0;
 }

@@ -84,8 +84,16 @@ typedef enum {
                                 stride, each token scored once, the text's first token never */
 } cb_troll_mode;
 
+/* Who answers a request: the model under test, or the suite's judge model
+ * (LLM-as-judge, two-phase: the family builds judge requests from the model's
+ * responses in a later round, the scheduler sends them, the family parses the
+ * judgements when grading; graders never call a model). */
+typedef enum { CB_TARGET_MODEL = 0, CB_TARGET_JUDGE = 1 } cb_treq_target;
+
 typedef struct cb_treq {
     cb_treq_kind kind;
+    cb_treq_target target;    /* CB_TARGET_MODEL unless a judge request */
+    int tag;                  /* family-defined (which generation / judge run / re-ask this is) */
     int optional;             /* 1: may be skipped (response ok = 0); GENERATE entries are never optional */
     const cb_turn *turns;     /* context; points into item-owned storage */
     int n_turns;
@@ -119,6 +127,8 @@ typedef struct cb_task_resp {
     const int64_t *token_spans;   /* 2 * n_tokens: byte span [start, end) of each scored token in the
                                      continuation (LOGLIK) or text (ROLLING), clamped to it; NULL when
                                      the backend cannot tell (TASKS.md 0.3 item 2) */
+    int cached;           /* judge request answered from the judgement cache (no call made) */
+    int text_ref;         /* storage only: the text is kept in the sample's `response` column */
 } cb_task_resp;
 
 /* ---- items ----------------------------------------------------------------- */
@@ -217,6 +227,27 @@ struct cb_task_family {
     /* Grades; see cb_item_grade. */
     int (*grade)(cb_grader_ctx *g, const cb_item *it, const cb_task_resp *resps, int n_resps,
                  cb_grade *out, cb_err *err);
+    /* Optional (NULL = every request is known up front). Multi-round items:
+     * after each round the scheduler passes every response so far (resps[i]
+     * answers it->reqs[i], n_resps == it->n_reqs); the family appends the next
+     * round's requests with cb_item_append_reqs (a second student turn that
+     * quotes the first reply, judge requests built from the student's text, a
+     * re-ask after an unparseable judgement) or appends nothing when the item
+     * is complete. Must be a pure function of (item, responses, have_judge) so
+     * that regrade can replay the rounds from stored responses without a
+     * model. have_judge: the suite configured a judge (without one, families
+     * with a rule-based fallback append no judge requests). */
+    int (*next_round)(cb_item *it, const cb_task_resp *resps, int n_resps, int round, int have_judge,
+                      cb_err *err);
+    /* Optional: 1 when items of this spec cannot be graded without a judge
+     * (no rule-based fallback); the run then refuses to start without one. */
+    int (*needs_judge)(const void *state);
+    /* Optional: checks a chosen (subtask, setting) cell against the params at
+     * config time (e.g. k larger than the skill pool); messages name `path`
+     * (the task entry's JSON path). */
+    int (*check_cell)(const void *state, const char *subtask, const char *setting, const char *path, cb_err *err);
+    /* Optional: the subtasks a task entry without "subtasks" runs (NULL = all). */
+    const char *const *default_subtasks;
 };
 
 /* The registered families, in registry order; *n receives the count. */
@@ -284,5 +315,15 @@ int cb_item_set_gold_str(cb_item *it, const char *s);
 int cb_item_set_capabilities(cb_item *it, const char *a, const char *b); /* b may be NULL */
 /* reqs: array allocated with cb_item_alloc (strings/turns already in the arena). */
 void cb_item_set_reqs(cb_item *it, cb_treq *reqs, int n);
+/* Appends n requests (copied; their turns and strings must already live in the
+ * item's arena) after the item's current ones. Errors: CB_ENOMEM. */
+int cb_item_append_reqs(cb_item *it, const cb_treq *reqs, int n);
+
+/* Runs the family's next_round once (no-op returning 0 for single-round
+ * families). OUT *added: requests appended. */
+int cb_item_next_round(cb_item *it, const cb_task_resp *resps, int n_resps, int round, int have_judge, int *added,
+                       cb_err *err);
+/* Whether a spec's items need a judge to be graded at all. */
+int cb_task_spec_needs_judge(const cb_task_spec *s);
 
 #endif

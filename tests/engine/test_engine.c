@@ -4,6 +4,7 @@
  * batch and thread-count invariance (bitwise), shared-context requests,
  * seeds and stop strings, and request/engine errors.
  */
+#include "engine/cuda_module.h"
 #include "engine/engine.h"
 #include "engine/genmodel.h"
 
@@ -366,8 +367,19 @@ Test(engine, open_errors) {
     cr_expect_neq(cb_engine_open(&o, &e, &err), 0);
     cr_expect_null(e);
     cr_expect(strstr(err.msg, "/nonexistent/model.gguf") != NULL, "%s", err.msg);
-    o = (cb_engine_opts){.model_path = model_path, .device = "cuda"};
-    cr_expect_eq(cb_engine_open(&o, &e, &err), CB_ENODEV);
+    /* a CUDA device ordinal that no machine here has: CB_ENODEV with or without a GPU */
+    o = (cb_engine_opts){.model_path = model_path, .device = "cuda:99"};
+    cr_expect_eq(cb_engine_open(&o, &e, &err), CB_ENODEV, "%s", err.msg);
+    cr_expect_null(e);
+    /* plain "cuda": CB_ENODEV exactly when no CUDA device is usable */
+    cb_err perr;
+    cb_err_clear(&perr);
+    const int gpu = cb_cuda_probe(0, NULL, 0, &perr) == 0;
+    o.device = "cuda";
+    int rc = cb_engine_open(&o, &e, &err);
+    cr_expect_eq(rc, gpu ? 0 : CB_ENODEV, "GPU %s: rc %d: %s", gpu ? "present" : perr.msg, rc, err.msg);
+    cb_engine_free(e);
+    e = NULL;
     o.device = "tpu";
     cr_expect_eq(cb_engine_open(&o, &e, &err), CB_EUSAGE);
     o = (cb_engine_opts){.model_path = model_path, .n_seq = -1};
@@ -418,7 +430,29 @@ Test(engine, command_lines) {
     snprintf(args, sizeof args, "generate --model '%s' -p hi --bogus 1", m);
     cr_expect_eq(run_cli(args, out, sizeof out), 2);
     cr_expect_eq(run_cli("generate --model /nonexistent.gguf -p hi", out, sizeof out), 2);
-    snprintf(args, sizeof args, "generate --model '%s' -p hi --device cuda", m);
+    /* -n 0 generates nothing but still loads and checks the model */
+    snprintf(args, sizeof args, "generate --model '%s' -p hi -n 0", m);
+    cr_expect_eq(run_cli(args, out, sizeof out), 0);
+    cr_expect_str_eq(out, "\n");
+    cr_expect_eq(run_cli("generate --model /nonexistent.gguf -p hi -n 0", out, sizeof out), 2);
+    char bad[] = "/tmp/cb_not_a_modelXXXXXX";
+    int fd = mkstemp(bad);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "not a gguf file", 15), 15);
+    close(fd);
+    snprintf(args, sizeof args, "generate --model '%s' -p hi -n 0", bad);
+    cr_expect_eq(run_cli(args, out, sizeof out), 2, "a malformed model is bad input even with -n 0");
+    unlink(bad);
+    snprintf(args, sizeof args, "generate --model '%s' -p hi --device cuda:99", m);
     cr_expect_eq(run_cli(args, out, sizeof out), 1);
+    /* --device cuda: exit 1 without a usable GPU; with one, the CPU's greedy text */
+    cb_err perr;
+    cb_err_clear(&perr);
+    const int gpu = cb_cuda_probe(0, NULL, 0, &perr) == 0;
+    snprintf(args, sizeof args, "generate --model '%s' -p 'Once upon a time' -n 40 --temp 0 --device cuda", m);
+    cr_expect_eq(run_cli(args, out, sizeof out), gpu ? 0 : 1, "GPU: %s", gpu ? "present" : perr.msg);
+    if (gpu)
+        cr_expect_str_eq(out, ", there was a little girl named Lily. She loved to play outside in the park. One day, "
+                              "she saw a big, red ball.\n");
     cr_expect_eq(run_cli("score --model x", out, sizeof out), 2);
 }
