@@ -597,7 +597,7 @@ Test(store, migrates_version_1) {
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int(st, 0), 3);
+    cr_assert_eq(sqlite3_column_int(st, 0), CB_STORE_SCHEMA_VERSION);
     sqlite3_finalize(st);
     cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
