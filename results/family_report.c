@@ -12,7 +12,7 @@
 #include <string.h>
 
 #define LN2 0.69314718055994530942
-#define P_SCORE_NOTE "not computed: P-Score needs the judge machinery (TASKS.md 4.5), which capbench does not have yet"
+#define P_SCORE_NOTE "not computed: P-Score (TASKS.md 4.5) is not wired to the judge machinery yet"
 
 static int family_is(const char *task, const char *fam) {
     size_t n = strlen(fam);
