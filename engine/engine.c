@@ -5,13 +5,19 @@
  *   job    one submitted request; owns its token list
  *          (GENERATE: prompt ++ generated, LOGLIK: context ++ continuation,
  *          ROLLING: the whole text with its leading BOS).
- *   group  jobs queued with identical prefix tokens (GENERATE prompt or
- *          LOGLIK context). A group of one runs as a plain job. A larger
- *          group prefills the prefix once in one slot (PREFIX sequence), keeps
- *          the last position's logits, lets every member consume them (first
- *          continuation token scored, first token sampled), then copies the
- *          prefix KV rows into a free slot for each member that still needs
- *          the model; the last member inherits the group's own slot.
+ *   group  jobs queued together whose prefix tokens (GENERATE prompt or
+ *          LOGLIK context) start with the same n_shared tokens: the
+ *          candidates of one item (same context), or items behind one few-shot
+ *          prefix. A group of one runs as a plain job. A larger group prefills
+ *          the shared tokens once in one slot (PREFIX sequence) and keeps the
+ *          last shared position's logits; every member whose prefix is exactly
+ *          the shared part consumes them (first continuation token scored,
+ *          first token sampled; so one-token continuations of one context are
+ *          all scored from that one row). Then the shared KV rows are copied
+ *          into a free slot for each member that still needs the model, which
+ *          goes on from position n_shared; the last member inherits the
+ *          group's own slot. A job joins the queued group where sharing saves
+ *          the most tokens (joining may shorten n_shared; see join_gain).
  *   seq    what occupies a KV slot: a PREFIX prefill, a JOB (a request fed
  *          from index `start`), or one WINDOW of a ROLLING request.
  *
@@ -66,6 +72,7 @@ struct job {
     int n_prefix;            /* GENERATE prompt / LOGLIK context length */
     int n_cont;              /* LOGLIK */
     group *grp;
+    int took_shared;         /* consumed the group's shared logits row */
     /* GENERATE */
     cb_sampler_params sp;
     cb_rng rng;
@@ -92,7 +99,7 @@ struct job {
 enum { G_QUEUED, G_PREFILL, G_READY };
 struct group {
     int state;
-    uint64_t hash;
+    int n_shared;            /* prefix tokens shared by every member (<= each n_prefix) */
     job **mem;               /* members; mem[0] is the leader */
     int n_mem, cap_mem;
     int next_wait;           /* READY: members [next_wait, n_mem) still need a slot */
@@ -133,6 +140,7 @@ struct cb_engine {
     char device[16];
     int64_t V;
     int n_ctx, n_seq, n_batch, max_out, n_threads;
+    int share_prefix;        /* 0: every request prefills its own prefix */
     /* per-step buffers (n_batch) */
     int32_t *b_tok, *b_slot, *b_pos;
     uint8_t *b_want;
@@ -169,13 +177,18 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static uint64_t hash_ids(const int32_t *ids, int n) {
-    uint64_t h = 1469598103934665603ull;
-    for (int i = 0; i < n; i++) {
-        h ^= (uint32_t)ids[i];
-        h *= 1099511628211ull;
-    }
-    return h ^ (uint64_t)n;
+/* Tokens saved by adding a job to a group of n members sharing n_shared
+ * tokens when the group then shares l <= n_shared: n * l against the
+ * (n - 1) * n_shared it saved before. Joining must gain, and share at least
+ * 8 tokens unless it is an exact match (short contexts of one item). */
+static int64_t join_gain(const group *g, const job *j, int *l_out) {
+    const job *lead = g->mem[0];
+    int lim = g->n_shared < j->n_prefix ? g->n_shared : j->n_prefix, l = 0;
+    while (l < lim && lead->toks[l] == j->toks[l]) l++;
+    *l_out = l;
+    int exact = l == g->n_shared && l == j->n_prefix;
+    if (l == 0 || (l < 8 && !exact)) return 0;
+    return (int64_t)g->n_mem * l - (int64_t)(g->n_mem - 1) * g->n_shared;
 }
 
 const char *cb_finish_reason_name(cb_finish_reason r) {
@@ -258,6 +271,7 @@ int cb_engine_open(const cb_engine_opts *o, cb_engine **out, cb_err *err) {
     e->n_ctx = o->n_ctx;
     if (e->n_ctx == 0) e->n_ctx = (hp->n_ctx_train > 0 && hp->n_ctx_train < 2048) ? (int)hp->n_ctx_train : 2048;
     e->n_seq = o->n_seq ? o->n_seq : 8;
+    e->share_prefix = !o->no_prefix_sharing;
     e->n_batch = o->n_batch ? o->n_batch : 512;
     /* logit rows per step: about 64 MiB of logits, at least one per slot */
     int64_t rows = ((int64_t)64 << 20) / (e->V * (int64_t)sizeof(float));
@@ -900,13 +914,20 @@ int cb_engine_submit(cb_engine *e, const cb_engine_req *req, cb_engine_result *o
         queue_push(&e->q_head, &e->q_tail, j);
         return 0;
     }
-    /* join a queued group with the same prefix, or open a new one */
-    uint64_t h = hash_ids(j->toks, j->n_prefix);
-    for (group *g = e->queued_groups; g; g = g->gnext) {
-        job *l = g->mem[0];
-        if (g->hash != h || l->n_prefix != j->n_prefix ||
-            memcmp(l->toks, j->toks, (size_t)j->n_prefix * sizeof(int32_t)) != 0)
-            continue;
+    /* join the queued group where sharing gains the most, or open a new one */
+    group *best = NULL;
+    int64_t best_gain = 0;
+    int best_l = 0;
+    for (group *g = e->share_prefix ? e->queued_groups : NULL; g; g = g->gnext) {
+        int l;
+        int64_t gain = join_gain(g, j, &l);
+        if (gain > best_gain) {
+            best = g;
+            best_gain = gain;
+            best_l = l;
+        }
+    }
+    for (group *g = best; g; g = NULL) {
         if (g->n_mem == g->cap_mem) {
             int nc = g->cap_mem * 2;
             job **nm = realloc(g->mem, (size_t)nc * sizeof *nm);
@@ -919,6 +940,7 @@ int cb_engine_submit(cb_engine *e, const cb_engine_req *req, cb_engine_result *o
             g->cap_mem = nc;
         }
         g->mem[g->n_mem++] = j;
+        g->n_shared = best_l;
         j->grp = g;
         return 0;
     }
@@ -932,7 +954,7 @@ int cb_engine_submit(cb_engine *e, const cb_engine_req *req, cb_engine_result *o
     }
     g->cap_mem = 4;
     g->mem[g->n_mem++] = j;
-    g->hash = h;
+    g->n_shared = j->n_prefix;
     g->slot = -1;
     g->state = G_QUEUED;
     g->gnext = e->queued_groups;
@@ -966,7 +988,7 @@ static void start_job(cb_engine *e, int s, job *j, int from) {
 /* Inputs a sequence feeds in total. */
 static int seq_n_in(const seq *q) {
     switch (q->kind) {
-    case SEQ_PREFIX: return q->g->mem[0]->n_prefix;
+    case SEQ_PREFIX: return q->g->n_shared;
     case SEQ_WIN: return q->j->wins[q->w].n_in;
     default:
         return q->j->kind == CB_ENGINE_LOGLIK ? q->j->n_prefix + q->j->n_cont - 1 : q->j->n_toks;
@@ -976,7 +998,7 @@ static int seq_n_in(const seq *q) {
 /* Whether input index i of the sequence needs its logits. */
 static int seq_wants(const seq *q, int i) {
     switch (q->kind) {
-    case SEQ_PREFIX: return i == q->g->mem[0]->n_prefix - 1;
+    case SEQ_PREFIX: return i == q->g->n_shared - 1;
     case SEQ_WIN: return i >= q->j->wins[q->w].out_from;
     default:
         if (i < q->out_min) return 0;
@@ -1005,23 +1027,24 @@ static int schedule(cb_engine *e, cb_err *err) {
         gn = g->gnext;
         while (g->next_wait < g->n_mem) {
             job *j = g->mem[g->next_wait];
+            int from = j->took_shared ? j->n_prefix : g->n_shared; /* took_shared: n_prefix == n_shared */
             if (g->n_mem - g->next_wait == 1) { /* last member inherits the group's slot */
                 g->next_wait++;
-                start_job(e, g->slot, j, j->n_prefix);
+                start_job(e, g->slot, j, from);
                 j->grp = NULL;
                 break;
             }
             int s = free_slot(e);
             if (s < 0) break;
             if (e->cuda) {
-                int rc = e->cm->kv_copy(e->cuda, s, g->slot, j->n_prefix, err);
+                int rc = e->cm->kv_copy(e->cuda, s, g->slot, g->n_shared, err);
                 if (rc) return rc;
             } else {
-                cb_kv_cache_copy(e->kv, s, g->slot, j->n_prefix);
+                cb_kv_cache_copy(e->kv, s, g->slot, g->n_shared);
             }
             g->next_wait++;
             j->grp = NULL;
-            start_job(e, s, j, j->n_prefix);
+            start_job(e, s, j, from);
         }
         if (g->next_wait >= g->n_mem) {
             if (e->seqs[g->slot].state == SLOT_HELD) e->seqs[g->slot].state = SLOT_FREE;
@@ -1035,7 +1058,8 @@ static int schedule(cb_engine *e, cb_err *err) {
         e->r_head = j->qnext;
         if (!e->r_head) e->r_tail = NULL;
         start_job(e, s, j, 0);
-        e->seqs[s].out_min = j->n_prefix;
+        /* a first token taken from the shared logits is not scored or sampled again */
+        e->seqs[s].out_min = j->took_shared ? j->n_prefix : 0;
     }
     /* 3. queued work */
     for (int s; e->q_head && (s = free_slot(e)) >= 0;) {
@@ -1073,24 +1097,29 @@ static int schedule(cb_engine *e, cb_err *err) {
         }
         job *j = g->mem[g->next_wait++];
         j->grp = NULL;
-        start_job(e, g->slot, j, j->n_prefix);
+        start_job(e, g->slot, j, j->took_shared ? j->n_prefix : g->n_shared);
         unlink_group(&e->ready, g);
         group_free(e, g);
     }
     return 0;
 }
 
-/* A group's prefix is done: every member takes its first token from the
- * shared logits; those that still need the model wait for a slot. */
+/* A group's shared prefix is done: every member whose whole prefix it is
+ * takes its first token from the shared logits; those that still need the
+ * model wait for a slot. */
 static int group_ready(cb_engine *e, group *g) {
     int keep = 0;
     for (int i = 0; i < g->n_mem; i++) {
         job *j = g->mem[i];
         int done = 0;
-        if (j->kind == CB_ENGINE_LOGLIK) {
+        if (j->n_prefix > g->n_shared) {
+            /* goes on with the rest of its own prefix */
+        } else if (j->kind == CB_ENGINE_LOGLIK) {
+            j->took_shared = 1;
             score_row(e, j, 0, g->logits, j->toks[j->n_prefix]);
             done = j->n_cont == 1;
         } else {
+            j->took_shared = 1;
             if (gen_accept(e, j, g->logits)) return CB_ENOMEM;
             done = j->finish != CB_FINISH_NONE;
         }

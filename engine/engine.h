@@ -14,10 +14,14 @@
  *               continuation, and whether greedy decoding would produce it
  *   ROLLING     text -> log-probs of every token (windowed) or llama.cpp's
  *               perplexity procedure (see cb_rolling_mode)
- * Requests whose prefix tokens (GENERATE prompt, LOGLIK context) are equal
- * and that are queued together share one prefill: the prefix is computed once
- * in one slot and its KV rows are copied into the siblings' slots; a
- * one-token continuation is scored straight from the shared logits.
+ * Requests queued together whose prefix tokens (GENERATE prompt, LOGLIK
+ * context) are equal, or start with the same tokens (a few-shot prefix),
+ * share one prefill: the common part is computed once in one slot and its KV
+ * rows are copied into the siblings' slots, which go on from there; when the
+ * common part is a request's whole context, its first continuation token is
+ * scored straight from the shared logits, so the one-token continuations of
+ * one context all come from one forward pass. Scores are bit-identical to
+ * running each request alone (batch invariance, see model.h).
  *
  * Determinism: results are bit-identical whatever other requests share the
  * steps, the thread count and the slot a request lands in (see model.h); a
@@ -47,6 +51,8 @@ typedef struct cb_engine_opts {
     int n_seq;          /* KV slots = sequences advanced together; 0: 8 */
     int n_batch;        /* max tokens per step; 0: 512 */
     const char *device; /* "cpu" (NULL = cpu), "cuda" (= cuda:0) or "cuda:N" (CUDA device N) */
+    int no_prefix_sharing; /* nonzero: every request prefills its own prefix
+                              (benchmarks measure what sharing saves) */
 } cb_engine_opts;
 
 /* Parses a device name: "cpu" or NULL (*ordinal = -1), "cuda" (0) or

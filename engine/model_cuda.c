@@ -227,6 +227,12 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
                         (long long)D);
         goto out;
     }
+    if (hp->arch_id != CB_ARCH_LLAMA || hp->has_qkv_bias) {
+        rc = cb_err_set(err, CB_EUNSUP,
+                        "cuda model: architecture '%s'%s runs on the CPU only (the CUDA forward pass is llama's)",
+                        hp->arch, hp->has_qkv_bias ? " with attention biases" : "");
+        goto out;
+    }
 
     cb_cuda_device_info info;
     if ((rc = cb_cuda_device_info_get(o->device, &info, err))) goto out;

@@ -13,8 +13,9 @@
  *       -> {"n_vocab":V,"n_tokens":N,"top":[{"id":..,"logit":..,"piece":".."},...]}
  *   capbench score --model M --context C --continuation X
  *       -> {"logprob":..,"n_tokens":..,"token_logprobs":[..],"is_greedy":true}
- *   capbench gen-model --shape tinyllama-1.1b|tiny --type f16|q8_0|f32 [--seed S]
+ *   capbench gen-model --shape tinyllama-1.1b|tiny|tiny256 --type f32|f16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k|q5_k|q6_k|q4_k_m [--seed S]
  *                      [--vocab GGUF | --synth-vocab] -o FILE
+ *   capbench bench [--workload eval] ...   (bench/engine_bench.c, bench/engine_eval.c)
  *
  * Exit status: 0 ok; 2 bad flags (with usage) or an unreadable/malformed
  * model (the message names the file); 1 other failures, e.g. --device cuda
@@ -24,6 +25,7 @@
 #include "runner/commands.h"
 
 #include "bench/engine_bench.h"
+#include "bench/engine_eval.h"
 #include "engine/engine.h"
 #include "engine/genmodel.h"
 #include "engine/gguf.h"
@@ -423,8 +425,8 @@ int cb_cmd_score(int argc, char **argv) {
 /* ---- gen-model ------------------------------------------------------------------------------ */
 
 int cb_cmd_gen_model(int argc, char **argv) {
-    static const char U[] = "--shape tinyllama-1.1b|tiny --type f16|q8_0|f32 [--seed S] [--vocab GGUF | "
-                            "--synth-vocab] [--threads N] -o FILE";
+    static const char U[] = "--shape tinyllama-1.1b|tiny|tiny256 --type f32|f16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k|q5_k|q6_k|q4_k_m "
+                            "[--seed S] [--vocab GGUF | --synth-vocab] [--threads N] -o FILE";
     if (want_help(argc, argv)) return printf("usage: capbench gen-model %s\n", U), 0;
     cb_genmodel_opts o = {0};
     for (int i = 1; i < argc; i++) {
@@ -448,10 +450,13 @@ int cb_cmd_gen_model(int argc, char **argv) {
         } else return usage_err(argv[0], U, "unknown option");
     }
     if (!o.shape || !o.type || !o.out_path) return usage_err(argv[0], U, "--shape, --type and -o are required");
-    if (strcmp(o.shape, "tinyllama-1.1b") != 0 && strcmp(o.shape, "tiny") != 0)
+    if (strcmp(o.shape, "tinyllama-1.1b") != 0 && strcmp(o.shape, "tiny") != 0 && strcmp(o.shape, "tiny256") != 0)
         return usage_err(argv[0], U, "unknown --shape");
-    if (strcmp(o.type, "f16") != 0 && strcmp(o.type, "q8_0") != 0 && strcmp(o.type, "f32") != 0)
-        return usage_err(argv[0], U, "unknown --type");
+    static const char *const types[] = {"f32",  "f16",  "q8_0", "q4_0", "q4_1",  "q5_0",
+                                        "q5_1", "q4_k", "q5_k", "q6_k", "q4_k_m"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) known |= strcmp(o.type, types[i]) == 0;
+    if (!known) return usage_err(argv[0], U, "unknown --type");
     cb_err err;
     cb_err_clear(&err);
     if (cb_genmodel_write(&o, &err)) {
@@ -464,3 +469,4 @@ int cb_cmd_gen_model(int argc, char **argv) {
 /* ---- bench ------------------------------------------------------------------------------------- */
 
 int cb_cmd_bench_engine(int argc, char **argv) { return cb_engine_bench_main(argc, argv); }
+int cb_cmd_bench_eval(int argc, char **argv) { return cb_eval_bench_main(argc, argv); }

@@ -291,6 +291,7 @@ static int open_backend(const cb_model_cfg *m, const char *model_path, cb_backen
     ro.max_response_bytes = (size_t)m->max_response_bytes;
     ro.max_retries = m->max_retries;
     ro.logprobs = m->logprobs;
+    ro.chat_template = m->chat_template; /* completions mode renders with it (auto = none) */
     ro.stop_flag = &g_stop;
     return cb_backend_remote_open(&ro, be, err);
 }
