@@ -642,6 +642,38 @@ static const char *plan_rolling(cb_engine *e, job *j, const cb_engine_req *req, 
         }
         j->n_wins = n;
         j->n_lp = N;
+    } else if (req->rolling_mode == CB_ROLLING_BLOCKS) {
+        /* toks = [placeholder, t_0 .. t_{N-1}]; window k covers stream tokens
+         * [s, e], s = k * S, e = min(s + B, N - 1), fed as BOS (when the model
+         * takes one, in place of the placeholder / t_{s-1}) + t_s .. t_{e-1};
+         * it scores t_j for j from max(s + 1, previous e + 1) to e. t_0 is
+         * never scored; lp index of t_j is j - 1. */
+        int B = req->window ? req->window : e->n_ctx - 1;
+        int S = req->stride ? req->stride : B;
+        int bos = add_bos && cb_tokenizer_bos(e->tok) >= 0;
+        if (B < 1 || B + bos > e->n_ctx) return "rolling block must be between 1 and the engine's context (less one for BOS)";
+        if (S < 1 || S > B) return "rolling stride must be between 1 and the block";
+        int N = j->n_toks - 1;
+        if (N < 2) return "text has fewer than two tokens (nothing to score after the first)";
+        int cap = 1 + (N + S - 1) / S, n = 0, prev = 0;
+        j->wins = calloc((size_t)cap, sizeof *j->wins);
+        if (!j->wins) return *oom = 1, NULL;
+        for (int st = 0; n < cap; st += S) {
+            int en = st + B < N - 1 ? st + B : N - 1;
+            int first = st + 1 > prev + 1 ? st + 1 : prev + 1;
+            if (first <= en) {
+                if (bos)
+                    j->wins[n++] = (win){.a = st, .n_in = en - st + 1, .out_from = first - st, .lp_base = first - 1,
+                                         .bos_first = 1};
+                else
+                    j->wins[n++] = (win){.a = st + 1, .n_in = en - st, .out_from = first - st - 1,
+                                         .lp_base = first - 1};
+            }
+            prev = en;
+            if (en == N - 1) break;
+        }
+        j->n_wins = n;
+        j->n_lp = N - 1;
     } else {
         return "unknown rolling mode";
     }
@@ -836,17 +868,22 @@ int cb_engine_submit(cb_engine *e, const cb_engine_req *req, cb_engine_result *o
                     memmove(ids + 1, ids, (size_t)n * sizeof(int32_t));
                     ids[0] = p;
                     n++;
-                    if (p < 0) msg = "the vocab has no BOS or EOS token to start the text";
+                    /* blocks: toks[0] is a placeholder, fed only as BOS */
+                    if (p < 0 && req->rolling_mode == CB_ROLLING_BLOCKS) ids[0] = 0;
+                    else if (p < 0) msg = "the vocab has no BOS or EOS token to start the text";
                 }
             }
         } else if (req->n_ids < 1 || !req->ids) {
             msg = "rolling request without text";
         } else {
-            ids = malloc((size_t)req->n_ids * sizeof(int32_t));
+            /* blocks: the ids are the stream; a placeholder goes in front */
+            int off = req->rolling_mode == CB_ROLLING_BLOCKS;
+            ids = malloc((size_t)(req->n_ids + off) * sizeof(int32_t));
             if (!ids) oom = 1;
-            else memcpy(ids, req->ids, (size_t)req->n_ids * sizeof(int32_t));
-            n = req->n_ids;
-            for (int i = 0; !oom && i < n; i++)
+            else memcpy(ids + off, req->ids, (size_t)req->n_ids * sizeof(int32_t));
+            n = req->n_ids + off;
+            if (!oom && off) ids[0] = 0;
+            for (int i = off; !oom && i < n; i++)
                 if (ids[i] < 0 || ids[i] >= e->V) msg = "token id out of range";
         }
         j->toks = ids;

@@ -100,7 +100,16 @@ typedef enum {
      * floor(n / window) chunks of `window` tokens, leftovers dropped; each
      * chunk's first token is replaced by BOS and only its second half is scored
      * (window - window/2 - 1 predictions). stride is ignored. */
-    CB_ROLLING_PERPLEXITY = 1
+    CB_ROLLING_PERPLEXITY = 1,
+    /* TASKS.md 5.6 (bits per character): the text's tokens t_0..t_{N-1}
+     * without BOS; windows of `window` + 1 tokens (window = the block B, 0 =
+     * n_ctx - 1) whose starts advance by `stride` (0 = B); each window is fed
+     * after a BOS (when add_bos, -1 = the vocab's choice, says so and the
+     * vocab has one; never scored) and scores only the targets beyond the
+     * previous window's end, so every token but t_0 is scored once with up
+     * to B tokens of context; the last, partial window is scored too.
+     * n_scored = N - 1; token_logprobs[j - 1] is t_j's. */
+    CB_ROLLING_BLOCKS = 2
 } cb_rolling_mode;
 
 typedef enum {

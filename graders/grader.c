@@ -14,7 +14,7 @@
 
 static const char *const flag_names[CB_GRADE_NFLAGS] = {
     "no_marker", "format_violation", "no_response", "vote_tie", "number_word",
-    "overflow",  "truncated",        "marker",      "self_corrected", "hedged",
+    "overflow",  "truncated",        "marker",      "self_corrected", "hedged",    "empty",
 };
 
 const char *cb_grade_flag_name(int bit) {

@@ -32,7 +32,9 @@ enum {
     CB_GRADE_MARKER = 1u << 7,           /* "marker": the span is the rest of the last marker's line */
     CB_GRADE_SELF_CORRECTED = 1u << 8,   /* "self_corrected": a correction cue moved the span */
     CB_GRADE_HEDGED = 1u << 9,           /* "hedged": alternatives offered ("3 or 4", "yes and no"): no value */
-    CB_GRADE_NFLAGS = 10
+    CB_GRADE_EMPTY = 1u << 10,           /* "empty": the response was empty or whitespace only (unparsed,
+                                            counted apart from responses that were read and held no answer) */
+    CB_GRADE_NFLAGS = 11
 };
 
 /* Name of flag bit number `bit` (0..CB_GRADE_NFLAGS-1), or NULL. */

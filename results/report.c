@@ -8,6 +8,8 @@
  */
 #include "results/report.h"
 
+#include "results/family_report.h"
+
 #include <cjson/cJSON.h>
 
 #include <math.h>
@@ -31,6 +33,7 @@ int cb_report_format_parse(const char *name, cb_report_format *out, cb_err *err)
 void cb_report_free(cb_report *r) {
     if (!r) return;
     cb_run_info_clear(&r->run);
+    cb_family_stats_free(r->families);
     free(r->settings);
     free(r->settings_x);
     free(r->capabilities);
@@ -258,6 +261,7 @@ int cb_report_build(cb_store *s, int64_t run_id, const char *by, cb_report **out
         if (!r->n_failed++ && set.rows[i].error)
             snprintf(r->first_error, sizeof r->first_error, "%s", set.rows[i].error);
     }
+    if ((rc = cb_family_stats_build(s, run_id, &r->families, err))) goto out;
     if ((rc = cb_aggregate(&set, CB_GROUP_ALL, &all, &n_all, err))) goto out;
     r->overall = all[0];
     extra_fill(&set, &d, &r->overall, CB_GROUP_ALL, &r->overall_x);
@@ -619,6 +623,8 @@ static int write_tables(const cb_report *r, FILE *f, int md) {
             snprintf(title, sizeof title, "By task, subtask, setting and %s", r->by);
             print_section(f, md, title, &t3);
         }
+        /* knowledge bits, BPC, H-Score: results/family_report.c */
+        bad = cb_family_report_write(r, f, md) != 0;
     }
     free(t1.cells);
     free(t2.cells);
@@ -799,6 +805,8 @@ static cJSON *report_json(const cb_report *r) {
         cJSON_AddItemToObject(root, "settings", settings);
         cJSON_AddItemToObject(root, "capabilities", caps);
         settings = caps = NULL;
+        cJSON *fam = cb_family_report_json(r); /* NULL: no such family in the run */
+        if (fam) cJSON_AddItemToObject(root, "families", fam);
         if (r->by[0]) {
             cJSON *bd = cJSON_AddArrayToObject(root, "breakdown");
             ok = bd && cJSON_AddStringToObject(root, "by", r->by);

@@ -36,7 +36,9 @@
  *   unparsed_rate, n_unparsed, format_violation_rate, n_failed, n_unscored,
  *   grading, judge_calls, judge_tokens,
  *   metrics:{name: mean}, prompt_tokens, completion_tokens, mean_latency_s};
- *   undefined numbers are null.
+ *   undefined numbers are null. Runs with knowledge-capacity or
+ *   structured-output samples add "families" (results/family_report.h), and
+ *   the text/Markdown reports end with those families' sections.
  */
 #ifndef CB_RESULTS_REPORT_H
 #define CB_RESULTS_REPORT_H
@@ -91,6 +93,7 @@ typedef struct cb_report {
     cb_group *breakdown;        /* n_breakdown groups keyed task/subtask/setting/value */
     cb_group_extra *breakdown_x;
     size_t n_breakdown;
+    struct cb_family_stats *families; /* results/family_report.h; NULL without those families */
     int64_t n_failed;           /* failed requests of the run */
     char first_error[512];      /* message of the first failed request ("" when none) */
 } cb_report;

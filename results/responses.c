@@ -37,6 +37,25 @@ char *cb_responses_to_json(const cb_task_resp *resps, int n) {
             ok = cJSON_AddRawToObject(o, "logprob_sum", num) &&
                  cJSON_AddNumberToObject(o, "n_tokens", (double)r->n_tokens);
         }
+        /* per-token data (knowledge bits, BPC): exact doubles, integer spans */
+        if (ok && r->n_tokens > 0 && r->token_logprobs) {
+            cJSON *a = cJSON_AddArrayToObject(o, "token_logprobs");
+            for (int k = 0; ok && a && k < r->n_tokens; k++) {
+                char num[32];
+                snprintf(num, sizeof num, "%.17g", r->token_logprobs[k]);
+                cJSON *x = cJSON_CreateRaw(isfinite(r->token_logprobs[k]) ? num : "null");
+                ok = x && cJSON_AddItemToArray(a, x);
+            }
+            ok = ok && a;
+        }
+        if (ok && r->n_tokens > 0 && r->token_spans) {
+            cJSON *a = cJSON_AddArrayToObject(o, "token_spans");
+            for (int k = 0; ok && a && k < 2 * r->n_tokens; k++) {
+                cJSON *x = cJSON_CreateNumber((double)r->token_spans[k]);
+                ok = x && cJSON_AddItemToArray(a, x);
+            }
+            ok = ok && a;
+        }
     }
     char *s = ok ? cJSON_PrintUnformatted(arr) : NULL;
     cJSON_Delete(arr);
@@ -46,6 +65,8 @@ char *cb_responses_to_json(const cb_task_resp *resps, int n) {
 void cb_resp_list_clear(cb_resp_list *l) {
     if (!l) return;
     free(l->r);
+    for (int i = 0; i < l->n_arrays; i++) free(l->arrays[i]);
+    free(l->arrays);
     cJSON_Delete(l->tree);
     memset(l, 0, sizeof *l);
 }
@@ -98,6 +119,56 @@ int cb_responses_from_json(const char *json, cb_resp_list *out, cb_err *err) {
         r->text_ref = tref && cJSON_IsTrue(tref) && !r->text;
         r->logprob_sum = lp ? lp->valuedouble : 0.0;
         r->n_tokens = nt ? (int)nt->valuedouble : 0;
+        const cJSON *tl = cJSON_GetObjectItemCaseSensitive(o, "token_logprobs");
+        const cJSON *ts = cJSON_GetObjectItemCaseSensitive(o, "token_spans");
+        if ((tl && (!cJSON_IsArray(tl) || cJSON_GetArraySize(tl) != r->n_tokens)) ||
+            (ts && (!cJSON_IsArray(ts) || cJSON_GetArraySize(ts) != 2 * r->n_tokens))) {
+            rc = cb_err_set(err, CB_EFORMAT,
+                            "responses_json[%d]: expected token_logprobs of n_tokens numbers and token_spans of "
+                            "2 * n_tokens byte offsets",
+                            i);
+            goto out;
+        }
+        if (tl || ts) {
+            void **na = realloc(out->arrays, (size_t)(out->n_arrays + 2) * sizeof *na);
+            if (!na) {
+                rc = cb_err_set(err, CB_ENOMEM, "responses_json: out of memory");
+                goto out;
+            }
+            out->arrays = na;
+        }
+        if (tl) {
+            double *v = malloc((size_t)(r->n_tokens ? r->n_tokens : 1) * sizeof *v);
+            if (!v) {
+                rc = cb_err_set(err, CB_ENOMEM, "responses_json: out of memory");
+                goto out;
+            }
+            out->arrays[out->n_arrays++] = v;
+            int k = 0;
+            const cJSON *x;
+            cJSON_ArrayForEach(x, tl) v[k++] = cJSON_IsNumber(x) ? x->valuedouble : NAN;
+            r->token_logprobs = v;
+        }
+        if (ts) {
+            int64_t *v = malloc((size_t)(r->n_tokens ? 2 * r->n_tokens : 1) * sizeof *v);
+            if (!v) {
+                rc = cb_err_set(err, CB_ENOMEM, "responses_json: out of memory");
+                goto out;
+            }
+            out->arrays[out->n_arrays++] = v;
+            int k = 0;
+            const cJSON *x;
+            cJSON_ArrayForEach(x, ts) {
+                if (!cJSON_IsNumber(x) || x->valuedouble < 0 || x->valuedouble > 9.0e15 ||
+                    x->valuedouble != floor(x->valuedouble)) {
+                    rc = cb_err_set(err, CB_EFORMAT, "responses_json[%d].token_spans[%d]: expected a byte offset",
+                                    i, k);
+                    goto out;
+                }
+                v[k++] = (int64_t)x->valuedouble;
+            }
+            r->token_spans = v;
+        }
         i++;
     }
 out:

@@ -16,6 +16,9 @@
  *                                                (a JSON array of texts, in order, when the
  *                                                item has several); judgements keep "text"
  *   {"ok":true,"logprob_sum":-3.25,"n_tokens":4} LOGLIK
+ *   ... ,"token_logprobs":[-1.5,...],"token_spans":[0,4,4,9,...]
+ *                                                 LOGLIK / ROLLING with per-token data
+ *                                                 (n_tokens log-probs, 2 * n_tokens byte offsets)
  *   {"ok":false}                                  skipped or failed
  * A response may carry both text and log-prob fields; absent fields are 0/NULL.
  * flags_json:   ["no_marker","truncated"]   (cb_grade_flag_name of each set bit)
@@ -37,6 +40,8 @@ typedef struct cb_resp_list {
     cb_task_resp *r;  /* n of them */
     int n;
     cJSON *tree;      /* internal */
+    void **arrays;    /* internal: per-token arrays the list owns */
+    int n_arrays;
 } cb_resp_list;
 
 /* Decodes responses_json into *out (cleared first; free with

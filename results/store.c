@@ -170,6 +170,11 @@ static const char *const migrations[CB_STORE_SCHEMA_VERSION] = {
     " ci_method, unparsed_rate FROM capability_scores;"
     "DROP TABLE capability_scores;"
     "ALTER TABLE capability_scores_v3 RENAME TO capability_scores;",
+
+    /* 3 -> 4 (knowledge capacity): the model's parameter counts per run, for
+     * bits per parameter. Old runs keep 0 = unknown. */
+    "ALTER TABLE runs ADD COLUMN n_params INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE runs ADD COLUMN n_params_nonembd INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* ---- the handle ---------------------------------------------------------- */
@@ -221,11 +226,11 @@ static const char *const stmt_sql[ST_N] = {
                         "WHERE run_id=?1 AND item_id=?2 AND repeat=?3",
     [ST_RUN_INSERT] = "INSERT INTO runs(suite, config_json, config_sha256, model_id, model_sha256, model_bytes, "
                       "backend, base_url, device, capbench_version, seed, started_at, finished_at, status, limit_n, shard, "
-                      "overrides_json, labels_json) "
-                      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,NULL,'running',?13,?14,?15,?16)",
+                      "overrides_json, labels_json, n_params, n_params_nonembd) "
+                      "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,NULL,'running',?13,?14,?15,?16,?17,?18)",
     [ST_RUN_GET] = "SELECT suite, config_json, config_sha256, model_id, model_sha256, model_bytes, backend, "
                    "base_url, device, capbench_version, seed, started_at, finished_at, status, limit_n, shard, "
-                   "overrides_json, labels_json FROM runs WHERE id=?1",
+                   "overrides_json, labels_json, n_params, n_params_nonembd FROM runs WHERE id=?1",
     [ST_RUN_LATEST] = "SELECT max(id) FROM runs",
     [ST_RUN_STATUS] = "UPDATE runs SET status=?2, finished_at=?3 WHERE id=?1",
     [ST_COUNT] = "SELECT count(*) FROM samples WHERE run_id=?1",
@@ -637,6 +642,8 @@ int cb_store_run_create(cb_store *s, const cb_run_info *info, int64_t *run_id, c
     bind_text(st, 14, info->shard);
     bind_text(st, 15, info->overrides_json ? info->overrides_json : "{}");
     bind_text(st, 16, info->labels_json ? info->labels_json : "{}");
+    sqlite3_bind_int64(st, 17, info->n_params);
+    sqlite3_bind_int64(st, 18, info->n_params_nonembd);
     if (sqlite3_step(st) != SQLITE_DONE) {
         int rc = sql_err(s, s->db, err, "creating a run");
         sqlite3_reset(st);
@@ -685,6 +692,8 @@ int cb_store_run_get(cb_store *s, int64_t run_id, cb_run_info *out, cb_err *err)
     const char *ov = col_text(st, 16), *lb = col_text(st, 17);
     out->overrides_json = strdup(ov ? ov : "{}");
     out->labels_json = strdup(lb ? lb : "{}");
+    out->n_params = sqlite3_column_int64(st, 18);
+    out->n_params_nonembd = sqlite3_column_int64(st, 19);
     sqlite3_reset(st);
     if (!out->config_json || !out->overrides_json || !out->labels_json) return cb_err_set(err, CB_ENOMEM, "%s: out of memory reading run %lld", s->path,
                                              (long long)run_id);

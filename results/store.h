@@ -21,7 +21,7 @@
  * added after the last commit are lost on a crash (never half-written), so a
  * resumed run asks for them again.
  *
- * Schema (PRAGMA application_id = 0x43425244 "CBRD", PRAGMA user_version = 3):
+ * Schema (PRAGMA application_id = 0x43425244 "CBRD", PRAGMA user_version = 4):
  *
  *   runs(id INTEGER PRIMARY KEY, suite TEXT, config_json TEXT,
  *        config_sha256 TEXT, model_id TEXT, model_sha256 TEXT,
@@ -31,7 +31,10 @@
  *        status TEXT CHECK IN ('running','finished','interrupted','failed','incomplete'),
  *        limit_n INTEGER (--limit, 0 = none), shard TEXT ("I/N" or ""),
  *        overrides_json TEXT (the command-line overrides the run was made with,
- *        reused by --resume), labels_json TEXT (user labels, e.g. {"step":"1000"}))
+ *        reused by --resume), labels_json TEXT (user labels, e.g. {"step":"1000"}),
+        n_params INTEGER, n_params_nonembd INTEGER (the model's weights, total
+        and without embedding/output head, from the GGUF; 0 = unknown: remote
+        models; the knowledge-capacity bits per parameter divide by them))
  *   samples(id INTEGER PRIMARY KEY, run_id -> runs(id) ON DELETE CASCADE,
  *        item_id TEXT, repeat INTEGER, task TEXT, subtask TEXT, setting TEXT,
  *        cap1 TEXT, cap2 TEXT (NULL for single-capability items),
@@ -68,7 +71,7 @@
  * §6) is one label written "X&Y"; the weakest-link analysis compares the rows
  * "X", "Y" and "X&Y" of a run, and resamples the samples carrying them.
  *
- * History: version 2 lacked the 'incomplete' status, the run's limit, shard,
+ * History: version 3 lacked n_params / n_params_nonembd. Version 2 lacked the 'incomplete' status, the run's limit, shard,
  * overrides and labels, the sample columns family .. span_end and the setting
  * of a capability score (its rows become setting 'all'). Version 1 had a single `capability` column in samples, no
  * unparsed / metrics_json / grader_version / responses_json, no model_bytes / base_url in
@@ -89,7 +92,7 @@
 
 typedef struct cb_store cb_store;
 
-#define CB_STORE_SCHEMA_VERSION 3
+#define CB_STORE_SCHEMA_VERSION 4
 #define CB_STORE_DEFAULT_PATH "results.db"
 
 typedef enum {
@@ -132,6 +135,8 @@ typedef struct cb_run_info {
     char shard[32];              /* "I/N" or "" */
     char *overrides_json;        /* like config_json: {"limit":..,"shard":..,"model":..} */
     char *labels_json;           /* like config_json: {"step":"1000"} */
+    int64_t n_params;            /* cb_backend_info.n_params (0 = unknown) */
+    int64_t n_params_nonembd;    /* cb_backend_info.n_params_nonembd */
 } cb_run_info;
 
 /* Frees info->config_json, overrides_json and labels_json (owned after

@@ -11,5 +11,6 @@ void cb_response_clear(cb_response *r) {
     free(r->rendered_prompt);
     free(r->finish_reason);
     free(r->token_logprobs);
+    free(r->token_spans);
     memset(r, 0, sizeof *r);
 }

@@ -58,8 +58,15 @@ typedef struct cb_request {
      * never scored (TASKS.md 1.5: the gold log-prob sums the gold tokens only). */
     const char *cont_prefix;
     const char *continuation;
-    /* ROLLING: `prompt` is the text; window/stride in tokens (0 = model context). */
+    /* LOGLIKELIHOOD: also return per-token log-probs and their byte spans in
+     * the continuation (the response is then never shared with an identical
+     * request's cached sum). */
+    int want_tokens;
+    /* ROLLING: `prompt` is the text; window/stride in tokens (0 = model context);
+     * rolling_mode as engine/engine.h cb_rolling_mode (0 windows, 1 llama.cpp
+     * perplexity chunks, 2 TASKS.md 5.6 blocks). */
     int window, stride;
+    int rolling_mode;
 } cb_request;
 
 typedef struct cb_response {
@@ -75,6 +82,9 @@ typedef struct cb_response {
     double logprob_sum;      /* LOGLIKELIHOOD / ROLLING */
     int n_scored;            /* tokens scored */
     double *token_logprobs;  /* n_scored of them (may be NULL for remote) */
+    int64_t *token_spans;    /* 2 * n_scored: byte span [start, end) of each scored token in the
+                                continuation (LOGLIKELIHOOD) or the text (ROLLING), clamped to it;
+                                NULL when the backend cannot tell */
     int is_greedy;           /* LOGLIKELIHOOD: greedy decoding would produce the continuation */
     int64_t n_bytes;         /* ROLLING: bytes of text scored (for bits per byte) */
     /* Seconds until this request's answer, per request. Remote: wall time of the
@@ -97,6 +107,8 @@ typedef struct cb_backend_info {
     char device[32];         /* "cpu", "cuda:0 NVIDIA H100", "remote" */
     int supports_loglik;     /* LOGLIKELIHOOD / ROLLING available */
     char chat_template[32];  /* template name in use, "none" for completion mode */
+    int64_t n_params;        /* local: weights in the file, each once (0 = unknown, remote) */
+    int64_t n_params_nonembd;/* local: minus the token embedding and a separate output head */
 } cb_backend_info;
 
 typedef struct cb_backend cb_backend;

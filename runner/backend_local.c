@@ -46,6 +46,75 @@ static int render(local_ctx *c, const cb_request *r, char **text, int *add_bos, 
     return cb_prompt_context(c->tmpl, r, c->bos_text, text, err);
 }
 
+/* Byte spans [sp[2i], sp[2i+1]) of ids[0..n) over text[0..len), which they
+ * encode (possibly after a BOS, with SPM's dummy space before the first word
+ * and special-token texts). Piece by piece: a piece equal to the bytes at the
+ * cursor takes them; a piece that starts with a space the text lacks there
+ * (the dummy space) takes the rest; a control token whose text is not there
+ * (BOS) takes nothing. Returns 0, or -1 when the pieces do not line up (the
+ * caller then reports no spans rather than wrong ones). */
+static int token_spans(const cb_tokenizer *t, const int32_t *ids, int n, const char *text, size_t len,
+                       int64_t *sp) {
+    size_t cur = 0;
+    char buf[256];
+    for (int i = 0; i < n; i++) {
+        int pl = cb_tokenizer_piece(t, ids[i], buf, sizeof buf);
+        if (pl < 0 || pl >= (int)sizeof buf) return -1;
+        size_t l = (size_t)pl;
+        int ctl = cb_tokenizer_token_type(t, ids[i]) == CB_TOKTYPE_CONTROL;
+        sp[2 * i] = (int64_t)cur;
+        if (l <= len - cur && memcmp(text + cur, buf, l) == 0) {
+            cur += l;
+        } else if (l > 0 && buf[0] == ' ' && l - 1 <= len - cur && memcmp(text + cur, buf + 1, l - 1) == 0) {
+            cur += l - 1;
+        } else if (!ctl) {
+            return -1;
+        }
+        sp[2 * i + 1] = (int64_t)cur;
+    }
+    return 0;
+}
+
+/* Spans of the last n_scored tokens of encode(text) (as the engine encoded
+ * it), shifted by -shift and clamped to [0, len - shift); NULL when they
+ * cannot be computed. For the perplexity windowing the scored tokens are the
+ * second halves of the chunks (engine.h), mapped through `chunk` (the window;
+ * 0 for the other modes). */
+static int64_t *scored_spans(const cb_tokenizer *t, const char *text, size_t len, int add_bos, int parse_special,
+                             int n_scored, size_t shift, int chunk) {
+    int32_t *ids = NULL;
+    int n = 0;
+    int64_t *all = NULL, *sp = NULL;
+    cb_err e;
+    cb_err_clear(&e);
+    if (n_scored <= 0 || cb_tokenizer_encode_alloc(t, text, len, add_bos, parse_special, &ids, &n, &e)) goto out;
+    if (!(all = malloc((size_t)(n ? n : 1) * 2 * sizeof *all)) || token_spans(t, ids, n, text, len, all)) goto out;
+    if (!(sp = malloc((size_t)n_scored * 2 * sizeof *sp))) goto out;
+    for (int k = 0; k < n_scored; k++) {
+        int p;
+        if (chunk > 0) {
+            /* chunk c scores positions c*W + W/2 + 1 .. c*W + W - 1 */
+            int per = chunk - chunk / 2 - 1;
+            p = (k / per) * chunk + chunk / 2 + 1 + k % per;
+        } else {
+            p = n - n_scored + k;
+        }
+        if (p < 0 || p >= n) {
+            free(sp);
+            sp = NULL;
+            goto out;
+        }
+        for (int h = 0; h < 2; h++) {
+            int64_t v = all[2 * p + h] - (int64_t)shift;
+            sp[2 * k + h] = v < 0 ? 0 : v > (int64_t)(len - shift) ? (int64_t)(len - shift) : v;
+        }
+    }
+out:
+    free(ids);
+    free(all);
+    return sp;
+}
+
 static int local_submit(cb_backend *b, const cb_request *reqs, cb_response *out, int n, cb_err *err) {
     local_ctx *c = b->ctx;
     int rc = 0;
@@ -71,7 +140,11 @@ static int local_submit(cb_backend *b, const cb_request *reqs, cb_response *out,
             q->kind = CB_ENGINE_ROLLING;
             q->text = r->prompt;
             q->add_bos = -1;
-            q->rolling_mode = CB_ROLLING_WINDOWS;
+            if (r->rolling_mode < CB_ROLLING_WINDOWS || r->rolling_mode > CB_ROLLING_BLOCKS) {
+                o->error = strdup("unknown rolling mode");
+                continue;
+            }
+            q->rolling_mode = (cb_rolling_mode)r->rolling_mode;
             q->window = r->window;
             q->stride = r->stride;
             if (!(o->rendered_prompt = strdup(r->prompt))) goto oom;
@@ -157,7 +230,26 @@ static int local_submit(cb_backend *b, const cb_request *reqs, cb_response *out,
                 o->token_logprobs = x->token_logprobs;
                 x->token_logprobs = NULL;
             }
-            if (reqs[i].kind == CB_REQ_ROLLING) o->n_bytes = (int64_t)strlen(reqs[i].prompt);
+            const cb_tokenizer *tok = cb_engine_tokenizer(c->e);
+            if (reqs[i].kind == CB_REQ_ROLLING) {
+                const char *t = reqs[i].prompt;
+                o->n_bytes = (int64_t)strlen(t);
+                int pp = reqs[i].rolling_mode == CB_ROLLING_PERPLEXITY;
+                int W = er[i].window ? er[i].window : cb_engine_n_ctx(c->e);
+                o->token_spans = scored_spans(tok, t, strlen(t), pp ? cb_tokenizer_add_bos(tok) : 0, 0, x->n_scored,
+                                              0, pp ? W : 0);
+            } else if (reqs[i].want_tokens) {
+                /* the engine scored encode(context + continuation) minus the context's ids */
+                const char *cont = reqs[i].continuation ? reqs[i].continuation : "";
+                size_t lt = strlen(texts[i]), lc = strlen(cont);
+                char *whole = malloc(lt + lc + 1);
+                if (!whole) goto oom;
+                memcpy(whole, texts[i], lt);
+                memcpy(whole + lt, cont, lc + 1);
+                int ab = er[i].add_bos < 0 ? cb_tokenizer_add_bos(tok) : er[i].add_bos;
+                o->token_spans = scored_spans(tok, whole, lt + lc, ab, er[i].parse_special, x->n_scored, lt, 0);
+                free(whole);
+            }
         }
     }
     goto out;
@@ -188,6 +280,8 @@ static void local_describe(cb_backend *b, cb_backend_info *info) {
     snprintf(info->device, sizeof info->device, "%s", cb_engine_device(c->e));
     info->supports_loglik = 1;
     snprintf(info->chat_template, sizeof info->chat_template, "%s", c->tmpl_name);
+    info->n_params = cb_engine_n_params(c->e);
+    info->n_params_nonembd = cb_engine_n_params_nonembd(c->e);
 }
 
 static int local_tokenize(cb_backend *b, const char *text, int32_t *ids, int cap) {

@@ -537,6 +537,8 @@ int cb_cmd_run(int argc, char **argv) {
         snprintf(ri.model_id, sizeof ri.model_id, "%s", info.model_id);
         snprintf(ri.model_sha256, sizeof ri.model_sha256, "%s", info.model_sha256);
         ri.model_bytes = info.model_bytes;
+        ri.n_params = info.n_params;
+        ri.n_params_nonembd = info.n_params_nonembd;
         snprintf(ri.backend, sizeof ri.backend, "%s", info.kind);
         cb_url_redact(info.base_url, ri.base_url, sizeof ri.base_url);
         snprintf(ri.device, sizeof ri.device, "%s", info.device);

@@ -33,6 +33,7 @@ int cb_cmd_runs(int argc, char **argv);           /* runner/cmd_manage.c */
 int cb_cmd_delete(int argc, char **argv);         /* runner/cmd_manage.c */
 int cb_cmd_export(int argc, char **argv);         /* runner/cmd_manage.c */
 int cb_cmd_merge(int argc, char **argv);          /* runner/cmd_manage.c */
+int cb_cmd_export_bios(int argc, char **argv);    /* runner/cmd_bios.c */
 int cb_cmd_bench_harness(int argc, char **argv);  /* bench/harness_bench.c: capbench bench --harness */
 void cb_http_global_init(void);                   /* runner/http.c: curl_global_init, once */
 #endif

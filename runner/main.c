@@ -42,6 +42,7 @@ static const cb_command commands[] = {
     {"delete", cb_cmd_delete, "delete a run and everything under it"},
     {"export", cb_cmd_export, "a run's samples as JSONL/CSV, or lm-eval results JSON"},
     {"merge", cb_cmd_merge, "merge shard databases into one run"},
+    {"export-bios", cb_cmd_export_bios, "write a bioS training corpus and its knowledge probes"},
 #endif
     {"tokenize", cb_cmd_tokenize, "token ids of a text, as JSON"},
     {"generate", cb_cmd_generate, "generate a continuation with the local engine"},

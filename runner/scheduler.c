@@ -293,6 +293,19 @@ static int take_response(item_resps *ir, cb_item *it, int k, const cb_response *
     } else {
         tr->logprob_sum = rp->logprob_sum;
         tr->n_tokens = rp->n_scored;
+        /* per-token data (knowledge bits, BPC) lives in the item's arena like the texts */
+        if (rp->n_scored > 0 && rp->token_logprobs) {
+            double *v = cb_item_alloc(it, (size_t)rp->n_scored * sizeof *v);
+            if (!v) return cb_err_set(err, CB_ENOMEM, "out of memory");
+            memcpy(v, rp->token_logprobs, (size_t)rp->n_scored * sizeof *v);
+            tr->token_logprobs = v;
+        }
+        if (rp->n_scored > 0 && rp->token_spans) {
+            int64_t *v = cb_item_alloc(it, (size_t)rp->n_scored * 2 * sizeof *v);
+            if (!v) return cb_err_set(err, CB_ENOMEM, "out of memory");
+            memcpy(v, rp->token_spans, (size_t)rp->n_scored * 2 * sizeof *v);
+            tr->token_spans = v;
+        }
     }
     return 0;
 }
@@ -368,6 +381,7 @@ static int send_round(sched *S, bitem *items, item_resps *ir, const int *first, 
             /* cb_turn and cb_message have the same layout and role values */
             r->messages = (const cb_message *)(const void *)t->turns;
             r->n_messages = t->n_turns;
+            r->prompt = t->prompt; /* raw completion prompt or rolling text (knowledge-capacity) */
             if (t->kind == CB_TREQ_GENERATE) {
                 r->kind = CB_REQ_GENERATE;
                 if (judge) { /* judge decoding is the family's, never the suite's "generation" */
@@ -379,10 +393,18 @@ static int send_round(sched *S, bitem *items, item_resps *ir, const int *first, 
                 } else {
                     apply_generation(S->o->suite, t, r);
                 }
+                r->stop = t->stop;
+                r->n_stop = t->n_stop;
+            } else if (t->kind == CB_TREQ_ROLLING) {
+                r->kind = CB_REQ_ROLLING;
+                r->rolling_mode = (int)t->rolling_mode;
+                r->window = t->window;
+                r->stride = t->stride;
             } else {
                 r->kind = CB_REQ_LOGLIKELIHOOD;
                 r->cont_prefix = t->cont_prefix;
                 r->continuation = t->continuation;
+                r->want_tokens = t->want_tokens;
             }
             if (judge) {
                 jref[n_judge++] = (slot_ref){i, k};
@@ -410,7 +432,7 @@ static int send_round(sched *S, bitem *items, item_resps *ir, const int *first, 
     for (int q = 0; q < n_model; q++) {
         const cb_request *r = &mreq[q];
         send_of[q] = n_send;
-        if (r->kind == CB_REQ_LOGLIKELIHOOD) {
+        if (r->kind == CB_REQ_LOGLIKELIHOOD && !r->want_tokens) {
             ll_hash(r, &hh[q][0], &hh[q][1]);
             if (ll_find(&S->ll, hh[q][0], hh[q][1])) {
                 send_of[q] = -1;
@@ -442,7 +464,8 @@ static int send_round(sched *S, bitem *items, item_resps *ir, const int *first, 
         const cb_response *rp = &tmp;
         if (send_of[q] >= 0) {
             rp = &mresp[send_of[q]];
-            if (mreq[q].kind == CB_REQ_LOGLIKELIHOOD && !rp->error && ll_put(&S->ll, hh[q][0], hh[q][1], rp))
+            if (mreq[q].kind == CB_REQ_LOGLIKELIHOOD && !mreq[q].want_tokens && !rp->error &&
+                ll_put(&S->ll, hh[q][0], hh[q][1], rp))
                 rc = cb_err_set(err, CB_ENOMEM, "out of memory");
         } else {
             const ll_entry *e = ll_find(&S->ll, hh[q][0], hh[q][1]);

@@ -14,12 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-extern const cb_task_family cb_family_counting;  /* tasks/counting.c */
-extern const cb_task_family cb_family_skill_mix; /* tasks/skill_mix.c */
+extern const cb_task_family cb_family_counting;           /* tasks/counting.c */
+extern const cb_task_family cb_family_skill_mix;          /* tasks/skill_mix.c */
+extern const cb_task_family cb_family_structured_output;  /* tasks/structured_output.c */
+extern const cb_task_family cb_family_knowledge_capacity; /* tasks/knowledge_capacity.c */
 
 static const cb_task_family *const families[] = {
     &cb_family_counting,
     &cb_family_skill_mix,
+    &cb_family_structured_output,
+    &cb_family_knowledge_capacity,
 };
 
 const cb_task_family *const *cb_task_families(int *n) {

@@ -70,9 +70,19 @@ int cb_turn_role_parse(const char *name);
 
 typedef enum {
     CB_TREQ_GENERATE = 0, /* turns -> text */
-    CB_TREQ_LOGLIK = 1    /* turns rendered with the assistant prefix, then
+    CB_TREQ_LOGLIK = 1,   /* turns rendered with the assistant prefix, then
                              `continuation` scored: sum of log p (natural log) */
+    CB_TREQ_ROLLING = 2   /* `prompt` (a whole text) scored token by token in
+                             windows (rolling_mode, window, stride) */
 } cb_treq_kind;
+
+/* Windowing of a ROLLING request (same values as engine/engine.h cb_rolling_mode). */
+typedef enum {
+    CB_TROLL_WINDOWS = 0,    /* every token once, windows of `window` inputs advancing by `stride` */
+    CB_TROLL_PERPLEXITY = 1, /* llama.cpp llama-perplexity chunks of `window` tokens, second halves scored */
+    CB_TROLL_BLOCKS = 2      /* TASKS.md 5.6: windows of window+1 tokens after BOS, start advancing by
+                                stride, each token scored once, the text's first token never */
+} cb_troll_mode;
 
 /* Who answers a request: the model under test, or the suite's judge model
  * (LLM-as-judge, two-phase: the family builds judge requests from the model's
@@ -87,6 +97,13 @@ typedef struct cb_treq {
     int optional;             /* 1: may be skipped (response ok = 0); GENERATE entries are never optional */
     const cb_turn *turns;     /* context; points into item-owned storage */
     int n_turns;
+    const char *prompt;       /* when set: a raw completion prompt (GENERATE / LOGLIK context, no
+                                 chat template; turns ignored) or the text of a ROLLING request */
+    const char *const *stop;  /* GENERATE stop strings (n_stop), item-owned */
+    int n_stop;
+    /* ROLLING */
+    cb_troll_mode rolling_mode;
+    int window, stride;       /* tokens; 0 = the backend's defaults (the model context) */
     /* GENERATE decoding (family defaults; a suite's "generation" block may override) */
     int max_tokens;
     float temperature;        /* 0 = greedy */
@@ -96,6 +113,7 @@ typedef struct cb_treq {
     const char *cont_prefix;  /* text placed after the assistant prefix as part of the
                                  context (not scored), e.g. "Answer:"; NULL = none */
     const char *continuation; /* owned by the item; only its tokens are scored */
+    int want_tokens;          /* LOGLIK: per-token log-probs and byte spans wanted (knowledge bits) */
 } cb_treq;
 
 /* One response, in the order of item->reqs. Strings are borrowed for the call. */
@@ -103,8 +121,12 @@ typedef struct cb_task_resp {
     int ok;               /* 0: skipped or failed (no text / no log-prob) */
     const char *text;     /* GENERATE output (NULL = "") */
     int truncated;        /* GENERATE stopped at max_tokens */
-    double logprob_sum;   /* LOGLIK: sum of natural-log probabilities of the continuation */
-    int n_tokens;         /* LOGLIK: tokens scored (0 = unknown) */
+    double logprob_sum;   /* LOGLIK / ROLLING: sum of natural-log probabilities of the scored tokens */
+    int n_tokens;         /* LOGLIK / ROLLING: tokens scored (0 = unknown) */
+    const double *token_logprobs; /* n_tokens per-token log-probs in text order, or NULL */
+    const int64_t *token_spans;   /* 2 * n_tokens: byte span [start, end) of each scored token in the
+                                     continuation (LOGLIK) or text (ROLLING), clamped to it; NULL when
+                                     the backend cannot tell (TASKS.md 0.3 item 2) */
     int cached;           /* judge request answered from the judgement cache (no call made) */
     int text_ref;         /* storage only: the text is kept in the sample's `response` column */
 } cb_task_resp;

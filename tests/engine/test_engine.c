@@ -84,6 +84,59 @@ Test(engine, loglik_equals_rolling) {
     cb_engine_free(e);
 }
 
+/* TASKS.md 5.6 windows: one window equals the windowed mode minus its first
+ * token; with a small block every token after the first is scored once, with
+ * exactly BOS + the block's earlier tokens as context (checked against LOGLIK
+ * on ids, bit for bit). */
+Test(engine, rolling_blocks) {
+    cb_engine *e = open_engine(2, 4, 0);
+    cb_engine_req reqs[3] = {
+        {.kind = CB_ENGINE_ROLLING, .text = TEXT, .add_bos = -1, .rolling_mode = CB_ROLLING_WINDOWS},
+        {.kind = CB_ENGINE_ROLLING, .text = TEXT, .add_bos = -1, .rolling_mode = CB_ROLLING_BLOCKS},
+        {.kind = CB_ENGINE_ROLLING, .text = TEXT, .add_bos = -1, .rolling_mode = CB_ROLLING_BLOCKS, .window = 6,
+         .stride = 4},
+    };
+    cb_engine_result r[3];
+    run(e, reqs, r, 3);
+    int N = r[0].n_scored; /* the stream's tokens */
+    cr_assert_gt(N, 12);
+    cr_assert_eq(r[1].n_scored, N - 1);
+    cr_assert_eq(r[2].n_scored, N - 1);
+    for (int j = 1; j < N; j++) {
+        cr_expect_eq(r[1].token_logprobs[j - 1], r[0].token_logprobs[j], "token %d", j);
+        cr_expect_eq(r[2].scored_ids[j - 1], r[0].scored_ids[j]);
+    }
+    /* window starts 0, 4, 8, ...: t_j is scored in the first window that
+     * reaches it, i.e. start s = max(0, 4 * ceil((j - 6) / 4)) */
+    int32_t bos = cb_tokenizer_bos(cb_engine_tokenizer(e));
+    cr_assert_geq(bos, 0);
+    int32_t *stream = r[0].scored_ids;
+    for (int j = 1; j < N; j++) {
+        int s = j <= 6 ? 0 : 4 * ((j - 6 + 3) / 4);
+        int32_t ctx[16];
+        int nc = 0;
+        ctx[nc++] = bos;
+        for (int i = s; i < j; i++) ctx[nc++] = stream[i];
+        cb_engine_req q = {.kind = CB_ENGINE_LOGLIK, .ids = ctx, .n_ids = nc, .cont_ids = &stream[j], .n_cont_ids = 1};
+        cb_engine_result qr;
+        run(e, &q, &qr, 1);
+        cr_expect_eq(qr.token_logprobs[0], r[2].token_logprobs[j - 1], "token %d (window start %d)", j, s);
+        cb_engine_result_clear(&qr);
+    }
+    /* bad parameters fail the request alone */
+    cb_engine_req bad = {.kind = CB_ENGINE_ROLLING, .text = TEXT, .add_bos = -1, .rolling_mode = CB_ROLLING_BLOCKS,
+                         .window = 128}; /* BOS + 128 > n_ctx */
+    cb_engine_result br;
+    cb_err err;
+    cb_err_clear(&err);
+    cr_assert_eq(cb_engine_run(e, &bad, &br, 1, &err), 0);
+    cr_expect_neq(br.status, 0);
+    cr_expect(br.error && strstr(br.error, "block"), "%s", br.error ? br.error : "");
+    cb_engine_result_clear(&br);
+    for (int i = 0; i < 3; i++) cb_engine_result_clear(&r[i]);
+    cb_engine_free(e);
+}
+
 Test(engine, is_greedy_and_decode_equals_prefill) {
     cb_engine *e = open_engine(2, 2, 0);
     int32_t prompt[6];

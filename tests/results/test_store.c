@@ -62,6 +62,8 @@ static int64_t new_run(cb_store *s) {
     snprintf(info.model_id, sizeof info.model_id, "stories260K.gguf");
     snprintf(info.model_sha256, sizeof info.model_sha256, "%064d", 1);
     info.model_bytes = 1234567;
+    info.n_params = 292800;
+    info.n_params_nonembd = 227264;
     snprintf(info.backend, sizeof info.backend, "local");
     snprintf(info.device, sizeof info.device, "cpu");
     snprintf(info.capbench_version, sizeof info.capbench_version, "0.1.0");
@@ -130,6 +132,8 @@ Test(store, run_round_trip_and_status) {
     cr_assert_eq(strlen(got.config_sha256), 64);
     cr_assert_str_eq(got.model_id, "stories260K.gguf");
     cr_assert_eq(got.model_bytes, 1234567);
+    cr_assert_eq(got.n_params, 292800);
+    cr_assert_eq(got.n_params_nonembd, 227264);
     cr_assert_str_eq(got.backend, "local");
     cr_assert_str_eq(got.device, "cpu");
     cr_assert_str_eq(got.capbench_version, "0.1.0");
@@ -540,10 +544,11 @@ static const char *v1_sql =
 Test(store, migrates_version_1) {
     raw_exec(dbpath, v1_sql);
     cb_store *s = open_ok(CB_STORE_OPEN_EXISTING);
-    cr_assert_eq(cb_store_schema_version(s), 3);
+    cr_assert_eq(cb_store_schema_version(s), CB_STORE_SCHEMA_VERSION);
     cb_err err = {0};
     cb_run_info info;
     cr_assert_eq(cb_store_run_get(s, 1, &info, &err), 0, "%s", err.msg);
+    cr_assert_eq(info.n_params, 0); /* unknown for runs made before schema 4 */
     cr_assert_str_eq(info.suite, "nightly");
     cr_assert_str_eq(info.capbench_version, "0.0.9");
     cr_assert_eq(info.status, CB_RUN_FINISHED);
@@ -592,7 +597,7 @@ Test(store, migrates_version_1) {
     sqlite3_stmt *st = NULL;
     cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
-    cr_assert_eq(sqlite3_column_int(st, 0), 3);
+    cr_assert_eq(sqlite3_column_int(st, 0), CB_STORE_SCHEMA_VERSION);
     sqlite3_finalize(st);
     cr_assert_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
     cr_assert_eq(sqlite3_step(st), SQLITE_ROW);
@@ -605,12 +610,12 @@ Test(store, refuses_newer_schema) {
     cb_store *s = open_ok(CB_STORE_OPEN_CREATE);
     new_run(s);
     cb_store_close(s);
-    raw_exec(dbpath, "PRAGMA user_version=4");
+    raw_exec(dbpath, "PRAGMA user_version=5");
     cb_err err = {0};
     s = NULL;
     cr_assert_eq(cb_store_open(dbpath, CB_STORE_OPEN_EXISTING, &s, &err), CB_EUNSUP);
     cr_assert_null(s);
-    cr_assert(strstr(err.msg, "schema version 4") && strstr(err.msg, "newer"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "schema version 5") && strstr(err.msg, "newer"), "%s", err.msg);
     cr_assert_eq(cb_store_open(dbpath, CB_STORE_OPEN_CREATE, &s, &err), CB_EUNSUP);
 }
 
