@@ -16,10 +16,12 @@
 
 extern const cb_task_family cb_family_counting;  /* tasks/counting.c */
 extern const cb_task_family cb_family_skill_mix; /* tasks/skill_mix.c */
+extern const cb_task_family cb_family_cross_capability; /* tasks/cross_capability.c */
 
 static const cb_task_family *const families[] = {
     &cb_family_counting,
     &cb_family_skill_mix,
+    &cb_family_cross_capability,
 };
 
 const cb_task_family *const *cb_task_families(int *n) {
