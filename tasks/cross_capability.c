@@ -340,8 +340,8 @@ static void attr_text(int a, int v, int es, char *buf, size_t cap) {
 }
 
 /* Draws n distinct values of [0, pool) into out (partial Fisher-Yates). */
-static void distinct(cb_rng *r, int pool, int n, int *out) {
-    int idx[64];
+static void distinct(cb_rng *r, int pool, int n, int *out) { /* pool <= 128 */
+    int idx[128];
     for (int i = 0; i < pool; i++) idx[i] = i;
     for (int i = 0; i < n; i++) {
         int j = i + pick(r, pool - i);
@@ -709,8 +709,8 @@ static char *lc_render(char *p, const lc_fn *fn, int id) {
     p = appendf(p, "def f_%d(x): return ", id);
     int any = 0;
     if (p && f->a) p = appendf(p, f->a == 1 ? "x" : "%d * x", f->a), any = 1;
-    if (p && f->callee >= 0) p = appendf(p, any ? " %c f_%d(x)" : "f_%d(x)", f->s < 0 ? '-' : '+', f->callee), any = 1;
-    (void)any;
+    if (p && f->callee >= 0)
+        p = any ? appendf(p, " %c f_%d(x)", f->s < 0 ? '-' : '+', f->callee) : appendf(p, "f_%d(x)", f->callee);
     if (p && f->b) p = appendf(p, " %c %d", f->b < 0 ? '-' : '+', abs(f->b));
     return p ? appendf(p, "\n") : NULL;
 }

@@ -120,7 +120,7 @@ static void handler(void *user, const cb_httpd_request *req, cb_httpd_reply *rep
     }
     g_model_calls++;
     if (strstr(b, "Berlin")) reply_text(rep, "It fell on 9 November 1989.");
-    else if (strstr(b, "prime")) reply_text(rep, "Nine is a prime number.");
+    else if (strstr(b, "Name a prime number")) reply_text(rep, "Nine is a prime number.");
     else reply_text(rep, "Answer: The garden sleeps under a quilt of snow.\nExplanation: it shows the skill.");
 }
 

@@ -535,7 +535,7 @@ Test(cross_capability, worked_example_file_mode_judge) {
     const cb_treq *j = &it->reqs[1];
     cr_assert_eq(j->target, CB_TARGET_JUDGE);
     cr_assert_eq(j->turns[0].role, CB_TURN_SYSTEM);
-    cr_assert(strncmp(j->turns[0].text, "You are an expert judge of AI assistant responses. Give a 1-5 rating:", 70) == 0);
+    cr_assert(strncmp(j->turns[0].text, "You are an expert judge of AI assistant responses. Give a 1-5 rating:", 69) == 0);
     const char *u = j->turns[1].text;
     cr_assert(strncmp(u, "[User Prompt]:\nWhen did the Berlin Wall fall?\n\nCalibrate your scale", 67) == 0, "%s", u);
     cr_assert_not_null(strstr(u, "[Reference Example 1]:\nModel Response: Ref one.\nRating 1: 5/5 | Explanation 1: "
@@ -588,7 +588,7 @@ Test(cross_capability, judge_reask_out_of_range_missing_and_failed) {
 Test(cross_capability, judge_several_scores_and_short_answers) {
     cb_item *it = file_item("english", 1);
     script s = {.model = "Seven is prime.",
-                .judge = {"Ref 1 got 5/5.\n#### Evaluation Score\nScore: **2**/5\nA perfect answer would be 5/5."}};
+                .judge = {"Ref 1 got 5/5.\n#### Evaluation Score\n**Score:** 2/5\nA perfect answer would be 5/5."}};
     cb_grade g;
     run_file_item(it, &s, 1, &g);
     cr_assert_float_eq(metric(&g, "score_1to5"), 2, 1e-12, "the first rating after the heading");
