@@ -5,13 +5,19 @@
  *   job    one submitted request; owns its token list
  *          (GENERATE: prompt ++ generated, LOGLIK: context ++ continuation,
  *          ROLLING: the whole text with its leading BOS).
- *   group  jobs queued with identical prefix tokens (GENERATE prompt or
- *          LOGLIK context). A group of one runs as a plain job. A larger
- *          group prefills the prefix once in one slot (PREFIX sequence), keeps
- *          the last position's logits, lets every member consume them (first
- *          continuation token scored, first token sampled), then copies the
- *          prefix KV rows into a free slot for each member that still needs
- *          the model; the last member inherits the group's own slot.
+ *   group  jobs queued together whose prefix tokens (GENERATE prompt or
+ *          LOGLIK context) start with the same n_shared tokens: the
+ *          candidates of one item (same context), or items behind one few-shot
+ *          prefix. A group of one runs as a plain job. A larger group prefills
+ *          the shared tokens once in one slot (PREFIX sequence) and keeps the
+ *          last shared position's logits; every member whose prefix is exactly
+ *          the shared part consumes them (first continuation token scored,
+ *          first token sampled; so one-token continuations of one context are
+ *          all scored from that one row). Then the shared KV rows are copied
+ *          into a free slot for each member that still needs the model, which
+ *          goes on from position n_shared; the last member inherits the
+ *          group's own slot. A job joins the queued group where sharing saves
+ *          the most tokens (joining may shorten n_shared; see join_gain).
  *   seq    what occupies a KV slot: a PREFIX prefill, a JOB (a request fed
  *          from index `start`), or one WINDOW of a ROLLING request.
  *
@@ -22,6 +28,13 @@
  * score, sample, finish. Slot assignment never changes numbers: a sequence's
  * results do not depend on its slot or its batch neighbours.
  *
+ * On device "cuda" (engine/cuda_module.h, loaded on first use) the step's
+ * logit rows stay on the GPU: each row's argmax and the log-probability of
+ * its scored token come back (cb_cuda_rows), and a whole row only where the
+ * host needs it (sampling with temperature, a shared prefix, want_logits).
+ * Greedy tokens and is_greedy are therefore the same as on the downloaded
+ * rows; scores agree to the order of a double sum.
+ *
  * If every slot is held by a group whose members are waiting for slots (only
  * possible with few slots), the group's members other than one are detached
  * and re-run from position 0 in their own slots later; their first token was
@@ -31,7 +44,7 @@
 
 #include "engine/gguf.h"
 #include "engine/model.h"
-#include "engine/model_cuda.h"
+#include "engine/cuda_module.h"
 #include "kernels/kernels.h"
 
 #include <stdio.h>
@@ -59,6 +72,7 @@ struct job {
     int n_prefix;            /* GENERATE prompt / LOGLIK context length */
     int n_cont;              /* LOGLIK */
     group *grp;
+    int took_shared;         /* consumed the group's shared logits row */
     /* GENERATE */
     cb_sampler_params sp;
     cb_rng rng;
@@ -85,7 +99,7 @@ struct job {
 enum { G_QUEUED, G_PREFILL, G_READY };
 struct group {
     int state;
-    uint64_t hash;
+    int n_shared;            /* prefix tokens shared by every member (<= each n_prefix) */
     job **mem;               /* members; mem[0] is the leader */
     int n_mem, cap_mem;
     int next_wait;           /* READY: members [next_wait, n_mem) still need a slot */
@@ -119,15 +133,21 @@ struct cb_engine {
     cb_kv_cache *kv;
     cb_model_scratch *scratch;
     cb_model_cuda *cuda;     /* device "cuda": forward pass and KV cache on the GPU (kv, scratch unused) */
+    const cb_cuda_module *cm;/* the CUDA module's table (set with cuda) */
+    int dev_reduce;          /* cuda: argmax / log-prob on the device (CAPBENCH_CUDA_DEVICE_REDUCE != 0) */
     cb_sampler_scratch *samp;
     char *path, *chat_template;
     char device[16];
     int64_t V;
     int n_ctx, n_seq, n_batch, max_out, n_threads;
+    int share_prefix;        /* 0: every request prefills its own prefix */
     /* per-step buffers (n_batch) */
     int32_t *b_tok, *b_slot, *b_pos;
     uint8_t *b_want;
     float *logits;           /* (max_out, V) */
+    int32_t *r_target, *r_argmax; /* cuda, per logit row (max_out): scored token (-1 none), argmax */
+    uint8_t *r_full;         /* cuda: the row is needed whole on the host */
+    double *r_lp;            /* cuda: log-probability of r_target */
     fed *feds;               /* n_seq */
     seq *seqs;               /* n_seq */
     /* queues */
@@ -157,13 +177,18 @@ static double now_s(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static uint64_t hash_ids(const int32_t *ids, int n) {
-    uint64_t h = 1469598103934665603ull;
-    for (int i = 0; i < n; i++) {
-        h ^= (uint32_t)ids[i];
-        h *= 1099511628211ull;
-    }
-    return h ^ (uint64_t)n;
+/* Tokens saved by adding a job to a group of n members sharing n_shared
+ * tokens when the group then shares l <= n_shared: n * l against the
+ * (n - 1) * n_shared it saved before. Joining must gain, and share at least
+ * 8 tokens unless it is an exact match (short contexts of one item). */
+static int64_t join_gain(const group *g, const job *j, int *l_out) {
+    const job *lead = g->mem[0];
+    int lim = g->n_shared < j->n_prefix ? g->n_shared : j->n_prefix, l = 0;
+    while (l < lim && lead->toks[l] == j->toks[l]) l++;
+    *l_out = l;
+    int exact = l == g->n_shared && l == j->n_prefix;
+    if (l == 0 || (l < 8 && !exact)) return 0;
+    return (int64_t)g->n_mem * l - (int64_t)(g->n_mem - 1) * g->n_shared;
 }
 
 const char *cb_finish_reason_name(cb_finish_reason r) {
@@ -197,21 +222,20 @@ int cb_engine_open(const cb_engine_opts *o, cb_engine **out, cb_err *err) {
         return cb_err_set(err, CB_EUSAGE, "engine: bad options (threads %d, context %d, sequences %d, batch %d)",
                           o->n_threads, o->n_ctx, o->n_seq, o->n_batch);
     const char *dev = o->device ? o->device : "cpu";
-    const int use_cuda = strcmp(dev, "cuda") == 0;
-#ifndef CB_HAVE_CUDA
-    if (use_cuda)
-        return cb_err_set(err, CB_ENODEV,
-                          "engine: device 'cuda': this build has no CUDA support (configure with CAPBENCH_CUDA=ON)");
-#endif
-    if (!use_cuda && strcmp(dev, "cpu") != 0)
-        return cb_err_set(err, CB_EUSAGE, "engine: unknown device '%s' (cpu or cuda)", dev);
-    if (use_cuda && cb_model_cuda_probe(0, NULL, 0, err) != 0) /* fail before reading the model */
-        return cb_err_prefix(err, "engine: device 'cuda': ");
+    int ordinal = -1;
+    if (cb_engine_parse_device(dev, &ordinal) != 0)
+        return cb_err_set(err, CB_EUSAGE, "engine: unknown device '%s' (cpu, cuda or cuda:N)", dev);
+    const int use_cuda = ordinal >= 0;
+    const cb_cuda_module *cm = NULL;
+    /* fail before reading the model: no CUDA module, libraries or device */
+    if (use_cuda && (cb_cuda_module_get(&cm, err) != 0 || cm->probe(ordinal, NULL, 0, err) != 0))
+        return cb_err_prefix(err, "engine: device '%s': ", dev);
 
     int rc;
     cb_engine *e = calloc(1, sizeof *e);
     if (!e) return cb_err_set(err, CB_ENOMEM, "out of memory (engine)");
-    snprintf(e->device, sizeof e->device, "%s", use_cuda ? "cuda" : "cpu");
+    snprintf(e->device, sizeof e->device, "%s", use_cuda ? dev : "cpu");
+    e->cm = cm;
     e->path = dup_str(o->model_path, strlen(o->model_path));
     if (!e->path) {
         rc = cb_err_set(err, CB_ENOMEM, "out of memory");
@@ -247,6 +271,7 @@ int cb_engine_open(const cb_engine_opts *o, cb_engine **out, cb_err *err) {
     e->n_ctx = o->n_ctx;
     if (e->n_ctx == 0) e->n_ctx = (hp->n_ctx_train > 0 && hp->n_ctx_train < 2048) ? (int)hp->n_ctx_train : 2048;
     e->n_seq = o->n_seq ? o->n_seq : 8;
+    e->share_prefix = !o->no_prefix_sharing;
     e->n_batch = o->n_batch ? o->n_batch : 512;
     /* logit rows per step: about 64 MiB of logits, at least one per slot */
     int64_t rows = ((int64_t)64 << 20) / (e->V * (int64_t)sizeof(float));
@@ -257,10 +282,20 @@ int cb_engine_open(const cb_engine_opts *o, cb_engine **out, cb_err *err) {
 
     if ((rc = cb_pool_new(e->n_threads, &e->pool, err))) goto out;
     if (use_cuda) {
-        cb_model_cuda_opts co = {.device = 0, .n_slots = e->n_seq, .n_ctx = e->n_ctx, .max_tokens = e->n_batch,
-                                 .max_out = e->max_out};
-        if ((rc = cb_model_cuda_new(e->model, e->gguf, &co, &e->cuda, err))) {
-            cb_err_prefix(err, "engine: device 'cuda': ");
+        cb_model_cuda_opts co = {.device = ordinal, .n_slots = e->n_seq, .n_ctx = e->n_ctx,
+                                 .max_tokens = e->n_batch, .max_out = e->max_out};
+        if ((rc = cm->model_new(e->model, e->gguf, &co, &e->cuda, err))) {
+            cb_err_prefix(err, "engine: device '%s': ", dev);
+            goto out;
+        }
+        const char *dr = getenv("CAPBENCH_CUDA_DEVICE_REDUCE");
+        e->dev_reduce = !(dr && strcmp(dr, "0") == 0);
+        e->r_target = malloc((size_t)e->max_out * sizeof(int32_t));
+        e->r_argmax = malloc((size_t)e->max_out * sizeof(int32_t));
+        e->r_full = malloc((size_t)e->max_out);
+        e->r_lp = malloc((size_t)e->max_out * sizeof(double));
+        if (!e->r_target || !e->r_argmax || !e->r_full || !e->r_lp) {
+            rc = cb_err_set(err, CB_ENOMEM, "out of memory (engine row buffers)");
             goto out;
         }
     } else {
@@ -347,7 +382,11 @@ void cb_engine_free(cb_engine *e) {
     cb_sampler_scratch_free(e->samp);
     cb_model_scratch_free(e->scratch);
     cb_kv_cache_free(e->kv);
-    cb_model_cuda_free(e->cuda);
+    if (e->cuda) e->cm->model_free(e->cuda);
+    free(e->r_target);
+    free(e->r_argmax);
+    free(e->r_full);
+    free(e->r_lp);
     cb_pool_free(e->pool);
     cb_tokenizer_free(e->tok);
     cb_model_free(e->model);
@@ -368,7 +407,61 @@ int64_t cb_engine_n_params_nonembd(const cb_engine *e) { return cb_model_n_param
 const char *cb_engine_chat_template(const cb_engine *e) { return e->chat_template; }
 const char *cb_engine_model_path(const cb_engine *e) { return e->path; }
 const char *cb_engine_device(const cb_engine *e) { return e->device; }
-void cb_engine_get_stats(const cb_engine *e, cb_engine_stats *st) { *st = e->stats; }
+void cb_engine_get_stats(const cb_engine *e, cb_engine_stats *st) {
+    *st = e->stats;
+    if (e->cuda) {
+        cb_model_cuda_info mi;
+        e->cm->get_info(e->cuda, &mi);
+        st->n_graphs = mi.n_graphs;
+        st->n_graph_replays = mi.n_replays;
+        st->n_decode_eager = mi.n_decode_eager;
+        st->n_rows_to_host = mi.n_rows_full;
+    }
+}
+
+int cb_engine_parse_device(const char *s, int *ordinal) {
+    *ordinal = -1;
+    if (!s || strcmp(s, "cpu") == 0) return 0;
+    if (strcmp(s, "cuda") == 0) {
+        *ordinal = 0;
+        return 0;
+    }
+    if (strncmp(s, "cuda:", 5) != 0 || s[5] < '0' || s[5] > '9') return CB_EUSAGE;
+    long v = 0;
+    for (const char *p = s + 5; *p; p++) {
+        if (*p < '0' || *p > '9' || v > 999) return CB_EUSAGE;
+        v = v * 10 + (*p - '0');
+    }
+    if (v > 999) return CB_EUSAGE;
+    *ordinal = (int)v;
+    return 0;
+}
+
+void cb_engine_device_note(const cb_engine *e, char *buf, size_t cap) {
+    if (!cap) return;
+    buf[0] = '\0';
+    if (!e->cuda) return;
+    cb_model_cuda_info mi;
+    e->cm->get_info(e->cuda, &mi);
+    const int64_t n_dec = mi.n_replays + mi.n_decode_eager;
+    const char *sync = mi.sync_launches ? "; CAPBENCH_CUDA_SYNC=1: every launch synchronized (slow)" : "";
+    if (!mi.graphs_enabled)
+        snprintf(buf, cap, "%s (%s): decode ran eagerly, CUDA graphs off (CAPBENCH_CUDA_GRAPHS=0); %lld decode steps%s",
+                 e->device, mi.device_name, (long long)n_dec, sync);
+    else if (mi.graph_error[0])
+        snprintf(buf, cap, "%s (%s): graph capture FAILED, those batch sizes ran eagerly: %s; %lld of %lld decode "
+                           "steps from %d graph(s)%s",
+                 e->device, mi.device_name, mi.graph_error, (long long)mi.n_replays, (long long)n_dec, mi.n_graphs,
+                 sync);
+    else if (mi.n_replays == 0)
+        snprintf(buf, cap, "%s (%s): no decode step ran from a CUDA graph (%lld decode steps, each the first of its "
+                           "batch size, which runs eagerly)%s",
+                 e->device, mi.device_name, (long long)n_dec, sync);
+    else
+        snprintf(buf, cap, "%s (%s): decode from CUDA graphs: %lld of %lld decode steps replayed from %d graph(s) "
+                           "(the first step of each batch size runs eagerly)%s",
+                 e->device, mi.device_name, (long long)mi.n_replays, (long long)n_dec, mi.n_graphs, sync);
+}
 
 /* ---- completion ------------------------------------------------------------------ */
 
@@ -426,9 +519,21 @@ static void keep_logits(cb_engine *e, job *j, const float *row) {
         memcpy(j->logits + (size_t)j->n_logits++ * (size_t)e->V, row, (size_t)e->V * sizeof(float));
 }
 
+/* GENERATE: whether the next token can be taken from the row's argmax alone
+ * (cb_sampler_pick is then the argmax and draws nothing). */
+static int gen_argmax_only(const job *j) {
+    return !j->logits && (j->sp.temperature <= 0.0f || j->sp.top_k == 1);
+}
+
+static int gen_take(cb_engine *e, job *j, int32_t t);
+
 static int gen_accept(cb_engine *e, job *j, const float *row) {
     keep_logits(e, j, row);
-    int32_t t = cb_sampler_pick(&j->sp, &j->rng, row, e->V, e->samp);
+    return gen_take(e, j, cb_sampler_pick(&j->sp, &j->rng, row, e->V, e->samp));
+}
+
+/* GENERATE: appends token t (or finishes on EOS, a stop string, the length). */
+static int gen_take(cb_engine *e, job *j, int32_t t) {
     if (!j->ignore_eos && cb_tokenizer_is_eog(e->tok, t)) {
         j->finish = CB_FINISH_EOS;
         return 0;
@@ -467,12 +572,18 @@ static int gen_accept(cb_engine *e, job *j, const float *row) {
     return 0;
 }
 
+/* LOGLIK / ROLLING: records target token `tgt` at score index i, given its
+ * log-probability and the row's argmax. */
+static void score_value(job *j, int i, double lp, int64_t argmax, int32_t tgt) {
+    j->lp[i] = lp;
+    j->lp_ids[i] = tgt;
+    if (argmax != tgt) j->greedy = 0;
+}
+
 /* LOGLIK / ROLLING: scores target token `tgt` from logits row into slot i. */
 static void score_row(cb_engine *e, job *j, int i, const float *row, int32_t tgt) {
     if (j->kind == CB_ENGINE_LOGLIK) keep_logits(e, j, row);
-    j->lp[i] = cb_log_softmax_at(row, e->V, tgt);
-    j->lp_ids[i] = tgt;
-    if (cb_argmax(row, e->V) != tgt) j->greedy = 0;
+    score_value(j, i, cb_log_softmax_at(row, e->V, tgt), cb_argmax(row, e->V), tgt);
 }
 
 /* ---- submit ------------------------------------------------------------------------ */
@@ -766,13 +877,20 @@ int cb_engine_submit(cb_engine *e, const cb_engine_req *req, cb_engine_result *o
         queue_push(&e->q_head, &e->q_tail, j);
         return 0;
     }
-    /* join a queued group with the same prefix, or open a new one */
-    uint64_t h = hash_ids(j->toks, j->n_prefix);
-    for (group *g = e->queued_groups; g; g = g->gnext) {
-        job *l = g->mem[0];
-        if (g->hash != h || l->n_prefix != j->n_prefix ||
-            memcmp(l->toks, j->toks, (size_t)j->n_prefix * sizeof(int32_t)) != 0)
-            continue;
+    /* join the queued group where sharing gains the most, or open a new one */
+    group *best = NULL;
+    int64_t best_gain = 0;
+    int best_l = 0;
+    for (group *g = e->share_prefix ? e->queued_groups : NULL; g; g = g->gnext) {
+        int l;
+        int64_t gain = join_gain(g, j, &l);
+        if (gain > best_gain) {
+            best = g;
+            best_gain = gain;
+            best_l = l;
+        }
+    }
+    for (group *g = best; g; g = NULL) {
         if (g->n_mem == g->cap_mem) {
             int nc = g->cap_mem * 2;
             job **nm = realloc(g->mem, (size_t)nc * sizeof *nm);
@@ -785,6 +903,7 @@ int cb_engine_submit(cb_engine *e, const cb_engine_req *req, cb_engine_result *o
             g->cap_mem = nc;
         }
         g->mem[g->n_mem++] = j;
+        g->n_shared = best_l;
         j->grp = g;
         return 0;
     }
@@ -798,7 +917,7 @@ int cb_engine_submit(cb_engine *e, const cb_engine_req *req, cb_engine_result *o
     }
     g->cap_mem = 4;
     g->mem[g->n_mem++] = j;
-    g->hash = h;
+    g->n_shared = j->n_prefix;
     g->slot = -1;
     g->state = G_QUEUED;
     g->gnext = e->queued_groups;
@@ -832,7 +951,7 @@ static void start_job(cb_engine *e, int s, job *j, int from) {
 /* Inputs a sequence feeds in total. */
 static int seq_n_in(const seq *q) {
     switch (q->kind) {
-    case SEQ_PREFIX: return q->g->mem[0]->n_prefix;
+    case SEQ_PREFIX: return q->g->n_shared;
     case SEQ_WIN: return q->j->wins[q->w].n_in;
     default:
         return q->j->kind == CB_ENGINE_LOGLIK ? q->j->n_prefix + q->j->n_cont - 1 : q->j->n_toks;
@@ -842,7 +961,7 @@ static int seq_n_in(const seq *q) {
 /* Whether input index i of the sequence needs its logits. */
 static int seq_wants(const seq *q, int i) {
     switch (q->kind) {
-    case SEQ_PREFIX: return i == q->g->mem[0]->n_prefix - 1;
+    case SEQ_PREFIX: return i == q->g->n_shared - 1;
     case SEQ_WIN: return i >= q->j->wins[q->w].out_from;
     default:
         if (i < q->out_min) return 0;
@@ -871,23 +990,24 @@ static int schedule(cb_engine *e, cb_err *err) {
         gn = g->gnext;
         while (g->next_wait < g->n_mem) {
             job *j = g->mem[g->next_wait];
+            int from = j->took_shared ? j->n_prefix : g->n_shared; /* took_shared: n_prefix == n_shared */
             if (g->n_mem - g->next_wait == 1) { /* last member inherits the group's slot */
                 g->next_wait++;
-                start_job(e, g->slot, j, j->n_prefix);
+                start_job(e, g->slot, j, from);
                 j->grp = NULL;
                 break;
             }
             int s = free_slot(e);
             if (s < 0) break;
             if (e->cuda) {
-                int rc = cb_model_cuda_kv_copy(e->cuda, s, g->slot, j->n_prefix, err);
+                int rc = e->cm->kv_copy(e->cuda, s, g->slot, g->n_shared, err);
                 if (rc) return rc;
             } else {
-                cb_kv_cache_copy(e->kv, s, g->slot, j->n_prefix);
+                cb_kv_cache_copy(e->kv, s, g->slot, g->n_shared);
             }
             g->next_wait++;
             j->grp = NULL;
-            start_job(e, s, j, j->n_prefix);
+            start_job(e, s, j, from);
         }
         if (g->next_wait >= g->n_mem) {
             if (e->seqs[g->slot].state == SLOT_HELD) e->seqs[g->slot].state = SLOT_FREE;
@@ -901,7 +1021,8 @@ static int schedule(cb_engine *e, cb_err *err) {
         e->r_head = j->qnext;
         if (!e->r_head) e->r_tail = NULL;
         start_job(e, s, j, 0);
-        e->seqs[s].out_min = j->n_prefix;
+        /* a first token taken from the shared logits is not scored or sampled again */
+        e->seqs[s].out_min = j->took_shared ? j->n_prefix : 0;
     }
     /* 3. queued work */
     for (int s; e->q_head && (s = free_slot(e)) >= 0;) {
@@ -939,24 +1060,29 @@ static int schedule(cb_engine *e, cb_err *err) {
         }
         job *j = g->mem[g->next_wait++];
         j->grp = NULL;
-        start_job(e, g->slot, j, j->n_prefix);
+        start_job(e, g->slot, j, j->took_shared ? j->n_prefix : g->n_shared);
         unlink_group(&e->ready, g);
         group_free(e, g);
     }
     return 0;
 }
 
-/* A group's prefix is done: every member takes its first token from the
- * shared logits; those that still need the model wait for a slot. */
+/* A group's shared prefix is done: every member whose whole prefix it is
+ * takes its first token from the shared logits; those that still need the
+ * model wait for a slot. */
 static int group_ready(cb_engine *e, group *g) {
     int keep = 0;
     for (int i = 0; i < g->n_mem; i++) {
         job *j = g->mem[i];
         int done = 0;
-        if (j->kind == CB_ENGINE_LOGLIK) {
+        if (j->n_prefix > g->n_shared) {
+            /* goes on with the rest of its own prefix */
+        } else if (j->kind == CB_ENGINE_LOGLIK) {
+            j->took_shared = 1;
             score_row(e, j, 0, g->logits, j->toks[j->n_prefix]);
             done = j->n_cont == 1;
         } else {
+            j->took_shared = 1;
             if (gen_accept(e, j, g->logits)) return CB_ENOMEM;
             done = j->finish != CB_FINISH_NONE;
         }
@@ -981,6 +1107,25 @@ static int group_ready(cb_engine *e, group *g) {
     return 0;
 }
 
+/* cuda: what logit row r (token i of sequence q) must bring back: the
+ * scored token (r_target) and whether the whole row is needed (r_full). */
+static void row_needs(cb_engine *e, const seq *q, int i, int r) {
+    int32_t tgt = -1;
+    int full = 1;
+    if (q->kind == SEQ_WIN) {
+        const win *w = &q->j->wins[q->w];
+        tgt = q->j->toks[w->a + i + 1];
+        full = 0;
+    } else if (q->kind == SEQ_JOB && q->j->kind == CB_ENGINE_LOGLIK) {
+        tgt = q->j->toks[i + 1];
+        full = q->j->logits != NULL;
+    } else if (q->kind == SEQ_JOB) {
+        full = !gen_argmax_only(q->j);
+    } /* SEQ_PREFIX: the shared row is kept whole for the members */
+    e->r_target[r] = tgt;
+    e->r_full[r] = (uint8_t)(full || !e->dev_reduce);
+}
+
 int cb_engine_step(cb_engine *e, int *n_pending, cb_err *err) {
     int rc = schedule(e, err);
     if (rc) return rc;
@@ -1001,6 +1146,7 @@ int cb_engine_step(cb_engine *e, int *n_pending, cb_err *err) {
                 e->b_slot[T] = s;
                 e->b_pos[T] = i;
                 e->b_want[T] = (uint8_t)want;
+                if (want && e->cuda) row_needs(e, q, i, rows);
                 rows += want;
                 T++;
                 k++;
@@ -1011,8 +1157,20 @@ int cb_engine_step(cb_engine *e, int *n_pending, cb_err *err) {
     if (T > 0) {
         cb_batch b = {.n_tokens = T, .token = e->b_tok, .slot = e->b_slot, .pos = e->b_pos, .want_logits = e->b_want};
         double t0 = now_s();
-        if (e->cuda) rc = cb_model_cuda_forward(e->cuda, &b, e->logits, err);
-        else rc = cb_model_forward(e->model, e->kv, e->scratch, e->pool, &b, e->logits, err);
+        if (e->cuda && e->dev_reduce) {
+            cb_cuda_rows rq = {.target = e->r_target, .full_from = rows, .full_to = 0, .argmax = e->r_argmax,
+                               .logprob = e->r_lp};
+            for (int r = 0; r < rows; r++)
+                if (e->r_full[r]) {
+                    if (r < rq.full_from) rq.full_from = r;
+                    rq.full_to = r + 1;
+                }
+            rc = e->cm->forward(e->cuda, &b, &rq, e->logits, err);
+        } else if (e->cuda) {
+            rc = e->cm->forward(e->cuda, &b, NULL, e->logits, err);
+        } else {
+            rc = cb_model_forward(e->model, e->kv, e->scratch, e->pool, &b, e->logits, err);
+        }
         if (rc) return cb_err_prefix(err, "engine step: ");
         e->stats.forward_s += now_s() - t0;
         e->stats.n_steps++;
@@ -1027,18 +1185,29 @@ int cb_engine_step(cb_engine *e, int *n_pending, cb_err *err) {
         int j0 = e->feds[f].j0, k = e->feds[f].k;
         for (int i = j0; i < j0 + k; i++) {
             if (!seq_wants(q, i)) continue;
-            const float *row = e->logits + (size_t)r++ * (size_t)e->V;
+            const int rr = r++;
+            const float *row = e->logits + (size_t)rr * (size_t)e->V;
+            /* device reductions: row is valid only where r_full was set */
+            const int dev = e->cuda && e->dev_reduce;
             if (q->kind == SEQ_PREFIX) {
                 memcpy(q->g->logits, row, (size_t)e->V * sizeof(float));
             } else if (q->kind == SEQ_WIN) {
                 job *j = q->j;
                 const win *w = &j->wins[q->w];
-                score_row(e, j, w->lp_base + (i - w->out_from), row, j->toks[w->a + i + 1]);
+                const int k = w->lp_base + (i - w->out_from);
+                if (dev) score_value(j, k, e->r_lp[rr], e->r_argmax[rr], e->r_target[rr]);
+                else score_row(e, j, k, row, j->toks[w->a + i + 1]);
             } else if (q->j->kind == CB_ENGINE_LOGLIK) {
                 job *j = q->j;
-                score_row(e, j, i + 1 - j->n_prefix, row, j->toks[i + 1]);
+                if (dev) {
+                    keep_logits(e, j, row); /* a no-op unless want_logits (then the row came back) */
+                    score_value(j, i + 1 - j->n_prefix, e->r_lp[rr], e->r_argmax[rr], e->r_target[rr]);
+                } else {
+                    score_row(e, j, i + 1 - j->n_prefix, row, j->toks[i + 1]);
+                }
             } else {
-                if (gen_accept(e, q->j, row)) return cb_err_set(err, CB_ENOMEM, "out of memory (generated text)");
+                int orc = dev && !e->r_full[rr] ? gen_take(e, q->j, e->r_argmax[rr]) : gen_accept(e, q->j, row);
+                if (orc) return cb_err_set(err, CB_ENOMEM, "out of memory (generated text)");
             }
         }
         q->n_fed = j0 + k;

@@ -14,10 +14,14 @@
  *               continuation, and whether greedy decoding would produce it
  *   ROLLING     text -> log-probs of every token (windowed) or llama.cpp's
  *               perplexity procedure (see cb_rolling_mode)
- * Requests whose prefix tokens (GENERATE prompt, LOGLIK context) are equal
- * and that are queued together share one prefill: the prefix is computed once
- * in one slot and its KV rows are copied into the siblings' slots; a
- * one-token continuation is scored straight from the shared logits.
+ * Requests queued together whose prefix tokens (GENERATE prompt, LOGLIK
+ * context) are equal, or start with the same tokens (a few-shot prefix),
+ * share one prefill: the common part is computed once in one slot and its KV
+ * rows are copied into the siblings' slots, which go on from there; when the
+ * common part is a request's whole context, its first continuation token is
+ * scored straight from the shared logits, so the one-token continuations of
+ * one context all come from one forward pass. Scores are bit-identical to
+ * running each request alone (batch invariance, see model.h).
  *
  * Determinism: results are bit-identical whatever other requests share the
  * steps, the thread count and the slot a request lands in (see model.h); a
@@ -46,16 +50,26 @@ typedef struct cb_engine_opts {
     int n_ctx;          /* positions per sequence; 0: min(model context_length, 2048) (2048 if unknown) */
     int n_seq;          /* KV slots = sequences advanced together; 0: 8 */
     int n_batch;        /* max tokens per step; 0: 512 */
-    const char *device; /* "cpu" (NULL = cpu) or "cuda" */
+    const char *device; /* "cpu" (NULL = cpu), "cuda" (= cuda:0) or "cuda:N" (CUDA device N) */
+    int no_prefix_sharing; /* nonzero: every request prefills its own prefix
+                              (benchmarks measure what sharing saves) */
 } cb_engine_opts;
+
+/* Parses a device name: "cpu" or NULL (*ordinal = -1), "cuda" (0) or
+ * "cuda:N" (N, 0..999). 0, or CB_EUSAGE for anything else. */
+int cb_engine_parse_device(const char *s, int *ordinal);
 
 /* Opens the model and allocates everything the engine will need (KV cache of
  * n_seq x n_ctx F32 positions, scratch, pool). Errors: CB_EUSAGE (bad options),
  * CB_EIO / CB_EFORMAT / CB_EUNSUP (the model file; the message names it),
- * CB_ENODEV (device "cuda" in a build or machine without CUDA, or too little
- * device memory; the message carries the cudaError string), CB_ENOMEM.
- * Device "cuda" runs the forward pass on GPU 0 (engine/model_cuda.h); the
- * scheduling, sampling and scoring stay here. */
+ * CB_ENODEV (device "cuda" in a build without CUDA, the CUDA module or its
+ * libraries not loadable, no such device, or too little device memory; the
+ * message says which, with the loader's or the cudaError string), CB_ENOMEM.
+ * Device "cuda[:N]" runs the forward pass on that GPU (engine/model_cuda.h,
+ * loaded on first use from the CUDA module, engine/cuda_module.h); the
+ * scheduling, sampling and scoring stay here, with the greedy argmax and the
+ * scored tokens' log-probabilities computed on the GPU
+ * (CAPBENCH_CUDA_DEVICE_REDUCE=0 downloads whole rows instead). */
 int cb_engine_open(const cb_engine_opts *opts, cb_engine **out, cb_err *err);
 void cb_engine_free(cb_engine *e); /* NULL is a no-op; pending requests are dropped */
 
@@ -71,7 +85,7 @@ int64_t cb_engine_n_params_nonembd(const cb_engine *e); /* minus embedding and a
 /* tokenizer.chat_template of the file, NUL-terminated; NULL when absent. */
 const char *cb_engine_chat_template(const cb_engine *e);
 const char *cb_engine_model_path(const cb_engine *e);
-const char *cb_engine_device(const cb_engine *e);       /* "cpu" or "cuda" */
+const char *cb_engine_device(const cb_engine *e);       /* "cpu", or the cuda device as given */
 
 /* ---- requests --------------------------------------------------------------- */
 typedef enum { CB_ENGINE_GENERATE = 0, CB_ENGINE_LOGLIK = 1, CB_ENGINE_ROLLING = 2 } cb_engine_kind;
@@ -176,13 +190,23 @@ int cb_engine_step(cb_engine *e, int *n_pending, cb_err *err);
 /* Submits reqs[0..n) and steps until all are done; out[i] is reqs[i]'s result. */
 int cb_engine_run(cb_engine *e, const cb_engine_req *reqs, cb_engine_result *out, int n, cb_err *err);
 
-/* Counters since open: steps, tokens fed through the model, forward time. */
+/* Counters since open: steps, tokens fed through the model, forward time;
+ * on a cuda device also how decode ran (the rest are 0 on the CPU). */
 typedef struct cb_engine_stats {
     int64_t n_steps;
     int64_t n_tokens;
     int64_t n_logit_rows;
     double forward_s;
+    int n_graphs;             /* CUDA graphs captured (one per decode batch size) */
+    int64_t n_graph_replays;  /* pure decode steps replayed from a graph */
+    int64_t n_decode_eager;   /* pure decode steps run eagerly (first of a batch size; graphs off or failed) */
+    int64_t n_rows_to_host;   /* logit rows copied to the host whole */
 } cb_engine_stats;
 void cb_engine_get_stats(const cb_engine *e, cb_engine_stats *st);
+
+/* One line saying how the device ran decode, for reports: on a cuda device
+ * whether decode steps ran from CUDA graphs (how many of how many), and if
+ * not why (graphs off, the capture's error, only first steps); "" on the CPU. */
+void cb_engine_device_note(const cb_engine *e, char *buf, size_t cap);
 
 #endif

@@ -22,7 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CHUNK 65536   /* elements per RNG stream; a multiple of 32 (Q8_0 blocks) and even */
+#define CHUNK 65536   /* elements per RNG stream; a multiple of 256 (K-quant blocks) and even */
 #define WEIGHT_STD 0.02
 #define SYNTH_VOCAB 32000
 
@@ -34,7 +34,49 @@ typedef struct shape {
 static const shape shapes[] = {
     {"tinyllama-1.1b", 2048, 22, 32, 4, 5632, 2048},
     {"tiny", 64, 2, 4, 2, 160, 512},
+    {"tiny256", 256, 8, 4, 2, 512, 512}, /* rows a multiple of 256: real K-quants, 8 layers for Q4_K_M */
 };
+
+/* --type names: the matrix type, general.file_type (llama.cpp's ftype
+ * numbers) and whether it is the Q4_K_M mixture. */
+typedef struct type_spec {
+    const char *name;
+    uint32_t type, file_type;
+    int q4_k_m;
+} type_spec;
+
+static const type_spec type_specs[] = {
+    {"f32", CB_GGML_F32, 0, 0},   {"f16", CB_GGML_F16, 1, 0},   {"q8_0", CB_GGML_Q8_0, 7, 0},
+    {"q4_0", CB_GGML_Q4_0, 2, 0}, {"q4_1", CB_GGML_Q4_1, 3, 0}, {"q5_0", CB_GGML_Q5_0, 8, 0},
+    {"q5_1", CB_GGML_Q5_1, 9, 0}, {"q4_k", CB_GGML_Q4_K, 14, 0}, {"q5_k", CB_GGML_Q5_K, 16, 0},
+    {"q6_k", CB_GGML_Q6_K, 18, 0}, {"q4_k_m", CB_GGML_Q4_K, 15, 1},
+};
+#define TYPE_NAMES "f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k or q4_k_m"
+
+/* llama.cpp's "use more bits" layers of the _M mixtures: the first and last
+ * eighth of the layers and every third layer in between. */
+static int more_bits(uint32_t layer, uint32_t n_layer) {
+    return layer < n_layer / 8 || layer >= 7 * n_layer / 8 || (layer - n_layer / 8) % 3 == 2;
+}
+
+/* The type of one matrix (part: "token_embd", "output", or a layer part such
+ * as "attn_v") with rows of ne0 elements. Q4_K_M: output Q6_K; attn_v and
+ * ffn_down Q6_K on more_bits layers; everything else Q4_K. A K-quant whose
+ * rows are not a multiple of 256 falls back as llama-quantize does: Q4_K ->
+ * Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0. */
+static uint32_t matrix_type(const type_spec *ts, const char *part, uint32_t layer, uint32_t n_layer, uint64_t ne0) {
+    uint32_t t = ts->type;
+    if (ts->q4_k_m) {
+        if (!strcmp(part, "output")) t = CB_GGML_Q6_K;
+        else if ((!strcmp(part, "attn_v") || !strcmp(part, "ffn_down")) && more_bits(layer, n_layer)) t = CB_GGML_Q6_K;
+    }
+    if (ne0 % (uint64_t)cb_type_block_elems(t)) {
+        if (t == CB_GGML_Q4_K) t = CB_GGML_Q5_0;
+        else if (t == CB_GGML_Q5_K) t = CB_GGML_Q5_1;
+        else if (t == CB_GGML_Q6_K) t = CB_GGML_Q8_0;
+    }
+    return t;
+}
 
 /* ---- RNG: common/rng.h's xoshiro256**, one stream per (tensor, chunk) ------ */
 
@@ -93,17 +135,9 @@ static void fill_job(void *ctx, int ith, int nth) {
         rng r;
         rng_seed(&r, g->seed, g->cur, c);
         gen_normal(&r, tmp, len, WEIGHT_STD);
-        switch (d->type) {
-        case CB_GGML_F32: memcpy((float *)g->buf + start, tmp, (size_t)len * sizeof(float)); break;
-        case CB_GGML_F16: {
-            uint16_t *o = (uint16_t *)g->buf + start;
-            for (int64_t i = 0; i < len; i++) o[i] = cb_fp32_to_fp16(tmp[i]);
-            break;
-        }
-        default: /* Q8_0: start and len are multiples of 32 */
-            cb_quantize_q8_0(tmp, (cb_block_q8_0 *)g->buf + start / CB_QK8_0, len);
-            break;
-        }
+        /* start and len are multiples of 256 (CHUNK is), so blocks never straddle chunks */
+        size_t at = (size_t)(start / (uint64_t)cb_type_block_elems(d->type)) * cb_type_block_bytes(d->type);
+        cb_quantize_row(d->type, tmp, (char *)g->buf + at, len);
     }
 }
 
@@ -222,7 +256,7 @@ int cb_genmodel_write(const cb_genmodel_opts *o, cb_err *err) {
     cb_gguf *vocab = NULL;
     gen g = {0};
     const shape *sh = NULL;
-    uint32_t type, file_type;
+    const type_spec *ts = NULL;
     char pathbuf[4096];
 
     if (!o || !o->shape || !o->type || !o->out_path)
@@ -230,20 +264,11 @@ int cb_genmodel_write(const cb_genmodel_opts *o, cb_err *err) {
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++)
         if (!strcmp(o->shape, shapes[i].name)) sh = &shapes[i];
     if (!sh)
-        return cb_err_set(err, CB_EUSAGE, "gen-model: unknown shape '%s' (expected tinyllama-1.1b or tiny)",
+        return cb_err_set(err, CB_EUSAGE, "gen-model: unknown shape '%s' (expected tinyllama-1.1b, tiny or tiny256)",
                           o->shape);
-    if (!strcmp(o->type, "f32")) {
-        type = CB_GGML_F32;
-        file_type = 0;
-    } else if (!strcmp(o->type, "f16")) {
-        type = CB_GGML_F16;
-        file_type = 1;
-    } else if (!strcmp(o->type, "q8_0")) {
-        type = CB_GGML_Q8_0;
-        file_type = 7;
-    } else {
-        return cb_err_set(err, CB_EUSAGE, "gen-model: unknown type '%s' (expected f32, f16 or q8_0)", o->type);
-    }
+    for (size_t i = 0; i < sizeof type_specs / sizeof type_specs[0]; i++)
+        if (!strcmp(o->type, type_specs[i].name)) ts = &type_specs[i];
+    if (!ts) return cb_err_set(err, CB_EUSAGE, "gen-model: unknown type '%s' (expected " TYPE_NAMES ")", o->type);
 
     uint32_t n_vocab = SYNTH_VOCAB;
     const char *vpath = vocab_file(o, pathbuf, sizeof pathbuf);
@@ -265,7 +290,7 @@ int cb_genmodel_write(const cb_genmodel_opts *o, cb_err *err) {
     snprintf(name, sizeof name, "capbench-random-%s-%s", sh->name, o->type);
     cb_gguf_writer_set_str(w, "general.architecture", "llama");
     cb_gguf_writer_set_str(w, "general.name", name);
-    cb_gguf_writer_set_u32(w, "general.file_type", file_type);
+    cb_gguf_writer_set_u32(w, "general.file_type", ts->file_type);
     cb_gguf_writer_set_u32(w, "llama.context_length", sh->n_ctx);
     cb_gguf_writer_set_u32(w, "llama.embedding_length", sh->n_embd);
     cb_gguf_writer_set_u32(w, "llama.block_count", sh->n_layer);
@@ -299,7 +324,7 @@ int cb_genmodel_write(const cb_genmodel_opts *o, cb_err *err) {
     if ((rc = cb_pool_new(n_threads, &g.pool, err))) goto out;
 
     uint32_t E = sh->n_embd, F = sh->n_ff;
-    add(w, &g, "token_embd.weight", KIND_NORMAL, type, 2, E, n_vocab);
+    add(w, &g, "token_embd.weight", KIND_NORMAL, matrix_type(ts, "token_embd", 0, sh->n_layer, E), 2, E, n_vocab);
     for (uint32_t l = 0; l < sh->n_layer; l++) {
         static const char *const parts[9] = {"attn_norm", "attn_q", "attn_k", "attn_v", "attn_output",
                                              "ffn_norm", "ffn_gate", "ffn_up", "ffn_down"};
@@ -310,11 +335,12 @@ int cb_genmodel_write(const cb_genmodel_opts *o, cb_err *err) {
             if (p == 0 || p == 5)
                 add(w, &g, tn, KIND_ONES, CB_GGML_F32, 1, E, 1);
             else
-                add(w, &g, tn, KIND_NORMAL, type, 2, p == 8 ? F : E, ne1[p]);
+                add(w, &g, tn, KIND_NORMAL, matrix_type(ts, parts[p], l, sh->n_layer, p == 8 ? F : E), 2,
+                    p == 8 ? F : E, ne1[p]);
         }
     }
     add(w, &g, "output_norm.weight", KIND_ONES, CB_GGML_F32, 1, E, 1);
-    add(w, &g, "output.weight", KIND_NORMAL, type, 2, E, n_vocab);
+    add(w, &g, "output.weight", KIND_NORMAL, matrix_type(ts, "output", 0, sh->n_layer, E), 2, E, n_vocab);
     rc = cb_gguf_writer_write(w, o->out_path, err);
 out:
     cb_pool_free(g.pool);

@@ -10,6 +10,8 @@
  * unless a vocab file with another token count is used):
  *   "tinyllama-1.1b": n_embd 2048, n_layer 22, n_head 32, n_head_kv 4, n_ff 5632, ctx 2048
  *   "tiny":           n_embd 64,   n_layer 2,  n_head 4,  n_head_kv 2, n_ff 160,  ctx 512
+ *   "tiny256":        n_embd 256,  n_layer 8,  n_head 4,  n_head_kv 2, n_ff 512,  ctx 512
+ *                     (every row a multiple of 256, so K-quant types need no fallback)
  *
  * Tensors (ne = [K, N], N rows of K), names as llama.cpp's llama arch:
  *   token_embd.weight [n_embd, vocab]            matrix type
@@ -22,8 +24,18 @@
  *   blk.L.ffn_down.weight [n_ff, n_embd]
  *   output_norm.weight [n_embd]                  F32
  *   output.weight [n_embd, vocab]                matrix type (not tied)
+ * Matrix types (--type): f32, f16, q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k,
+ * q6_k put every matrix in that type; q4_k_m is llama.cpp's Q4_K_M recipe:
+ * output.weight Q6_K; attn_v and ffn_down Q6_K on the "more bits" layers
+ * (the first and last eighth, and every third layer in between: l < n/8,
+ * l >= 7n/8 or (l - n/8) % 3 == 2; for 22 layers: 0, 1, 4, 7, 10, 13, 16, 19,
+ * 20, 21); every other matrix, token_embd included, Q4_K. A K-quant matrix
+ * whose rows are not a multiple of 256 (the tiny shape) falls back as
+ * llama-quantize does: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0. Values are
+ * quantized with cb_quantize_row (round to nearest, see kernels/cpu/quant.c).
  * Metadata: general.architecture "llama", general.name, general.file_type
- * (0 F32, 1 F16, 7 Q8_0), llama.* hyperparameters (context_length,
+ * (llama.cpp's ftype: 0 F32, 1 F16, 7 Q8_0, 2 Q4_0, 3 Q4_1, 8 Q5_0, 9 Q5_1,
+ * 14 q4_k (Q4_K_S), 15 Q4_K_M, 16 q5_k (Q5_K_S), 18 Q6_K), llama.* hyperparameters (context_length,
  * embedding_length, block_count, feed_forward_length, attention.head_count,
  * attention.head_count_kv, rope.dimension_count, rope.freq_base,
  * attention.layer_norm_rms_epsilon, vocab_size), capbench.genmodel.seed, and
@@ -37,9 +49,9 @@
 #include <stdint.h>
 
 typedef struct cb_genmodel_opts {
-    /* "tinyllama-1.1b" or "tiny". Required. */
+    /* "tinyllama-1.1b", "tiny" or "tiny256". Required. */
     const char *shape;
-    /* Matrix dtype: "f32", "f16" or "q8_0" (norms are always F32). Required. */
+    /* Matrix dtype or mixture (see above; norms are always F32). Required. */
     const char *type;
     /* RNG seed; every value (including 0) gives a distinct, reproducible model. */
     uint64_t seed;

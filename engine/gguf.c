@@ -6,8 +6,8 @@
  * offset. After a successful open every accessor is safe without further
  * checks: string values are pointers into the mapping, keys and tensor names
  * are NUL-terminated copies, arrays of strings get an offset table so element
- * i is O(1). Tensor types are limited to F32, F16, BF16 and Q8_0; anything
- * else is refused by name. The reader does not interpret metadata.
+ * i is O(1). Tensor types are limited to CB_GGUF_SUPPORTED_TYPES (sizes
+ * from the kernels' block table); anything else is refused by name. The reader does not interpret metadata.
  *
  * The writer collects metadata (serialized at set time) and tensor infos, then
  * writes header, padding and tensor data in one pass to "<path>.tmp.<pid>" and
@@ -17,6 +17,8 @@
  * The format itself is written out in gguf.h.
  */
 #include "engine/gguf.h"
+
+#include "kernels/kernels.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -104,21 +106,22 @@ static int is_int_type(uint32_t t) {
     return t <= CB_GGUF_I32 || t == CB_GGUF_U64 || t == CB_GGUF_I64;
 }
 
-/* Bytes of n elements of a supported tensor type; 0 on overflow or bad type. */
-static int tensor_bytes(uint32_t type, uint64_t n, uint64_t *out) {
-    switch (type) {
-    case CB_GGML_F32: return __builtin_mul_overflow(n, (uint64_t)4, out) ? -1 : 0;
-    case CB_GGML_F16:
-    case CB_GGML_BF16: return __builtin_mul_overflow(n, (uint64_t)2, out) ? -1 : 0;
-    case CB_GGML_Q8_0:
-        if (n % 32) return -1;
-        return __builtin_mul_overflow(n / 32, (uint64_t)34, out) ? -1 : 0;
-    default: return -1;
+static int supported_type(uint32_t t) {
+    switch (t) {
+    case CB_GGML_F32: case CB_GGML_F16: case CB_GGML_BF16: case CB_GGML_Q8_0: case CB_GGML_Q4_0:
+    case CB_GGML_Q4_1: case CB_GGML_Q5_0: case CB_GGML_Q5_1: case CB_GGML_Q4_K: case CB_GGML_Q5_K:
+    case CB_GGML_Q6_K: return 1;
+    default: return 0;
     }
 }
 
-static int supported_type(uint32_t t) {
-    return t == CB_GGML_F32 || t == CB_GGML_F16 || t == CB_GGML_BF16 || t == CB_GGML_Q8_0;
+/* Bytes of n elements of a supported tensor type (n a multiple of its block
+ * size, checked by the caller); -1 on overflow or a bad type. */
+static int tensor_bytes(uint32_t type, uint64_t n, uint64_t *out) {
+    if (!supported_type(type)) return -1;
+    uint64_t be = (uint64_t)cb_type_block_elems(type);
+    if (n % be) return -1;
+    return __builtin_mul_overflow(n / be, (uint64_t)cb_type_block_bytes(type), out) ? -1 : 0;
 }
 
 /* ---- hashing -------------------------------------------------------------- */
@@ -319,13 +322,14 @@ static int parse_tensor(rd *r, cb_gguf *g, uint64_t i) {
     if (rd_u32(r, &t->type, "tensor type")) return CB_EFORMAT;
     if (!supported_type(t->type)) {
         if (t->type < 40)
-            return fail_at(r, type_at, "tensor '%s': type %s is not supported (supported: F32, F16, BF16, Q8_0)",
+            return fail_at(r, type_at, "tensor '%s': type %s is not supported (supported: " CB_GGUF_SUPPORTED_TYPES ")",
                            t->name, cb_ggml_type_name(t->type));
-        return fail_at(r, type_at, "tensor '%s': unknown type id %u (supported: F32, F16, BF16, Q8_0)", t->name,
-                       t->type);
+        return fail_at(r, type_at, "tensor '%s': unknown type id %u (supported: " CB_GGUF_SUPPORTED_TYPES ")",
+                       t->name, t->type);
     }
-    if (t->type == CB_GGML_Q8_0 && t->ne[0] % 32)
-        return fail_at(r, type_at, "tensor '%s': Q8_0 needs ne[0] to be a multiple of 32, got %llu", t->name,
+    if (t->ne[0] % (uint64_t)cb_type_block_elems(t->type))
+        return fail_at(r, type_at, "tensor '%s': %s needs ne[0] to be a multiple of %lld, got %llu", t->name,
+                       cb_ggml_type_name(t->type), (long long)cb_type_block_elems(t->type),
                        (unsigned long long)t->ne[0]);
     if (tensor_bytes(t->type, n, &t->n_bytes))
         return fail_at(r, type_at, "tensor '%s': byte size overflows", t->name);
@@ -335,6 +339,39 @@ static int parse_tensor(rd *r, cb_gguf *g, uint64_t i) {
         return fail_at(r, off_at, "tensor '%s': offset %llu is not a multiple of the alignment %u", t->name,
                        (unsigned long long)t->offset, g->alignment);
     return 0;
+}
+
+static int cmp_offset(const void *a, const void *b, void *ctx) {
+    const cb_gguf_tensor *ts = ctx;
+    uint64_t x = ts[*(const uint64_t *)a].offset, y = ts[*(const uint64_t *)b].offset;
+    return x < y ? -1 : x > y;
+}
+
+/* Refuses tensors whose data regions share a byte (the reference reader does
+ * too): sorted by offset, each must end at or before the next one starts.
+ * Offsets and sizes were checked against the file already, so the sums fit. */
+static int check_overlap(rd *r, const cb_gguf *g) {
+    if (g->n_tensors < 2) return 0;
+    uint64_t *ix = malloc(g->n_tensors * sizeof *ix);
+    if (!ix)
+        return cb_err_set(r->err, CB_ENOMEM, "%s: out of memory checking %llu tensors", g->path,
+                          (unsigned long long)g->n_tensors);
+    for (uint64_t i = 0; i < g->n_tensors; i++) ix[i] = i;
+    qsort_r(ix, (size_t)g->n_tensors, sizeof *ix, cmp_offset, g->tensors);
+    int rc = 0;
+    for (uint64_t i = 0; i + 1 < g->n_tensors; i++) {
+        const cb_gguf_tensor *a = &g->tensors[ix[i]], *b = &g->tensors[ix[i + 1]];
+        if (a->offset + a->n_bytes <= b->offset) continue;
+        uint64_t a0 = g->data_start + a->offset, b0 = g->data_start + b->offset;
+        rc = fail_at(r, b0,
+                     "tensor data overlaps: '%s' occupies bytes %llu..%llu and '%s' starts at byte %llu "
+                     "(data offsets %llu and %llu)",
+                     a->name, (unsigned long long)a0, (unsigned long long)(a0 + a->n_bytes - 1), b->name,
+                     (unsigned long long)b0, (unsigned long long)a->offset, (unsigned long long)b->offset);
+        break;
+    }
+    free(ix);
+    return rc;
 }
 
 static int parse(cb_gguf *g, cb_err *err) {
@@ -418,7 +455,7 @@ static int parse(cb_gguf *g, cb_err *err) {
                            (unsigned long long)g->size, (unsigned long long)g->data_start);
         t->data = g->base + g->data_start + t->offset;
     }
-    return 0;
+    return check_overlap(&r, g);
 }
 
 static int open_common(cb_gguf *g, cb_gguf **out, cb_err *err) {
@@ -887,15 +924,16 @@ static int add_tensor_common(cb_gguf_writer *w, const char *name, uint32_t type,
     if (len == 0 || len > GGUF_MAX_STR) return wfail(w, CB_EUSAGE, "tensor name must be 1..%u bytes", GGUF_MAX_STR);
     if (n_dims < 1 || n_dims > 4) return wfail(w, CB_EUSAGE, "tensor '%s': n_dims %u is outside 1..4", name, n_dims);
     if (!supported_type(type))
-        return wfail(w, CB_EUNSUP, "tensor '%s': type %s is not supported (supported: F32, F16, BF16, Q8_0)", name,
-                     cb_ggml_type_name(type));
+        return wfail(w, CB_EUNSUP, "tensor '%s': type %s is not supported (supported: " CB_GGUF_SUPPORTED_TYPES ")",
+                     name, cb_ggml_type_name(type));
     uint64_t n = 1;
     for (uint32_t d = 0; d < n_dims; d++)
         if (ne[d] == 0 || __builtin_mul_overflow(n, ne[d], &n) || n > (uint64_t)INT64_MAX)
             return wfail(w, CB_EUSAGE, "tensor '%s': ne[%u] = %llu is 0 or overflows the element count", name, d,
                          (unsigned long long)ne[d]);
-    if (type == CB_GGML_Q8_0 && ne[0] % 32)
-        return wfail(w, CB_EUSAGE, "tensor '%s': Q8_0 needs ne[0] to be a multiple of 32", name);
+    if (ne[0] % (uint64_t)cb_type_block_elems(type))
+        return wfail(w, CB_EUSAGE, "tensor '%s': %s needs ne[0] to be a multiple of %lld", name,
+                     cb_ggml_type_name(type), (long long)cb_type_block_elems(type));
     uint64_t nb;
     if (tensor_bytes(type, n, &nb)) return wfail(w, CB_EUSAGE, "tensor '%s': byte size overflows", name);
     for (uint64_t i = 0; i < w->n_tensors; i++)

@@ -14,6 +14,9 @@
  *
  * The reader checks every count, length, offset and size with overflow-safe
  * arithmetic before use and reports the byte offset of the first problem.
+ * Tensor data regions must not overlap (sorted by offset, each ends at or
+ * before the next starts); a file where two do is refused with both byte
+ * ranges.
  * It does not interpret metadata (the model and tokenizer do that).
  */
 #ifndef CB_GGUF_H
@@ -24,8 +27,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ggml tensor type ids used by GGUF. Only these four are accepted. */
-enum { CB_GGML_F32 = 0, CB_GGML_F16 = 1, CB_GGML_Q8_0 = 8, CB_GGML_BF16 = 30 };
+/* ggml tensor type ids used by GGUF; the reader accepts these eleven (block
+ * layouts in kernels/kernels.h; ne[0] must be a multiple of the block size:
+ * 32 for Q4_0..Q8_0, 256 for the K-quants) and refuses every other id by
+ * name. */
+enum {
+    CB_GGML_F32 = 0, CB_GGML_F16 = 1, CB_GGML_Q4_0 = 2, CB_GGML_Q4_1 = 3, CB_GGML_Q5_0 = 6,
+    CB_GGML_Q5_1 = 7, CB_GGML_Q8_0 = 8, CB_GGML_Q4_K = 12, CB_GGML_Q5_K = 13, CB_GGML_Q6_K = 14,
+    CB_GGML_BF16 = 30
+};
+#define CB_GGUF_SUPPORTED_TYPES "F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K"
 
 enum {
     CB_GGUF_U8 = 0, CB_GGUF_I8 = 1, CB_GGUF_U16 = 2, CB_GGUF_I16 = 3, CB_GGUF_U32 = 4,
@@ -102,8 +113,8 @@ const char *cb_ggml_type_name(uint32_t type); /* "F32", "Q4_K", ... ; "?" if unk
  * multiple of the alignment; every tensor's data is followed by zero padding.
  *
  * The set/add functions return 0 or an error code (CB_EUSAGE: empty or
- * duplicate key/name, bad shape; CB_EUNSUP: tensor type other than F32, F16,
- * BF16, Q8_0; CB_ENOMEM). The first such error is remembered and
+ * duplicate key/name, bad shape or ne[0] not a multiple of the type's block;
+ * CB_EUNSUP: a tensor type outside CB_GGUF_SUPPORTED_TYPES; CB_ENOMEM). The first such error is remembered and
  * cb_gguf_writer_write then fails with its message, so callers may check only
  * the final write. Keys and strings are copied. */
 typedef struct cb_gguf_writer cb_gguf_writer;

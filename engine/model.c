@@ -1,18 +1,25 @@
-/* engine/model.c — llama-family model: loading (metadata, weight views,
- * validation), the KV cache, and the batched forward pass.
+/* engine/model.c — the transformer: loading (metadata, weight views,
+ * validation) for llama, qwen2, phi3 and gemma2, the KV cache, and the
+ * batched forward pass.
  *
- * Forward pass for a batch of T tokens (see model.h for the batch contract):
- *   x (T, C)   = token_embd[token]                      (rows dequantized)
+ * Forward pass for a batch of T tokens (see model.h for the batch contract;
+ * [brackets] mark what only some architectures do):
+ *   x (T, C)   = token_embd[token] [* sqrt(C)]           (rows dequantized)
  *   per layer: xb = rmsnorm(x) * attn_norm
- *              q (T, H*D), k, v (T, Hkv*D) = xb @ Wq^T, Wk^T, Wv^T
- *              rope(q), rope(k); k, v -> KV cache (slot, pos)
- *              att (T, H*D) = softmax(q k^T / sqrt(D), causal) v   per (token, head)
- *              x += att @ Wo^T
+ *              q (T, H*D), k, v (T, Hkv*D) = xb @ Wq^T, Wk^T, Wv^T [+ biases]
+ *              rope(q), rope(k) [q *= q_scale]; k, v -> KV cache (slot, pos)
+ *              att (T, H*D) = softmax([softcap](q k^T [/ sqrt(D)]), causal
+ *                             [, sliding window]) v     per (token, head)
+ *              h = att @ Wo^T [h = rmsnorm(h) * post_attention_norm]; x += h
  *              xb = rmsnorm(x) * ffn_norm
- *              x += (silu(xb @ Wgate^T) * (xb @ Wup^T)) @ Wdown^T
- *   logits (n_out, V) = rmsnorm(x[wanted rows]) * output_norm @ Wout^T
+ *              h = (act(xb @ Wgate^T) * (xb @ Wup^T)) @ Wdown^T, act = silu [or gelu]
+ *              [h = rmsnorm(h) * post_ffw_norm]; x += h
+ *   logits (n_out, V) = [softcap](rmsnorm(x[wanted rows]) * output_norm @ Wout^T)
  * Only the rows whose logits are wanted go through the output head, which is
- * the one vocabulary-sized matmul of a step.
+ * the one vocabulary-sized matmul of a step. Fused GGUF tensors (phi3
+ * attn_qkv, ffn_up = gate | up) are bound as row ranges of the one tensor:
+ * a matmul's output elements do not depend on which rows are computed with
+ * them, so the split changes no bit.
  *
  * It does not allocate during a forward pass: scratch and cache are made once.
  */
@@ -23,11 +30,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A weight matrix: N rows of K in the tensor's type, possibly a row range of
+ * a larger (fused) tensor. */
+typedef struct cb_wmat {
+    uint32_t type;
+    const void *data;
+} cb_wmat;
+
 typedef struct cb_layer {
     const float *attn_norm;   /* (C) */
-    const cb_gguf_tensor *wq, *wk, *wv, *wo;
+    cb_wmat wq, wk, wv, wo;
+    const float *bq, *bk, *bv; /* (H*D), (Hkv*D), (Hkv*D) or NULL */
+    const float *post_attn_norm; /* (C) or NULL */
     const float *ffn_norm;    /* (C) */
-    const cb_gguf_tensor *w_gate, *w_up, *w_down;
+    cb_wmat w_gate, w_up, w_down;
+    const float *post_ffn_norm;  /* (C) or NULL */
+    int swa;                  /* this layer uses the sliding window */
 } cb_layer;
 
 struct cb_model {
@@ -82,9 +100,15 @@ static int key_f32(const cb_gguf *g, const char *arch, const char *name, float *
     return cb_err_set(err, CB_EFORMAT, "%s: metadata key '%s' is not a float", cb_gguf_path(g), key);
 }
 
-static int is_matmul_type(uint32_t t) {
-    return t == CB_GGML_F32 || t == CB_GGML_F16 || t == CB_GGML_BF16 || t == CB_GGML_Q8_0;
-}
+static const struct {
+    const char *name;
+    cb_arch id;
+} k_archs[] = {{"llama", CB_ARCH_LLAMA}, {"qwen2", CB_ARCH_QWEN2}, {"phi3", CB_ARCH_PHI3}, {"gemma2", CB_ARCH_GEMMA2}};
+
+const char *cb_model_supported_archs(void) { return "llama, qwen2, phi3, gemma2"; }
+
+/* Every type the GGUF reader accepts has a matmul kernel (cb_row_bytes != 0). */
+static int is_matmul_type(uint32_t t) { return cb_row_bytes(t, cb_type_block_elems(t)) != 0; }
 
 /* Binds tensor `name` and checks ne == [ne0, ne1, 1, 1] (ne1 = 1 for vectors)
  * and the type: any matmul type for matrices, F32 for vectors. */
@@ -100,11 +124,12 @@ static int bind(const cb_gguf *g, const char *name, int64_t ne0, int64_t ne1, in
                           (long long)ne1);
     if (matrix) {
         if (!is_matmul_type(t->type))
-            return cb_err_set(err, CB_EUNSUP, "%s: tensor '%s' has type %s; supported: F32, F16, BF16, Q8_0",
+            return cb_err_set(err, CB_EUNSUP, "%s: tensor '%s' has type %s; supported: " CB_GGUF_SUPPORTED_TYPES,
                               cb_gguf_path(g), name, cb_ggml_type_name(t->type));
-        if (t->type == CB_GGML_Q8_0 && ne0 % CB_QK8_0 != 0)
-            return cb_err_set(err, CB_EFORMAT, "%s: tensor '%s' is Q8_0 but its rows (%lld) are not a multiple of 32",
-                              cb_gguf_path(g), name, (long long)ne0);
+        if (cb_row_bytes(t->type, ne0) == 0)
+            return cb_err_set(err, CB_EFORMAT, "%s: tensor '%s' is %s but its rows (%lld) are not a multiple of %lld",
+                              cb_gguf_path(g), name, cb_ggml_type_name(t->type), (long long)ne0,
+                              (long long)cb_type_block_elems(t->type));
     } else if (t->type != CB_GGML_F32) {
         return cb_err_set(err, CB_EUNSUP, "%s: tensor '%s' has type %s; norm weights must be F32", cb_gguf_path(g),
                           name, cb_ggml_type_name(t->type));
@@ -127,9 +152,13 @@ static int init_rope(cb_model *m, cb_err *err) {
         m->inv_freq[i] = f;
         f *= theta_scale;
     }
+    /* rope_freqs.weight is llama3 scaling written out per frequency (the
+     * convert script computes it from the same keys), so it replaces the
+     * formula instead of being applied on top of it. */
+    const cb_gguf_tensor *rf = cb_gguf_find_tensor(m->g, "rope_freqs.weight");
     if (hp->rope_scaling == CB_ROPE_SCALING_LINEAR) {
         for (int64_t i = 0; i < n; i++) m->inv_freq[i] *= 1.0f / hp->rope_factor;
-    } else if (hp->rope_scaling == CB_ROPE_SCALING_LLAMA3) {
+    } else if (hp->rope_scaling == CB_ROPE_SCALING_LLAMA3 && !rf) {
         const double pi = 3.14159265358979323846;
         double lo_wl = (double)hp->rope_orig_ctx / hp->rope_low_freq_factor;
         double hi_wl = (double)hp->rope_orig_ctx / hp->rope_high_freq_factor;
@@ -147,7 +176,6 @@ static int init_rope(cb_model *m, cb_err *err) {
             m->inv_freq[i] = (float)nf;
         }
     }
-    const cb_gguf_tensor *rf = cb_gguf_find_tensor(m->g, "rope_freqs.weight");
     if (rf) {
         const cb_gguf_tensor *t;
         int rc = bind(m->g, "rope_freqs.weight", n, 1, 0, &t, err);
@@ -222,6 +250,44 @@ static int read_rope_scaling(cb_model *m, cb_err *err) {
                       cb_gguf_path(g), type);
 }
 
+/* Architecture-specific keys (see model.h). */
+static int read_arch_extras(cb_model *m, cb_err *err) {
+    cb_model_hparams *hp = &m->hp;
+    const cb_gguf *g = m->g;
+    const char *a = hp->arch, *path = cb_gguf_path(g);
+    uint64_t v;
+    int rc;
+    if (hp->arch_id == CB_ARCH_PHI3) {
+        hp->q_scale = 1.0f / sqrtf((float)hp->head_dim);
+        /* required, as in the reference loader; 0 = no window (Phi-4 convention) */
+        if ((rc = key_u64(g, a, "attention.sliding_window", 1, &v, err))) return rc;
+        hp->sliding_window = (int64_t)v;
+        if (cb_gguf_find_tensor(g, "rope_factors_long.weight") || cb_gguf_find_tensor(g, "rope_factors_short.weight"))
+            return cb_err_set(err, CB_EUNSUP, "%s: LongRoPE factor tensors (Phi-3 128k) are not supported", path);
+    } else if (hp->arch_id == CB_ARCH_GEMMA2) {
+        hp->has_post_norms = 1;
+        hp->ffn_gelu = 1;
+        hp->embd_scale = sqrtf((float)hp->n_embd);
+        /* 27B (46 layers) scales queries by 1/sqrt(C/H) (query_pre_attn_scalar),
+         * 2B and 9B by 1/sqrt(D) */
+        hp->q_scale = 1.0f / sqrtf(hp->n_layer == 46 ? (float)(hp->n_embd / hp->n_head) : (float)hp->head_dim);
+        hp->attn_softcap = 50.0f; /* Gemma 2's values when the keys are absent */
+        hp->final_softcap = 30.0f;
+        hp->sliding_window = 4096;
+        hp->swa_even_layers_only = 1;
+        if ((rc = key_f32(g, a, "attn_logit_softcapping", &hp->attn_softcap, err)) > 1) return rc;
+        if ((rc = key_f32(g, a, "final_logit_softcapping", &hp->final_softcap, err)) > 1) return rc;
+        if ((rc = key_u64(g, a, "attention.sliding_window", 0, &v, err)) > 1) return rc;
+        if (rc == 0) hp->sliding_window = (int64_t)v;
+        if (!(hp->attn_softcap >= 0.0f) || !(hp->final_softcap >= 0.0f))
+            return cb_err_set(err, CB_EFORMAT, "%s: negative soft-capping value (attention %g, final %g)", path,
+                              hp->attn_softcap, hp->final_softcap);
+    }
+    if (hp->sliding_window < 0 || hp->sliding_window > ((int64_t)1 << 30))
+        return cb_err_set(err, CB_EFORMAT, "%s: bad sliding window %lld", path, (long long)hp->sliding_window);
+    return 0;
+}
+
 static int read_hparams(cb_model *m, const cb_model_opts *opts, cb_err *err) {
     const cb_gguf *g = m->g;
     cb_model_hparams *hp = &m->hp;
@@ -229,9 +295,15 @@ static int read_hparams(cb_model *m, const cb_model_opts *opts, cb_err *err) {
     cb_gguf_str s;
     if (cb_gguf_get_str(g, "general.architecture", &s) != 0)
         return cb_err_set(err, CB_EFORMAT, "%s: metadata key 'general.architecture' is missing", path);
-    if (s.len >= sizeof hp->arch || s.len != 5 || memcmp(s.ptr, "llama", 5) != 0)
-        return cb_err_set(err, CB_EUNSUP, "%s: architecture '%.*s' is not supported (only 'llama')", path,
-                          (int)(s.len > 64 ? 64 : s.len), s.ptr);
+    int found = 0;
+    for (size_t i = 0; i < sizeof k_archs / sizeof k_archs[0]; i++)
+        if (s.len == strlen(k_archs[i].name) && memcmp(s.ptr, k_archs[i].name, s.len) == 0) {
+            hp->arch_id = k_archs[i].id;
+            found = 1;
+        }
+    if (!found)
+        return cb_err_set(err, CB_EUNSUP, "%s: architecture '%.*s' is not supported (supported: %s)", path,
+                          (int)(s.len > 64 ? 64 : s.len), s.ptr, cb_model_supported_archs());
     memcpy(hp->arch, s.ptr, s.len);
     hp->arch[s.len] = '\0';
     const char *a = hp->arch;
@@ -267,6 +339,12 @@ static int read_hparams(cb_model *m, const cb_model_opts *opts, cb_err *err) {
     hp->head_dim = hp->n_embd / hp->n_head;
     if ((rc = key_u64(g, a, "attention.key_length", 0, &v, err)) > 1) return rc;
     if (rc == 0) hp->head_dim = (int64_t)v;
+    uint64_t vl;
+    int rv = key_u64(g, a, "attention.value_length", 0, &vl, err);
+    if (rv > 1) return rv;
+    if (rv == 0 && (int64_t)vl != hp->head_dim)
+        return cb_err_set(err, CB_EUNSUP, "%s: %s.attention.value_length %llu differs from the key length %lld",
+                          path, a, (unsigned long long)vl, (long long)hp->head_dim);
     else if (hp->n_embd % hp->n_head != 0)
         return cb_err_set(err, CB_EFORMAT, "%s: embedding_length %lld is not a multiple of head_count %lld", path,
                           (long long)hp->n_embd, (long long)hp->n_head);
@@ -286,14 +364,55 @@ static int read_hparams(cb_model *m, const cb_model_opts *opts, cb_err *err) {
     if (!(hp->rms_eps >= 0.0f) || !(hp->rope_freq_base > 0.0f))
         return cb_err_set(err, CB_EFORMAT, "%s: bad rms epsilon %g or RoPE base %g", path, hp->rms_eps,
                           hp->rope_freq_base);
-    hp->rope_neox = (opts && opts->rope_neox >= 0) ? (opts->rope_neox != 0) : 0; /* llama: NORM */
+    hp->rope_neox = hp->arch_id != CB_ARCH_LLAMA; /* llama: NORM; qwen2, phi3, gemma2: NEOX */
+    if (opts && opts->rope_neox >= 0) hp->rope_neox = opts->rope_neox != 0;
+    if ((rc = key_u64(g, a, "expert_count", 0, &v, err)) > 1) return rc;
+    if (rc == 0 && v > 0)
+        return cb_err_set(err, CB_EUNSUP, "%s: %s.expert_count is %llu: mixture-of-experts models are not supported",
+                          path, a, (unsigned long long)v);
+    if ((rc = read_arch_extras(m, err))) return rc;
     return read_rope_scaling(m, err);
+}
+
+/* Counts a bound tensor into the parameter total and the bytes a pass reads. */
+static void count_tensor(cb_model *m, const cb_gguf_tensor *t) {
+    m->n_params += (int64_t)t->n_elems;
+    m->pass_bytes += t->n_bytes;
+}
+
+/* Binds matrix `name` of shape [K, N] and counts it. */
+static int bind_mat(cb_model *m, const char *name, int64_t K, int64_t N, cb_wmat *out, cb_err *err) {
+    const cb_gguf_tensor *t;
+    int rc = bind(m->g, name, K, N, 1, &t, err);
+    if (rc) return rc;
+    *out = (cb_wmat){t->type, t->data};
+    count_tensor(m, t);
+    return 0;
+}
+
+/* Binds F32 vector `name` of n elements and counts it; optional ones that are
+ * absent leave *out NULL. */
+static int bind_vec(cb_model *m, const char *name, int64_t n, int required, const float **out, cb_err *err) {
+    *out = NULL;
+    if (!required && !cb_gguf_find_tensor(m->g, name)) return 0;
+    const cb_gguf_tensor *t;
+    int rc = bind(m->g, name, n, 1, 0, &t, err);
+    if (rc) return rc;
+    *out = t->data;
+    count_tensor(m, t);
+    return 0;
+}
+
+/* Row range [r0, r0 + n) of a bound fused matrix with rows of K. */
+static cb_wmat mat_rows(cb_wmat w, int64_t K, int64_t r0) {
+    return (cb_wmat){w.type, (const uint8_t *)w.data + (size_t)r0 * cb_row_bytes(w.type, K)};
 }
 
 static int bind_weights(cb_model *m, cb_err *err) {
     cb_model_hparams *hp = &m->hp;
     const cb_gguf *g = m->g;
     const int64_t C = hp->n_embd, HD = hp->n_head * hp->head_dim, KVD = hp->n_head_kv * hp->head_dim;
+    const cb_arch arch = hp->arch_id;
     int rc;
     const cb_gguf_tensor *t = cb_gguf_find_tensor(g, "token_embd.weight");
     if (!t) return cb_err_set(err, CB_EFORMAT, "%s: tensor 'token_embd.weight' is missing", cb_gguf_path(g));
@@ -318,61 +437,75 @@ static int bind_weights(cb_model *m, cb_err *err) {
 
     m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
     if (!m->layers) return cb_err_set(err, CB_ENOMEM, "out of memory (layers)");
+    char name[96];
+#define NAME(suffix) (snprintf(name, sizeof name, "blk.%lld.%s", (long long)l, suffix), name)
     for (int64_t l = 0; l < hp->n_layer; l++) {
         cb_layer *L = &m->layers[l];
-        const cb_gguf_tensor *nt;
-        char name[96];
-#define BIND(field, suffix, ne0, ne1, mat)                                   \
-    do {                                                                     \
-        snprintf(name, sizeof name, "blk.%lld." suffix ".weight", (long long)l); \
-        if ((rc = bind(g, name, ne0, ne1, mat, &nt, err))) return rc;       \
-        field = nt;                                                          \
-    } while (0)
-        BIND(nt, "attn_norm", C, 1, 0);
-        L->attn_norm = nt->data;
-        BIND(L->wq, "attn_q", C, HD, 1);
-        BIND(L->wk, "attn_k", C, KVD, 1);
-        BIND(L->wv, "attn_v", C, KVD, 1);
-        BIND(L->wo, "attn_output", HD, C, 1);
-        BIND(nt, "ffn_norm", C, 1, 0);
-        L->ffn_norm = nt->data;
-        BIND(L->w_gate, "ffn_gate", C, F, 1);
-        BIND(L->w_up, "ffn_up", C, F, 1);
-        BIND(L->w_down, "ffn_down", F, C, 1);
-#undef BIND
+        if ((rc = bind_vec(m, NAME("attn_norm.weight"), C, 1, &L->attn_norm, err))) return rc;
+        if (arch == CB_ARCH_PHI3) { /* attn_qkv: rows q | k | v */
+            cb_wmat qkv;
+            if ((rc = bind_mat(m, NAME("attn_qkv.weight"), C, HD + 2 * KVD, &qkv, err))) return rc;
+            L->wq = mat_rows(qkv, C, 0);
+            L->wk = mat_rows(qkv, C, HD);
+            L->wv = mat_rows(qkv, C, HD + KVD);
+        } else {
+            if ((rc = bind_mat(m, NAME("attn_q.weight"), C, HD, &L->wq, err))) return rc;
+            if ((rc = bind_mat(m, NAME("attn_k.weight"), C, KVD, &L->wk, err))) return rc;
+            if ((rc = bind_mat(m, NAME("attn_v.weight"), C, KVD, &L->wv, err))) return rc;
+            /* qwen2 requires the biases (as the reference loader does); llama may have them */
+            const int req = arch == CB_ARCH_QWEN2;
+            if (arch == CB_ARCH_QWEN2 || arch == CB_ARCH_LLAMA) {
+                if ((rc = bind_vec(m, NAME("attn_q.bias"), HD, req, &L->bq, err))) return rc;
+                if ((rc = bind_vec(m, NAME("attn_k.bias"), KVD, req, &L->bk, err))) return rc;
+                if ((rc = bind_vec(m, NAME("attn_v.bias"), KVD, req, &L->bv, err))) return rc;
+                if ((L->bq != NULL) != (L->bk != NULL) || (L->bq != NULL) != (L->bv != NULL))
+                    return cb_err_set(err, CB_EFORMAT, "%s: layer %lld has some but not all of the q/k/v biases",
+                                      cb_gguf_path(g), (long long)l);
+                if (L->bq) hp->has_qkv_bias = 1;
+            }
+        }
+        if ((rc = bind_mat(m, NAME("attn_output.weight"), HD, C, &L->wo, err))) return rc;
+        if ((rc = bind_vec(m, NAME("ffn_norm.weight"), C, 1, &L->ffn_norm, err))) return rc;
+        if (arch == CB_ARCH_PHI3) { /* ffn_up: rows gate | up */
+            cb_wmat gu;
+            if ((rc = bind_mat(m, NAME("ffn_up.weight"), C, 2 * F, &gu, err))) return rc;
+            L->w_gate = mat_rows(gu, C, 0);
+            L->w_up = mat_rows(gu, C, F);
+        } else {
+            if ((rc = bind_mat(m, NAME("ffn_gate.weight"), C, F, &L->w_gate, err))) return rc;
+            if ((rc = bind_mat(m, NAME("ffn_up.weight"), C, F, &L->w_up, err))) return rc;
+        }
+        if ((rc = bind_mat(m, NAME("ffn_down.weight"), F, C, &L->w_down, err))) return rc;
+        if (hp->has_post_norms) {
+            if ((rc = bind_vec(m, NAME("post_attention_norm.weight"), C, 1, &L->post_attn_norm, err))) return rc;
+            if ((rc = bind_vec(m, NAME("post_ffw_norm.weight"), C, 1, &L->post_ffn_norm, err))) return rc;
+        }
+        L->swa = hp->sliding_window > 0 && (!hp->swa_even_layers_only || l % 2 == 0);
     }
-    const cb_gguf_tensor *on;
-    if ((rc = bind(g, "output_norm.weight", C, 1, 0, &on, err))) return rc;
-    m->output_norm = on->data;
-    if (cb_gguf_find_tensor(g, "output.weight")) {
+#undef NAME
+    if ((rc = bind_vec(m, "output_norm.weight", C, 1, &m->output_norm, err))) return rc;
+    /* gemma2 always ties the head (an output.weight there is ignored, as by the
+     * reference); phi3 requires its own; llama and qwen2 tie when it is absent */
+    int has_out = arch != CB_ARCH_GEMMA2 && cb_gguf_find_tensor(g, "output.weight") != NULL;
+    if (arch == CB_ARCH_PHI3 && !has_out)
+        return cb_err_set(err, CB_EFORMAT, "%s: tensor 'output.weight' is missing (phi3 has an untied head)",
+                          cb_gguf_path(g));
+    if (has_out) {
         if ((rc = bind(g, "output.weight", C, hp->n_vocab, 1, &m->output, err))) return rc;
         hp->tied_output = 0;
     } else {
         m->output = m->tok_embd;
         hp->tied_output = 1;
     }
-
-    /* parameter and byte counts */
-    int64_t total = (int64_t)m->tok_embd->n_elems + (int64_t)on->n_elems;
-    uint64_t bytes = on->n_bytes + m->output->n_bytes;
-    for (int64_t l = 0; l < hp->n_layer; l++) {
-        cb_layer *L = &m->layers[l];
-        const cb_gguf_tensor *mats[7] = {L->wq, L->wk, L->wv, L->wo, L->w_gate, L->w_up, L->w_down};
-        total += 2 * C;
-        bytes += 2 * (uint64_t)C * sizeof(float);
-        for (int i = 0; i < 7; i++) {
-            total += (int64_t)mats[i]->n_elems;
-            bytes += mats[i]->n_bytes;
-        }
-    }
+    /* so far n_params / pass_bytes hold the layers and norms */
+    m->n_params += (int64_t)m->tok_embd->n_elems;
+    m->pass_bytes += m->output->n_bytes;
     int64_t embd = (int64_t)m->tok_embd->n_elems;
     if (!hp->tied_output) {
-        total += (int64_t)m->output->n_elems;
+        m->n_params += (int64_t)m->output->n_elems;
         embd += (int64_t)m->output->n_elems;
     }
-    m->n_params = total;
-    m->n_params_nonembd = total - embd;
-    m->pass_bytes = bytes;
+    m->n_params_nonembd = m->n_params - embd;
     return 0;
 }
 
@@ -543,14 +676,27 @@ static void attend(const fwd_ctx *c, int t, int64_t h, float *scores, float *out
     const float *K = kv_view(c->kv, c->layer, slot, 0) + g * D;
     const float *V = kv_view(c->kv, c->layer, slot, 1) + g * D;
     const float *q = c->s->q + (size_t)t * (size_t)(H * D) + h * D;
-    const float scale = 1.0f / sqrtf((float)D);
-    for (int p = 0; p <= pos; p++) scores[p] = dot_f32(q, K + (size_t)p * KVD, D) * scale;
-    cb_softmax(scores, pos + 1);
+    /* keys p0..pos: a sliding-window layer masks p when pos - p >= window */
+    int p0 = 0;
+    if (c->m->layers[c->layer].swa && pos >= hp->sliding_window) p0 = pos - (int)hp->sliding_window + 1;
+    const int n = pos + 1 - p0;
+    if (hp->q_scale != 0.0f) { /* q was scaled after RoPE */
+        for (int p = p0; p <= pos; p++) scores[p - p0] = dot_f32(q, K + (size_t)p * KVD, D);
+    } else {
+        const float scale = 1.0f / sqrtf((float)D);
+        for (int p = p0; p <= pos; p++) scores[p - p0] = dot_f32(q, K + (size_t)p * KVD, D) * scale;
+    }
+    if (hp->attn_softcap > 0.0f) cb_softcap(scores, n, hp->attn_softcap);
+    cb_softmax(scores, n);
     for (int64_t d = 0; d < D; d++) out[d] = 0.0f;
-    for (int p = 0; p <= pos; p++) {
-        const float w = scores[p], *vp = V + (size_t)p * KVD;
+    for (int p = p0; p <= pos; p++) {
+        const float w = scores[p - p0], *vp = V + (size_t)p * KVD;
         for (int64_t d = 0; d < D; d++) out[d] += w * vp[d];
     }
+}
+
+static void add_bias(float *x, const float *b, int64_t n) {
+    for (int64_t i = 0; i < n; i++) x[i] += b[i];
 }
 
 static void fwd_worker(void *arg, int ith, int nth) {
@@ -581,21 +727,31 @@ static void fwd_worker(void *arg, int ith, int nth) {
             break;
         case PH_ROPE_STORE: {
             float *q = s->q + t * HD, *k = s->k + t * KVD, *v = s->v + t * KVD;
+            if (L->bq) {
+                add_bias(q, L->bq, HD);
+                add_bias(k, L->bk, KVD);
+                add_bias(v, L->bv, KVD);
+            }
             cb_rope(q, H, D, hp->n_rot, b->pos[t], m->inv_freq, hp->rope_neox);
             cb_rope(k, hp->n_head_kv, D, hp->n_rot, b->pos[t], m->inv_freq, hp->rope_neox);
+            if (hp->q_scale != 0.0f)
+                for (int64_t i = 0; i < HD; i++) q[i] *= hp->q_scale;
             size_t off = (size_t)b->pos[t] * (size_t)KVD;
             memcpy(kv_view(c->kv, c->layer, b->slot[t], 0) + off, k, (size_t)KVD * sizeof(float));
             memcpy(kv_view(c->kv, c->layer, b->slot[t], 1) + off, v, (size_t)KVD * sizeof(float));
             break;
         }
         case PH_ADD_NORM_FFN:
+            if (L->post_attn_norm) cb_rmsnorm(xb, xb, L->post_attn_norm, C, hp->rms_eps);
             for (int64_t i = 0; i < C; i++) x[i] += xb[i];
             cb_rmsnorm(xb, x, L->ffn_norm, C, hp->rms_eps);
             break;
         case PH_SWIGLU_ADD_PREP:
-            cb_swiglu(s->hb + t * F, s->hb2 + t * F, F);
+            if (hp->ffn_gelu) cb_geglu(s->hb + t * F, s->hb2 + t * F, F);
+            else cb_swiglu(s->hb + t * F, s->hb2 + t * F, F);
             break;
         case PH_ADD:
+            if (L->post_ffn_norm) cb_rmsnorm(xb, xb, L->post_ffn_norm, C, hp->rms_eps);
             for (int64_t i = 0; i < C; i++) x[i] += xb[i];
             break;
         default:
@@ -643,25 +799,29 @@ int cb_model_forward(const cb_model *m, cb_kv_cache *kv, cb_model_scratch *s, cb
     /* x (T, C) = embeddings */
     const cb_gguf_tensor *E = m->tok_embd;
     const size_t erow = cb_row_bytes(E->type, C);
-    for (int64_t t = 0; t < T; t++)
-        cb_dequantize_row(E->type, (const uint8_t *)E->data + (size_t)b->token[t] * erow, s->x + t * C, C);
+    for (int64_t t = 0; t < T; t++) {
+        float *x = s->x + t * C;
+        cb_dequantize_row(E->type, (const uint8_t *)E->data + (size_t)b->token[t] * erow, x, C);
+        if (hp->embd_scale != 0.0f)
+            for (int64_t i = 0; i < C; i++) x[i] *= hp->embd_scale;
+    }
 
     fwd_ctx c = {.m = m, .kv = kv, .s = s, .b = b};
     for (int64_t l = 0; l < hp->n_layer; l++) {
         const cb_layer *L = &m->layers[l];
         c.layer = (int)l;
         run_phase(pool, &c, PH_NORM_ATTN, T * C);
-        cb_matmul(pool, L->wq->type, L->wq->data, s->xb, s->q, T, C, HD);     /* (T, C) -> (T, H*D) */
-        cb_matmul(pool, L->wk->type, L->wk->data, s->xb, s->k, T, C, KVD);    /* (T, C) -> (T, Hkv*D) */
-        cb_matmul(pool, L->wv->type, L->wv->data, s->xb, s->v, T, C, KVD);
+        cb_matmul(pool, L->wq.type, L->wq.data, s->xb, s->q, T, C, HD);     /* (T, C) -> (T, H*D) */
+        cb_matmul(pool, L->wk.type, L->wk.data, s->xb, s->k, T, C, KVD);    /* (T, C) -> (T, Hkv*D) */
+        cb_matmul(pool, L->wv.type, L->wv.data, s->xb, s->v, T, C, KVD);
         run_phase(pool, &c, PH_ROPE_STORE, T * (HD + KVD));
         run_phase(pool, &c, PH_ATTN, attn_work);
-        cb_matmul(pool, L->wo->type, L->wo->data, s->att, s->xb, T, HD, C);   /* (T, H*D) -> (T, C) */
+        cb_matmul(pool, L->wo.type, L->wo.data, s->att, s->xb, T, HD, C);   /* (T, H*D) -> (T, C) */
         run_phase(pool, &c, PH_ADD_NORM_FFN, T * C);
-        cb_matmul(pool, L->w_gate->type, L->w_gate->data, s->xb, s->hb, T, C, F);  /* (T, C) -> (T, F) */
-        cb_matmul(pool, L->w_up->type, L->w_up->data, s->xb, s->hb2, T, C, F);
+        cb_matmul(pool, L->w_gate.type, L->w_gate.data, s->xb, s->hb, T, C, F);  /* (T, C) -> (T, F) */
+        cb_matmul(pool, L->w_up.type, L->w_up.data, s->xb, s->hb2, T, C, F);
         run_phase(pool, &c, PH_SWIGLU_ADD_PREP, T * F);
-        cb_matmul(pool, L->w_down->type, L->w_down->data, s->hb, s->xb, T, F, C);  /* (T, F) -> (T, C) */
+        cb_matmul(pool, L->w_down.type, L->w_down.data, s->hb, s->xb, T, F, C);  /* (T, F) -> (T, C) */
         run_phase(pool, &c, PH_ADD, T * C);
     }
 
@@ -674,5 +834,6 @@ int cb_model_forward(const cb_model *m, cb_kv_cache *kv, cb_model_scratch *s, cb
         r++;
     }
     cb_matmul(pool, m->output->type, m->output->data, s->xo, logits, n_out, C, V);
+    if (hp->final_softcap > 0.0f) cb_softcap(logits, (int64_t)n_out * V, hp->final_softcap);
     return 0;
 }

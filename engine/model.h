@@ -1,6 +1,23 @@
-/* engine/model.h — the llama-family transformer: hyper-parameters and weights
- * read from a GGUF file, a per-sequence KV cache, and one forward pass over a
- * batch of tokens that may belong to many sequences.
+/* engine/model.h — the decoder-only transformers the engine runs: llama
+ * (Llama 2/3 with llama3 RoPE scaling, TinyLlama, Mistral, SmolLM), qwen2,
+ * phi3 and gemma2. Hyper-parameters and weights are read from a GGUF file;
+ * a per-sequence KV cache; one forward pass over a batch of tokens that may
+ * belong to many sequences.
+ *
+ * What each architecture adds to the llama block (names as GGUF stores them):
+ *   qwen2   q/k/v biases (attn_{q,k,v}.bias) added after the matmul, NEOX RoPE,
+ *           output head tied to token_embd when output.weight is absent.
+ *   phi3    fused attn_qkv (rows q | k | v) and ffn_up (rows gate | up), NEOX
+ *           RoPE, Q scaled by 1/sqrt(D) before QK^T, optional sliding window
+ *           (phi3.attention.sliding_window, 0 = none) on every layer.
+ *   gemma2  embeddings times sqrt(C); norm weights used as stored (the GGUF
+ *           already holds 1 + w); GELU(tanh) gate; post_attention_norm and
+ *           post_ffw_norm on each block's output before the residual add;
+ *           attention scores and final logits soft-capped
+ *           (cap * tanh(s / cap)); sliding-window attention on even layers
+ *           (a query at q sees keys p with q - p < window); output tied.
+ * Not supported (refused with CB_EUNSUP): other architectures, mixture of
+ * experts (llama.expert_count > 0), LongRoPE factor tensors (Phi-3 128k).
  *
  * The model never copies weights: every weight is a view into the GGUF
  * mapping, so the cb_gguf must outlive the cb_model. All arithmetic goes
@@ -33,8 +50,14 @@ typedef enum {
     CB_ROPE_SCALING_LLAMA3 = 2  /* Llama 3.1 frequency-dependent scaling */
 } cb_rope_scaling;
 
+typedef enum { CB_ARCH_LLAMA = 0, CB_ARCH_QWEN2 = 1, CB_ARCH_PHI3 = 2, CB_ARCH_GEMMA2 = 3 } cb_arch;
+
+/* "llama, qwen2, phi3, gemma2": the names cb_model_load accepts. */
+const char *cb_model_supported_archs(void);
+
 typedef struct cb_model_hparams {
-    char arch[32];          /* general.architecture ("llama") */
+    char arch[32];          /* general.architecture ("llama", "qwen2", "phi3", "gemma2") */
+    cb_arch arch_id;
     int64_t n_vocab;        /* V: rows of token_embd.weight */
     int64_t n_embd;         /* C */
     int64_t n_layer;
@@ -54,6 +77,17 @@ typedef struct cb_model_hparams {
     int64_t rope_orig_ctx;      /* llama3 original_context_length */
     int has_rope_freqs;         /* rope_freqs.weight present (divides each frequency) */
     int tied_output;            /* output.weight absent: token_embd is the output head */
+    /* architecture extras (0 = off) */
+    int has_qkv_bias;           /* attn_{q,k,v}.bias present (qwen2; optional for llama) */
+    int has_post_norms;         /* gemma2 post_attention_norm / post_ffw_norm */
+    int ffn_gelu;               /* gemma2: gelu(gate) * up instead of silu(gate) * up */
+    float embd_scale;           /* gemma2: sqrt(C), multiplies the input embeddings */
+    float q_scale;              /* phi3/gemma2: Q *= q_scale after RoPE, scores unscaled;
+                                   0: scores scaled by 1/sqrt(D) (llama, qwen2) */
+    float attn_softcap;         /* gemma2 attn_logit_softcapping */
+    float final_softcap;        /* gemma2 final_logit_softcapping */
+    int64_t sliding_window;     /* keys p with pos - p >= window are masked */
+    int swa_even_layers_only;   /* gemma2: the window applies to layers 0, 2, 4, ... */
 } cb_model_hparams;
 
 typedef struct cb_model_opts {
@@ -63,12 +97,13 @@ typedef struct cb_model_opts {
 
 typedef struct cb_model cb_model;
 
-/* Reads hyper-parameters and binds every weight of a llama-architecture model
- * in g, checking each tensor's presence, shape and type. opts may be NULL.
- * g is borrowed and must outlive *out. Errors: CB_EFORMAT (missing or
- * malformed metadata or tensor; the message names the key or tensor and the
- * file), CB_EUNSUP (another architecture, an unsupported tensor type or RoPE
- * scaling), CB_ENOMEM. */
+/* Reads hyper-parameters and binds every weight of a model of a supported
+ * architecture in g, checking each tensor's presence, shape and type. opts
+ * may be NULL. g is borrowed and must outlive *out. Errors: CB_EFORMAT
+ * (missing or malformed metadata or tensor; the message names the key or
+ * tensor and the file), CB_EUNSUP (another architecture: the message names it
+ * and lists the supported ones; an unsupported tensor type, RoPE scaling or
+ * feature), CB_ENOMEM. */
 int cb_model_load(const cb_gguf *g, const cb_model_opts *opts, cb_model **out, cb_err *err);
 void cb_model_free(cb_model *m);
 

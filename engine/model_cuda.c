@@ -15,10 +15,15 @@
  *                  gu (T, 2F) = xb @ Wgu^T ; h (T, F) = silu(gate) * up
  *                  xb = h @ Wdown^T
  *   xo (n_out, C) = rmsnorm(x[rows] + xb[rows]) * output_norm
- *   logits (n_out, V) = xo @ Wout^T        -> copied to the host
- * Per-step integers (tokens, slots, positions, attention tiles, output rows)
- * are uploaded into one device buffer first; a pure decode step replays a
- * graph captured for its batch size.
+ *   logits (n_out, V) = xo @ Wout^T
+ *   am (n_out) = argmax(logits) ; lp (n_out) = log_softmax(logits)[target]
+ *                                          -> am, lp (and rows asked for whole) copied to the host
+ * Per-step integers (tokens, slots, positions, attention tiles, output rows,
+ * targets) are uploaded into one device buffer first; a pure decode step
+ * replays a graph captured for its batch size (the reductions included).
+ *
+ * Built into the CUDA module only (CMakeLists.txt): the last function here,
+ * cb_cuda_module_entry, is the module's one exported symbol.
  */
 #include "engine/model_cuda.h"
 
@@ -26,42 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef CB_HAVE_CUDA
-
-int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_opts *o, cb_model_cuda **out,
-                      cb_err *err) {
-    (void)m;
-    (void)g;
-    (void)o;
-    *out = NULL;
-    return cb_err_set(err, CB_ENODEV, "device 'cuda': this build has no CUDA support (configure with CAPBENCH_CUDA=ON)");
-}
-int cb_model_cuda_probe(int device, char *name, size_t cap, cb_err *err) {
-    (void)device;
-    if (name && cap) name[0] = '\0';
-    return cb_err_set(err, CB_ENODEV, "device 'cuda': this build has no CUDA support (configure with CAPBENCH_CUDA=ON)");
-}
-void cb_model_cuda_free(cb_model_cuda *mc) { (void)mc; }
-int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, cb_err *err) {
-    (void)mc;
-    (void)b;
-    (void)logits;
-    return cb_err_set(err, CB_ENODEV, "device 'cuda': this build has no CUDA support");
-}
-int cb_model_cuda_kv_copy(cb_model_cuda *mc, int dst, int src, int n_pos, cb_err *err) {
-    (void)mc;
-    (void)dst;
-    (void)src;
-    (void)n_pos;
-    return cb_err_set(err, CB_ENODEV, "device 'cuda': this build has no CUDA support");
-}
-void cb_model_cuda_get_info(const cb_model_cuda *mc, cb_model_cuda_info *out) {
-    (void)mc;
-    memset(out, 0, sizeof *out);
-}
-
-#else
-
+#include "engine/cuda_module.h"
 #include "kernels/cuda/cuda_kernels.h"
 
 /* A product whose output columns come from up to 3 matrices: one stacked
@@ -93,8 +63,10 @@ struct cb_model_cuda {
     int64_t qkv_dim;            /* Hq*D + 2*Hkv*D */
     /* step buffers */
     float *x, *xb, *qkv, *att, *gu, *hb, *xo, *logits, *attn_scratch;
+    int32_t *d_am;              /* (max_out) argmax of each logit row */
+    double *d_lp;               /* (max_out) log-probability of each row's target */
     void *xh;                   /* (T, max(C, F)) F16/BF16 inputs of large products, written by their producers */
-    int32_t *d_ints, *h_ints;   /* token | slot | pos | tiles (4 per token) | rows */
+    int32_t *d_ints, *h_ints;   /* token | slot | pos | tiles (4 per token) | rows | targets */
     unsigned int *attn_counters;/* (max_tokens * H), zero between launches */
     int fused;                  /* steps of <= CB_CUDA_SMALL_T tokens use the fused matvec kernels */
     /* decode graphs by batch size (index T), up to n_slots */
@@ -102,6 +74,7 @@ struct cb_model_cuda {
     unsigned char *graph_state;  /* per batch size: 0 unseen, 1 ran eagerly once (warm), 2 capture failed */
     int n_graph_slots, n_graphs, graphs_enabled;
     char graph_error[512];      /* why capturing failed (graphs then off) */
+    int64_t n_replays, n_decode_eager, n_rows_full;
 };
 
 int cb_model_cuda_probe(int device, char *name, size_t cap, cb_err *err) {
@@ -212,6 +185,8 @@ void cb_model_cuda_free(cb_model_cuda *mc) {
                          mc->gu, mc->hb, mc->xo, mc->logits, mc->attn_scratch};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) cb_cuda_free(c, bufs[i]);
         cb_cuda_free(c, mc->d_ints);
+        cb_cuda_free(c, mc->d_am);
+        cb_cuda_free(c, mc->d_lp);
         cb_cuda_free(c, mc->xh);
         cb_cuda_free(c, mc->attn_counters);
         cb_cuda_ctx_free(c);
@@ -250,6 +225,12 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
     if (D > 128) {
         rc = cb_err_set(err, CB_EUNSUP, "cuda model: head size %lld (the CUDA attention supports up to 128)",
                         (long long)D);
+        goto out;
+    }
+    if (hp->arch_id != CB_ARCH_LLAMA || hp->has_qkv_bias) {
+        rc = cb_err_set(err, CB_EUNSUP,
+                        "cuda model: architecture '%s'%s runs on the CPU only (the CUDA forward pass is llama's)",
+                        hp->arch, hp->has_qkv_bias ? " with attention biases" : "");
         goto out;
     }
 
@@ -333,10 +314,16 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
         if ((rc = cb_cuda_alloc(mc->ctx, (size_t)T * (size_t)(C > F ? C : F) * 2, &p, err))) goto out;
         mc->xh = p;
     }
-    size_t n_ints = (size_t)(7 * T + R);
+    size_t n_ints = (size_t)(7 * T + 2 * R);
     void *di = NULL;
     if ((rc = cb_cuda_alloc(mc->ctx, n_ints * sizeof(int32_t), &di, err))) goto out;
     mc->d_ints = di;
+    void *dam = NULL, *dlp = NULL;
+    if ((rc = cb_cuda_alloc(mc->ctx, (size_t)R * sizeof(int32_t), &dam, err)) ||
+        (rc = cb_cuda_alloc(mc->ctx, (size_t)R * sizeof(double), &dlp, err)))
+        goto out;
+    mc->d_am = dam;
+    mc->d_lp = dlp;
     size_t n_ctr = (size_t)T * (size_t)H * sizeof(unsigned int); /* >= tiles x row groups x kv heads */
     void *dc = NULL;
     if ((rc = cb_cuda_alloc(mc->ctx, n_ctr, &dc, err))) goto out;
@@ -391,7 +378,7 @@ static int enqueue_step(cb_model_cuda *mc, int T, int n_tiles, int max_nt, int n
     const int64_t C = hp->n_embd, H = hp->n_head, Hkv = hp->n_head_kv, D = hp->head_dim, F = hp->n_ff;
     const int64_t HD = H * D, QKV = mc->qkv_dim, V = hp->n_vocab;
     const int32_t *tok = mc->d_ints, *slot = tok + mc->max_tokens, *pos = slot + mc->max_tokens;
-    const int32_t *tiles = pos + mc->max_tokens, *rows = tiles + 4 * mc->max_tokens;
+    const int32_t *tiles = pos + mc->max_tokens, *rows = tiles + 4 * mc->max_tokens, *targets = rows + mc->max_out;
     cb_cuda_ctx *c = mc->ctx;
     int rc;
     if ((rc = cb_cuda_embed(c, &mc->tok_embd, tok, mc->x, T, err))) return rc;
@@ -458,18 +445,23 @@ static int enqueue_step(cb_model_cuda *mc, int T, int n_tiles, int max_nt, int n
     /* unfused: the last layer's FFN output is still in xb */
     if ((rc = cb_cuda_add_rmsnorm(c, mc->x, fused ? NULL : mc->xb, onorm, mc->xo, rows, T, n_out, C, hp->rms_eps, err)))
         return rc;
-    if (hp->tied_output) return cb_cuda_matmul(c, &mc->tok_embd, mc->xo, mc->logits, V, n_out, err);
-    return matmul_group(mc, &mc->output, mc->xo, mc->logits, V, n_out, err);
+    if (hp->tied_output) rc = cb_cuda_matmul(c, &mc->tok_embd, mc->xo, mc->logits, V, n_out, err);
+    else rc = matmul_group(mc, &mc->output, mc->xo, mc->logits, V, n_out, err);
+    if (rc) return rc;
+    /* the per-row reductions the engine needs instead of whole rows */
+    if ((rc = cb_cuda_argmax(c, mc->logits, mc->d_am, n_out, V, err))) return rc;
+    return cb_cuda_log_softmax_gather(c, mc->logits, targets, mc->d_lp, n_out, V, err);
 }
 
-int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, cb_err *err) {
+int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, const cb_cuda_rows *rq, float *logits,
+                          cb_err *err) {
     const cb_model_hparams *hp = &mc->hp;
     const int T = b->n_tokens;
     const int64_t V = hp->n_vocab;
     if (T <= 0 || T > mc->max_tokens)
         return cb_err_set(err, CB_EUSAGE, "forward: %d tokens (the device buffers hold 1..%d)", T, mc->max_tokens);
     int32_t *tok = mc->h_ints, *slot = tok + mc->max_tokens, *pos = slot + mc->max_tokens;
-    int32_t *tiles = pos + mc->max_tokens, *rows = tiles + 4 * mc->max_tokens;
+    int32_t *tiles = pos + mc->max_tokens, *rows = tiles + 4 * mc->max_tokens, *targets = rows + mc->max_out;
     int n_out = 0, max_pos = 0;
     for (int t = 0; t < T; t++) {
         if (b->token[t] < 0 || b->token[t] >= V)
@@ -485,12 +477,19 @@ int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, c
         }
         if (b->pos[t] > max_pos) max_pos = b->pos[t];
     }
+    for (int r = 0; r < n_out; r++) {
+        int32_t t = rq && rq->target ? rq->target[r] : -1;
+        if (t >= V)
+            return cb_err_set(err, CB_EUSAGE, "forward: target token %d of row %d out of range [0, %lld)", t, r,
+                              (long long)V);
+        targets[r] = t < 0 ? 0 : t; /* row without a target: any valid id, its result unused */
+    }
     memcpy(tok, b->token, (size_t)T * sizeof(int32_t));
     memcpy(slot, b->slot, (size_t)T * sizeof(int32_t));
     memcpy(pos, b->pos, (size_t)T * sizeof(int32_t));
     int max_nt = 0;
     const int n_tiles = cb_cuda_attn_tiles(slot, pos, T, tiles, &max_nt);
-    const size_t n_ints = (size_t)(7 * mc->max_tokens + mc->max_out);
+    const size_t n_ints = (size_t)(7 * mc->max_tokens + 2 * mc->max_out);
     int rc = cb_cuda_upload(mc->ctx, mc->d_ints, mc->h_ints, n_ints * sizeof(int32_t), err);
     if (rc) return rc;
 
@@ -529,12 +528,30 @@ int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, c
     }
     if (decode) {
         rc = cb_cuda_graph_launch(mc->ctx, mc->graphs[T], err);
+        mc->n_replays++;
     } else {
+        if (n_out == T && n_tiles == T && T < mc->n_graph_slots) mc->n_decode_eager++;
         int n_split = max_pos / CB_CUDA_ATTN_CHUNK + 1;
         rc = enqueue_step(mc, T, n_tiles, max_nt, n_out, n_split, err);
     }
     if (rc) return rc;
-    return cb_cuda_download(mc->ctx, logits, mc->logits, (size_t)n_out * (size_t)V * sizeof(float), err);
+    if (!rq) {
+        mc->n_rows_full += n_out;
+        return cb_cuda_download(mc->ctx, logits, mc->logits, (size_t)n_out * (size_t)V * sizeof(float), err);
+    }
+    const int f0 = rq->full_from < 0 ? 0 : rq->full_from, f1 = rq->full_to > n_out ? n_out : rq->full_to;
+    if (f1 > f0) {
+        mc->n_rows_full += f1 - f0;
+        const size_t off = (size_t)f0 * (size_t)V;
+        if ((rc = cb_cuda_download_async(mc->ctx, logits + off, mc->logits + off,
+                                         (size_t)(f1 - f0) * (size_t)V * sizeof(float), err)))
+            return rc;
+    }
+    if (rq->argmax && (rc = cb_cuda_download_async(mc->ctx, rq->argmax, mc->d_am, (size_t)n_out * sizeof(int32_t), err)))
+        return rc;
+    if (rq->logprob && (rc = cb_cuda_download_async(mc->ctx, rq->logprob, mc->d_lp, (size_t)n_out * sizeof(double), err)))
+        return rc;
+    return cb_cuda_sync(mc->ctx, err);
 }
 
 int cb_model_cuda_kv_copy(cb_model_cuda *mc, int dst, int src, int n_pos, cb_err *err) {
@@ -559,6 +576,39 @@ void cb_model_cuda_get_info(const cb_model_cuda *mc, cb_model_cuda_info *out) {
     out->n_graphs = mc->n_graphs;
     out->graphs_enabled = mc->graphs_enabled;
     snprintf(out->graph_error, sizeof out->graph_error, "%s", mc->graph_error);
+    out->n_replays = mc->n_replays;
+    out->n_decode_eager = mc->n_decode_eager;
+    out->n_rows_full = mc->n_rows_full;
+    out->sync_launches = getenv("CAPBENCH_CUDA_SYNC") && strcmp(getenv("CAPBENCH_CUDA_SYNC"), "1") == 0;
 }
 
-#endif
+/* ---- the module's table ---------------------------------------------------------------- */
+
+static int measure(int device, size_t copy_bytes, int gemm_n, cb_cuda_ceilings *out, cb_err *err) {
+    memset(out, 0, sizeof *out);
+    cb_cuda_device_info di;
+    cb_cuda_ctx *cx = NULL;
+    int rc = cb_cuda_device_info_get(device, &di, err);
+    if (!rc) rc = cb_cuda_ctx_new(device, &cx, err);
+    if (!rc) rc = cb_cuda_measure_copy_bandwidth(cx, copy_bytes, 5, &out->copy_bw, err);
+    if (!rc) rc = cb_cuda_measure_gemm_peak(cx, gemm_n, 10, &out->gemm_peak, err);
+    cb_cuda_ctx_free(cx);
+    if (!rc) snprintf(out->name, sizeof out->name, "%s", di.name);
+    return rc;
+}
+
+static const cb_cuda_module module_table = {
+    .abi = CB_CUDA_MODULE_ABI,
+    .size = sizeof(cb_cuda_module),
+    .probe = cb_model_cuda_probe,
+    .model_new = cb_model_cuda_new,
+    .model_free = cb_model_cuda_free,
+    .forward = cb_model_cuda_forward,
+    .kv_copy = cb_model_cuda_kv_copy,
+    .get_info = cb_model_cuda_get_info,
+    .measure = measure,
+};
+
+/* The module's only exported symbol (the rest is hidden: CMakeLists.txt). */
+__attribute__((visibility("default"))) const cb_cuda_module *cb_cuda_module_entry(void);
+const cb_cuda_module *cb_cuda_module_entry(void) { return &module_table; }

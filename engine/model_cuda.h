@@ -5,8 +5,13 @@
  * It mirrors cb_model_forward (model.h) and takes the same cb_batch, so the
  * engine keeps its scheduling, sampling and batching and only swaps the
  * forward pass and the KV-slot copy. Per step, only the batch's token ids,
- * slots and positions go to the device and only the requested logit rows
- * come back.
+ * slots, positions and scoring targets go to the device; what comes back is,
+ * per logit row, its argmax and the log-probability of its target token
+ * (computed on the device by cb_cuda_argmax and cb_cuda_log_softmax_gather),
+ * plus whole rows only where the caller asks for them (sampling, raw logits).
+ *
+ * This file is built into the CUDA module (engine/cuda_module.h), never into
+ * cb_core: callers reach these functions through cb_cuda_module_get's table.
  *
  * Pure decode steps (one token per sequence, every token's logits wanted) are
  * captured as a CUDA graph per batch size on their second occurrence (the
@@ -14,8 +19,11 @@
  * their per-step inputs live in device buffers written before each replay
  * (see cb_cuda_graph_* in cuda_kernels.h). Environment: CAPBENCH_CUDA_GRAPHS=0
  * turns graphs off (the results are identical either way). If a capture
- * fails, that batch size runs eagerly from then on and the reason is kept
- * (cb_model_cuda_get_info).
+ * fails, that batch size runs eagerly from then on and the reason is kept;
+ * cb_model_cuda_get_info counts captures, replays and eager decode steps so
+ * that callers can say whether decode ran from graphs, and why not.
+ * CAPBENCH_CUDA_SYNC=1 synchronizes and checks after every launch (and every
+ * graph replay), so a fault names the kernel and grid that caused it.
  *
  * Steps of at most CB_CUDA_SMALL_T tokens use fused matrix-vector kernels
  * (RMSNorm inside the Q/K/V and gate/up products, residual adds and SwiGLU in
@@ -27,7 +35,6 @@
  * with F16/BF16 activations for F16/BF16/Q8_0 weights, so results across that
  * boundary agree to rounding (~1e-3 relative), not bit for bit.
  *
- * In a build without CUDA every function reports CB_ENODEV.
  */
 #ifndef CB_MODEL_CUDA_H
 #define CB_MODEL_CUDA_H
@@ -63,10 +70,25 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
                       cb_err *err);
 void cb_model_cuda_free(cb_model_cuda *mc); /* NULL is a no-op */
 
-/* One step, the contract of cb_model_forward: logits (n_out, V) on the host.
- * Errors: CB_EUSAGE (bad token, slot or position, too many tokens or rows),
+/* What a step returns for its n_out logit rows (row r = the r-th token with
+ * want_logits set). Every row's argmax and the log-probability of target[r]
+ * are computed on the device; whole rows come back only for [full_from,
+ * full_to). */
+typedef struct cb_cuda_rows {
+    const int32_t *target;  /* (n_out) token scored from row r; < 0: none (row r's logprob is then unset) */
+    int full_from, full_to; /* rows copied whole to logits + r * V; empty when full_from >= full_to */
+    int32_t *argmax;        /* (n_out) out: argmax of row r, lowest id on ties (cb_argmax's result) */
+    double *logprob;        /* (n_out) out: log_softmax(row r)[target[r]]; equals cb_log_softmax_at on the
+                             * same row up to the order of the double sum (~1e-15 relative) */
+} cb_cuda_rows;
+
+/* One step, the contract of cb_model_forward. rq NULL: every logit row comes
+ * back whole, logits (n_out, V), nothing else. Otherwise as rq says (logits
+ * rows outside [full_from, full_to) are left as they were). Errors: CB_EUSAGE
+ * (bad token, slot, position or target, too many tokens or rows),
  * CB_ERUNTIME / CB_ENODEV (device failure). */
-int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, float *logits, cb_err *err);
+int cb_model_cuda_forward(cb_model_cuda *mc, const cb_batch *b, const cb_cuda_rows *rq, float *logits,
+                          cb_err *err);
 
 /* Copies positions [0, n_pos) of every layer from slot src to slot dst
  * (device to device). */
@@ -79,6 +101,10 @@ typedef struct cb_model_cuda_info {
     int n_graphs;         /* decode graphs captured so far */
     int graphs_enabled;   /* 0 when turned off by CAPBENCH_CUDA_GRAPHS=0 */
     char graph_error[512];/* the capture failure, "" when none */
+    int64_t n_replays;    /* decode steps run by replaying a graph */
+    int64_t n_decode_eager; /* pure decode steps run eagerly (a batch size's first step, graphs off or failed) */
+    int64_t n_rows_full;  /* logit rows copied to the host whole */
+    int sync_launches;    /* CAPBENCH_CUDA_SYNC=1 */
 } cb_model_cuda_info;
 void cb_model_cuda_get_info(const cb_model_cuda *mc, cb_model_cuda_info *out);
 

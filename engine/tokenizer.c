@@ -353,6 +353,15 @@ int cb_tokenizer_from_spec(const cb_tokenizer_spec *spec, cb_tokenizer **out, cb
         }
         qsort_r(t->special, (size_t)t->n_special, sizeof *t->special, cmp_special, t);
     }
+    if (spec->phi3_rstrip && t->n_special) {
+        static const char *const keep[] = {"<unk>", "<s>", "<|endoftext|>", NULL};
+        t->rstrip = calloc((size_t)nv, 1);
+        if (!t->rstrip) goto nomem;
+        for (int k = 0; k < t->n_special; k++) {
+            int32_t id = t->special[k];
+            t->rstrip[id] = !text_in(t->arena + t->text[id].off, t->text[id].len, keep);
+        }
+    }
 
     /* SPM byte fallback: <0xXX>, else the one-byte text itself */
     for (int b = 0; b < 256; b++) {
@@ -380,6 +389,7 @@ void cb_tokenizer_free(cb_tokenizer *t) {
     if (!t) return;
     tok_bpe_free(t);
     free(t->special);
+    free(t->rstrip);
     free(t->ht);
     free(t->eog);
     free(t->types);
@@ -432,6 +442,24 @@ static int32_t get_id(const cb_gguf *g, const char *key) {
 static int get_flag(const cb_gguf *g, const char *key) {
     int b;
     return cb_gguf_get_bool(g, key, &b) == 0 ? !!b : -1;
+}
+
+/* A Phi-3 model: architecture "phi3", or a name containing "phi3" / "phi-3"
+ * in any case (the rule the reference engine keys its vocab fix on). */
+static int is_phi3(const cb_gguf *g) {
+    cb_gguf_str s;
+    if (cb_gguf_get_str(g, "general.architecture", &s) == 0 && s.len == 4 && memcmp(s.ptr, "phi3", 4) == 0)
+        return 1;
+    if (cb_gguf_get_str(g, "general.name", &s) != 0) return 0;
+    for (uint64_t i = 0; i < s.len; i++) {
+        static const char *const pats[] = {"phi3", "phi-3"};
+        for (int k = 0; k < 2; k++) {
+            size_t n = strlen(pats[k]), j = 0;
+            while (j < n && i + j < s.len && (s.ptr[i + j] | 0x20) == pats[k][j]) j++;
+            if (j == n) return 1;
+        }
+    }
+    return 0;
 }
 
 int cb_tokenizer_from_gguf(const cb_gguf *g, cb_tokenizer **out, cb_err *err) {
@@ -525,6 +553,7 @@ int cb_tokenizer_from_gguf(const cb_gguf *g, cb_tokenizer **out, cb_err *err) {
     spec.add_bos = get_flag(g, "tokenizer.ggml.add_bos_token");
     spec.add_eos = get_flag(g, "tokenizer.ggml.add_eos_token");
     spec.add_space_prefix = get_flag(g, "tokenizer.ggml.add_space_prefix");
+    spec.phi3_rstrip = is_phi3(g);
 
     rc = cb_tokenizer_from_spec(&spec, out, err);
     /* A key that is present but out of range (e.g. u32 0xFFFFFFFF) means none
@@ -549,6 +578,9 @@ out:
 }
 
 /* ---- special-token partition --------------------------------------------- */
+
+/* isspace() in the C locale, without the locale. */
+static int is_space_c(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
 
 typedef struct frag {
     int32_t id; /* -1 = raw text */
@@ -631,6 +663,8 @@ static int partition(const cb_tokenizer *t, const char *text, uint32_t len, int 
                 if (at > pos && (rc = frag_push(&nxt, -1, pos, at - pos))) goto nomem;
                 if ((rc = frag_push(&nxt, id, at, n))) goto nomem;
                 pos = at + n;
+                if (t->rstrip && t->rstrip[id]) /* drop the whitespace that follows, within this fragment */
+                    while (pos < end && is_space_c(text[pos])) pos++;
                 hit = end - pos >= n ? memmem(text + pos, end - pos, s, n) : NULL;
             }
             if (pos < end && (rc = frag_push(&nxt, -1, pos, end - pos))) goto nomem;

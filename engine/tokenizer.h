@@ -78,6 +78,13 @@ typedef struct cb_tokenizer_spec {
     int64_t n_merges;
     int32_t bos, eos, unk, eot, eom; /* -1 = none / default (see below) */
     int add_bos, add_eos, add_space_prefix; /* -1 = default for the type */
+    /* Phi-3 vocabularies: every special token except <unk>, <s> and
+     * <|endoftext|> (so </s>, <|end|>, <|user|>, ...) has the rstrip
+     * attribute: whitespace right after it in the text is dropped when it is
+     * matched (as Phi-3's tokenizer.json declares and llama.cpp applies).
+     * cb_tokenizer_from_gguf sets it for general.architecture "phi3" or a
+     * general.name containing "phi3" / "phi-3" (any case). 0 = off. */
+    int phi3_rstrip;
 } cb_tokenizer_spec;
 
 /* Fills spec with "absent" markers: ids -1, flags -1, everything else 0. */

@@ -44,6 +44,7 @@ struct cb_tokenizer {
     int32_t *ht;           /* text -> id, open addressing, -1 = empty */
     uint32_t ht_mask;
     int32_t *special;      /* ids matched in raw text, longest text first */
+    uint8_t *rstrip;       /* [n_vocab] 1 = whitespace after the token is dropped; NULL = none */
     int n_special;
     int32_t byte_tok[256]; /* SPM: id of <0xXX> (or the 1-byte text), -1 */
     int32_t bos, eos, unk, eot, eom;

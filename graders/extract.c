@@ -3,6 +3,7 @@
  * number words use the patterns compiled once in the cb_grader_ctx. */
 #include "graders/extract.h"
 
+#include "graders/answer.h"
 #include "graders/grader_priv.h"
 
 #include <stdint.h>
@@ -99,24 +100,57 @@ const char *cb_number_word(int64_t v, cb_lang lang) {
     return lang == CB_LANG_ES ? words_es[v] : words_en[v];
 }
 
-/* Value of a matched number word (ASCII-lowercased compare; accented
- * "dieciséis" matched case-insensitively by PCRE2 maps by prefix). */
-static int64_t word_value(const char *w, size_t n, cb_lang lang) {
-    char buf[24];
-    if (n >= sizeof buf) return -1;
-    for (size_t i = 0; i < n; i++) buf[i] = (char)lower((unsigned char)w[i]);
-    buf[n] = '\0';
+static const char *const tens_en[] = {"twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"};
+static const char *const tens_es[] = {"treinta", "cuarenta", "cincuenta", "sesenta", "setenta", "ochenta", "noventa"};
+static const char *const veinti[] = {"veintiuno", "veintidos", "veintitres", "veinticuatro", "veinticinco",
+                                     "veintiseis", "veintisiete", "veintiocho", "veintinueve"};
+
+/* Value of one number word in lowercase ASCII (accents folded), or -1. */
+static int64_t simple_word_value(const char *buf, cb_lang lang) {
     if (lang == CB_LANG_EN) {
         if (strcmp(buf, "once") == 0) return 1;
         if (strcmp(buf, "twice") == 0) return 2;
         if (strcmp(buf, "thrice") == 0) return 3;
-    } else if (strcmp(buf, "dieciseis") == 0 || strncmp(buf, "diecis", 6) == 0) {
-        if (strcmp(buf, "diecisiete") != 0) return 16;
+        if (strcmp(buf, "none") == 0) return 0;
+        for (int i = 0; i < 8; i++)
+            if (strcmp(buf, tens_en[i]) == 0) return 20 + 10 * i;
+    } else {
+        if (strcmp(buf, "dieciseis") == 0) return 16;
+        if (strcmp(buf, "ninguna") == 0 || strcmp(buf, "ninguno") == 0) return 0;
+        for (int i = 0; i < 9; i++)
+            if (strcmp(buf, veinti[i]) == 0) return 21 + i;
+        for (int i = 0; i < 7; i++)
+            if (strcmp(buf, tens_es[i]) == 0) return 30 + 10 * i;
     }
     const char *const *tab = lang == CB_LANG_ES ? words_es : words_en;
     for (int i = 0; i <= 20; i++)
         if (strcmp(buf, tab[i]) == 0) return i;
     return -1;
+}
+
+/* Value of a matched number word or compound ("twenty-one", "twenty one",
+ * "treinta y uno"); ASCII-lowercased, the accented é/ó/í/ú of Spanish words
+ * folded to ASCII before the lookup. */
+static int64_t word_value(const char *w, size_t n, cb_lang lang) {
+    char buf[40];
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 1 < sizeof buf; i++) {
+        unsigned char c = (unsigned char)w[i];
+        if (c == 0xC3 && i + 1 < n) { /* é í ó ú É Í Ó Ú */
+            unsigned char d = (unsigned char)w[++i] | 0x20;
+            c = d == 0xA9 ? 'e' : d == 0xAD ? 'i' : d == 0xB3 ? 'o' : d == 0xBA ? 'u' : '?';
+        }
+        buf[k++] = (char)lower(c);
+    }
+    buf[k] = '\0';
+    char *sep = strpbrk(buf, "- ");
+    if (!sep) return simple_word_value(buf, lang);
+    *sep = '\0';
+    char *unit = sep + 1;
+    if (strncmp(unit, "y ", 2) == 0) unit += 2;
+    while (*unit == ' ') unit++;
+    int64_t t = simple_word_value(buf, lang), u = simple_word_value(unit, lang);
+    return (t >= 20 && t % 10 == 0 && u >= 1 && u <= 9) ? t + u : -1;
 }
 
 int cb_last_integer(cb_grader_ctx *g, const char *text, cb_lang lang, cb_int_match *m) {
@@ -159,12 +193,9 @@ int cb_has_number_word(cb_grader_ctx *g, const char *text, int64_t v, cb_lang la
 }
 
 int cb_yes_no(cb_grader_ctx *g, const char *text, cb_lang lang) {
-    if (!text) return -1;
-    pcre2_code *re = g->re[lang == CB_LANG_ES ? CB_RE_YESNO_ES : CB_RE_YESNO_EN];
-    int rc = pcre2_match(re, (PCRE2_SPTR)text, strlen(text), 0, 0, g->md, NULL);
-    if (rc < 0) return -1;
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(g->md);
-    return lower((unsigned char)text[ov[0]]) == 'n' ? 0 : 1;
+    (void)g;
+    (void)lang; /* English and Spanish polar words are both recognized */
+    return cb_answer_yes_no(text);
 }
 
 int cb_has_word(const char *text, const char *word) {

@@ -36,9 +36,11 @@ typedef struct cb_int_match {
 /* last_integer: the last maximal match of -?[0-9][0-9,]* (regex semantics:
  * scanning left to right, matches do not overlap; no word boundaries, so
  * "r2d2" yields 2) with commas removed ("1,000" -> 1000, "1,2" -> 12); when the
- * text has no digit, the last number word (case-insensitive, standalone word):
- * English zero..twenty, once=1, twice=2, thrice=3; Spanish cero..veinte
- * (dieciséis also without accent). Returns m->found. */
+ * text has no digit, the last number word (case-insensitive, standalone word),
+ * the table of TASKS.md 0.4: English zero..ninety-nine ("twenty-one", "twenty
+ * one"), once=1, twice=2, thrice=3, none=0; Spanish cero..noventa y nueve
+ * (accents optional), ninguno/ninguna=0. Returns m->found. For reading the
+ * answer of a whole response use graders/answer.h instead. */
 int cb_last_integer(cb_grader_ctx *g, const char *text, cb_lang lang, cb_int_match *m);
 
 /* The last digit run anywhere (the paper's lenient "last digits"): like
@@ -52,9 +54,10 @@ int cb_has_number_word(cb_grader_ctx *g, const char *text, int64_t v, cb_lang la
 /* Canonical number word of v (0..20) in lang, or NULL. */
 const char *cb_number_word(int64_t v, cb_lang lang);
 
-/* yes_no: the first standalone "yes"/"no" (Spanish "sí"/"si"/"no"),
- * case-insensitive, with word boundaries, in text (callers pass the final
- * segment). Returns 1 for yes, 0 for no, -1 when neither occurs. */
+/* yes_no of TASKS.md 0.4 on a span the caller chose: the first polar
+ * expression (synonyms, negated phrases, idioms and hedges as in
+ * graders/answer.h; English and Spanish whatever lang says). Returns 1 for
+ * yes, 0 for no, -1 when there is none or it is hedged ("yes or no"). */
 int cb_yes_no(cb_grader_ctx *g, const char *text, cb_lang lang);
 
 /* Whether `word` occurs as a standalone word (case-insensitive, ASCII word

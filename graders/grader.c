@@ -13,7 +13,8 @@
 #include <string.h>
 
 static const char *const flag_names[CB_GRADE_NFLAGS] = {
-    "no_marker", "format_violation", "no_response", "vote_tie", "number_word", "overflow", "truncated",
+    "no_marker", "format_violation", "no_response", "vote_tie", "number_word",
+    "overflow",  "truncated",        "marker",      "self_corrected", "hedged",
 };
 
 const char *cb_grade_flag_name(int bit) {
@@ -91,17 +92,19 @@ fail:
 
 /* ---- context ---- */
 
-/* Number words as alternations; \b with UCP treats letters (accented too),
- * digits and underscore as word characters. */
+/* Number words 0..99 as alternations (compounds first); \b with UCP treats
+ * letters (accented too), digits and underscore as word characters. */
 static const char *const patterns[CB_RE_COUNT] = {
-    [CB_RE_YESNO_EN] = "\\b(yes|no)\\b",
-    [CB_RE_YESNO_ES] = "\\b(s\\x{ed}|si|no)\\b",
-    [CB_RE_NUMWORD_EN] = "\\b(zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                         "thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|twenty|"
-                         "once|twice|thrice)\\b",
-    [CB_RE_NUMWORD_ES] = "\\b(cero|uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce|"
-                         "trece|catorce|quince|diecis\\x{e9}is|dieciseis|diecisiete|dieciocho|"
-                         "diecinueve|veinte)\\b",
+    [CB_RE_NUMWORD_EN] = "\\b(?:(?:twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)"
+                         "(?:[- ](?:one|two|three|four|five|six|seven|eight|nine)\\b)?|zero|one|two|three|four|five|"
+                         "six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|"
+                         "eighteen|nineteen|once|twice|thrice|none)\\b",
+    [CB_RE_NUMWORD_ES] = "\\b(?:(?:treinta|cuarenta|cincuenta|sesenta|setenta|ochenta|noventa)"
+                         "(?: y (?:uno|dos|tres|cuatro|cinco|seis|siete|ocho|nueve)\\b)?|"
+                         "veintiuno|veintid[o\\x{f3}]s|veintitr[e\\x{e9}]s|veinticuatro|veinticinco|"
+                         "veintis[e\\x{e9}]is|veintisiete|veintiocho|veintinueve|cero|uno|dos|tres|cuatro|cinco|seis|"
+                         "siete|ocho|nueve|diez|once|doce|trece|catorce|quince|diecis[e\\x{e9}]is|diecisiete|"
+                         "dieciocho|diecinueve|veinte|ninguna|ninguno)\\b",
 };
 
 int cb_grader_ctx_new(cb_grader_ctx **out, cb_err *err) {

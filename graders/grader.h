@@ -22,14 +22,17 @@ typedef struct cJSON cJSON;
 /* Flag bits of cb_grade.flags. Names (cb_grade_flag_name) are what reports and
  * JSON output show. */
 enum {
-    CB_GRADE_NO_MARKER = 1u << 0,        /* "no_marker": no "Answer:"/"Respuesta:" marker; whole text used */
+    CB_GRADE_NO_MARKER = 1u << 0,        /* "no_marker": no answer marker with a value; span chosen by sentence */
     CB_GRADE_FORMAT_VIOLATION = 1u << 1, /* "format_violation": the setting's answer format was not followed */
     CB_GRADE_NO_RESPONSE = 1u << 2,      /* "no_response": a required response was missing or failed */
     CB_GRADE_VOTE_TIE = 1u << 3,         /* "vote_tie": majority vote had a tie (earliest sample won) */
     CB_GRADE_NUMBER_WORD = 1u << 4,      /* "number_word": the integer came from a number word, not digits */
     CB_GRADE_OVERFLOW = 1u << 5,         /* "overflow": the digits did not fit in int64 (saturated) */
     CB_GRADE_TRUNCATED = 1u << 6,        /* "truncated": generation hit max_tokens */
-    CB_GRADE_NFLAGS = 7
+    CB_GRADE_MARKER = 1u << 7,           /* "marker": the span is the rest of the last marker's line */
+    CB_GRADE_SELF_CORRECTED = 1u << 8,   /* "self_corrected": a correction cue moved the span */
+    CB_GRADE_HEDGED = 1u << 9,           /* "hedged": alternatives offered ("3 or 4", "yes and no"): no value */
+    CB_GRADE_NFLAGS = 10
 };
 
 /* Name of flag bit number `bit` (0..CB_GRADE_NFLAGS-1), or NULL. */

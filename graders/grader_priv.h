@@ -8,7 +8,7 @@
 
 #include "graders/grader.h"
 
-enum { CB_RE_YESNO_EN, CB_RE_YESNO_ES, CB_RE_NUMWORD_EN, CB_RE_NUMWORD_ES, CB_RE_COUNT };
+enum { CB_RE_NUMWORD_EN, CB_RE_NUMWORD_ES, CB_RE_COUNT };
 
 struct cb_grader_ctx {
     pcre2_code *re[CB_RE_COUNT];

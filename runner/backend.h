@@ -6,7 +6,15 @@
  * arrays inside cb_response with malloc; cb_response_clear frees them.
  * A failed request is not a failed batch: the backend sets out[i].error and
  * returns 0. submit returns nonzero only when the whole run must stop (a 401
- * from the server, the model file vanished, Ctrl-C), with err set.
+ * from the server, the model file vanished, Ctrl-C), with err set. One code is
+ * distinct so the runner can tell the user what to change: CB_EUNSUP = the
+ * backend cannot score LOGLIKELIHOOD / ROLLING requests at all (a server that
+ * rejects echo+logprobs or returns no prompt logprobs); it is reported on the
+ * first such request, never by dropping the metrics silently.
+ *
+ * Prompt text: both backends that send text (local, and the remote backend's
+ * completions mode) render requests with runner/prompt.h, so a model with
+ * template "none" sees the same prompt through either.
  */
 #ifndef CB_BACKEND_H
 #define CB_BACKEND_H
@@ -58,7 +66,9 @@ typedef struct cb_response {
     uint64_t id;
     char *error;             /* NULL on success; else what went wrong (sample recorded as failed) */
     char *text;              /* GENERATE output */
-    char *rendered_prompt;   /* exact prompt text the model saw (after chat template), if known */
+    char *rendered_prompt;   /* exact prompt text the model saw (after chat template), if known;
+                                LOGLIKELIHOOD: context + cont_prefix + continuation. BOS is
+                                included only when a chat template writes it as text */
     int prompt_tokens;
     int completion_tokens;
     char *finish_reason;     /* "stop", "length", "eos" ... */
@@ -67,6 +77,11 @@ typedef struct cb_response {
     double *token_logprobs;  /* n_scored of them (may be NULL for remote) */
     int is_greedy;           /* LOGLIKELIHOOD: greedy decoding would produce the continuation */
     int64_t n_bytes;         /* ROLLING: bytes of text scored (for bits per byte) */
+    /* Seconds until this request's answer, per request. Remote: wall time of the
+     * attempt that produced the answer. Local: from the start of the submit's
+     * engine work to the end of the engine step that completed this request;
+     * the requests of one submit run together, so their latencies overlap and
+     * do not add up to the wall time. */
     double latency_s;
     int attempts;            /* remote: tries made (1 = no retry) */
 } cb_response;
@@ -78,7 +93,7 @@ typedef struct cb_backend_info {
     char model_id[512];      /* local: file path basename; remote: model name */
     char model_sha256[65];   /* local file hash ("" for remote) */
     int64_t model_bytes;
-    char base_url[512];      /* remote only */
+    char base_url[512];      /* remote only; credentials in it redacted (common/url.h) */
     char device[32];         /* "cpu", "cuda:0 NVIDIA H100", "remote" */
     int supports_loglik;     /* LOGLIKELIHOOD / ROLLING available */
     char chat_template[32];  /* template name in use, "none" for completion mode */

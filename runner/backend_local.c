@@ -1,8 +1,10 @@
 /* runner/backend_local.c — cb_backend over the local engine (see
- * backend_local.h). Rendering: messages -> chat template text (BOS text
- * included, tokenized with add_bos 0 and special tokens parsed); template
- * "none" or a raw prompt -> the text itself, tokenized with the vocab's own BOS
- * choice, as llama.cpp does for a plain prompt. It knows no task and no SQL.
+ * backend_local.h). Rendering (runner/prompt.c): messages -> chat template text
+ * (BOS text included, tokenized with add_bos 0 and special tokens parsed);
+ * template "none" or a raw prompt -> the text itself, tokenized with the vocab's
+ * own BOS choice, as llama.cpp does for a plain prompt. A LOGLIKELIHOOD context
+ * ends with cont_prefix; the engine scores only the continuation after it. It
+ * knows no task and no SQL.
  */
 #include "runner/backend_local.h"
 
@@ -11,6 +13,7 @@
 #include "engine/engine.h"
 #include "runner/prompt.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -200,6 +203,11 @@ static int local_tokenize(cb_backend *b, const char *text, int32_t *ids, int cap
 static void local_close(cb_backend *b) {
     if (!b) return;
     local_ctx *c = b->ctx;
+    if (c && c->e) { /* on a cuda device: say how decode ran (CUDA graphs or why not) */
+        char note[1024];
+        cb_engine_device_note(c->e, note, sizeof note);
+        if (note[0]) fprintf(stderr, "capbench: %s\n", note);
+    }
     if (c) cb_engine_free(c->e);
     free(c);
     free(b);

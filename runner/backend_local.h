@@ -5,7 +5,9 @@
  * from the GGUF's tokenizer.chat_template ("auto"), named, or "none" — plain
  * completion text for base models. The exact rendered prompt and its token
  * count go back with every response, so the store keeps what the model saw.
- * All requests of one submit run through the engine together (batched steps).
+ * Rendering is runner/prompt.h's, shared with the remote completions mode.
+ * All requests of one submit run through the engine together (batched steps);
+ * latency_s is per request: until the step that completed it (backend.h).
  */
 #ifndef CB_BACKEND_LOCAL_H
 #define CB_BACKEND_LOCAL_H

@@ -33,8 +33,25 @@
  * window/stride are ignored: the server scores the whole text at once).
  *
  * Messages in completions mode (and the context of a LOGLIKELIHOOD request given
- * as messages) are rendered without a template: the message texts joined by a
- * blank line. A request with `prompt` set always goes to /completions.
+ * as messages) are rendered by runner/prompt.h, the renderer of the local
+ * backend, with the template of opts.chat_template (default none: plain text,
+ * "Q1\nA1\n\nQ2\n"), so a base model gets the same prompt text here as on the
+ * local engine. A request with `prompt` set always goes to /completions. A
+ * LOGLIKELIHOOD prompt is context + cont_prefix + continuation, and ctx_cp (the
+ * code points before the continuation) includes cont_prefix, so cont_prefix is
+ * never scored.
+ *
+ * Log-likelihood support is checked on the first such request: while no
+ * log-likelihood reply with prompt logprobs has arrived yet, the first
+ * LOGLIKELIHOOD/ROLLING request of a batch is sent alone before the rest. A 200
+ * without prompt logprobs, or a 4xx other than 401/403/408/409/429 to such a
+ * request ("Unsupported param: echo"; a chat-only server's 404 on /completions)
+ * stops the run: submit returns CB_EUNSUP with a message that quotes the server
+ * and says to set the model's "logprobs": false or pass --no-loglik.
+ *
+ * Credentials written in base_url (http://user:pass@host) go to the server
+ * (libcurl sends them as basic auth) but are redacted (common/url.h) in every
+ * message and in cb_backend_info.base_url.
  *
  * Retries (as the OpenAI SDKs): on 408, 409, 429, any 5xx, connection errors,
  * resets, truncated transfers and timeouts, up to max_retries more attempts.
@@ -42,16 +59,17 @@
  * server sends one between 0 and 60 s, else retry_base_s * 2^k capped at
  * retry_max_s, times a jitter factor uniform in [0.75, 1.25] drawn from an RNG
  * seeded with rng_seed. 400, 401, 403 and 404 stop the whole run: submit
- * returns CB_ENET with the server's error message in err. Other failures set
- * out[i].error after the last attempt and the run goes on.
+ * returns CB_ENET with the server's error message in err (CB_EUNSUP for a
+ * log-likelihood request, see above). Other failures set out[i].error after the
+ * last attempt and the run goes on.
  *
  * submit's results: out[i] is overwritten (zeroed first, not freed) with id,
  * text / scores, usage, finish_reason, rendered_prompt (completions requests
  * only: the exact prompt sent), attempts (tries made) and latency_s (wall time
  * of the attempt that produced the answer). It returns 0 when the batch ran
  * (some out[i].error may be set); CB_ENET for 400/401/403/404; CB_EUNSUP when
- * a log-likelihood reply has no logprobs or the backend was opened with
- * logprobs = 0; CB_EINTR when stop_flag was raised. On a nonzero return every
+ * a log-likelihood request is rejected or its reply has no logprobs, or the
+ * backend was opened with logprobs = 0; CB_EINTR when stop_flag was raised. On a nonzero return every
  * request that did not finish has out[i].error = "not completed: ...".
  *
  * The API key is read from the environment variable named by api_key_env when

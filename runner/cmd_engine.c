@@ -6,14 +6,16 @@
  *   capbench tokenize --model M [--no-bos] [--no-parse-special] TEXT
  *       -> [1,403,407]
  *   capbench generate --model M -p TEXT [-n N] [--temp T] [--seed S] [--threads N]
- *                     [--top-k K] [--top-p P] [--ctx N] [--stop S]... [--device cpu|cuda]
- *       -> the continuation text and a newline (greedy unless --temp > 0)
+ *                     [--top-k K] [--top-p P] [--ctx N] [--stop S]... [--device cpu|cuda[:N]]
+ *       -> the continuation text and a newline (greedy unless --temp > 0); -n 0
+ *          still loads and checks the model, then prints just the newline
  *   capbench logits --model M -p TEXT [--top K]
  *       -> {"n_vocab":V,"n_tokens":N,"top":[{"id":..,"logit":..,"piece":".."},...]}
  *   capbench score --model M --context C --continuation X
  *       -> {"logprob":..,"n_tokens":..,"token_logprobs":[..],"is_greedy":true}
- *   capbench gen-model --shape tinyllama-1.1b|tiny --type f16|q8_0|f32 [--seed S]
+ *   capbench gen-model --shape tinyllama-1.1b|tiny|tiny256 --type f32|f16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k|q5_k|q6_k|q4_k_m [--seed S]
  *                      [--vocab GGUF | --synth-vocab] -o FILE
+ *   capbench bench [--workload eval] ...   (bench/engine_bench.c, bench/engine_eval.c)
  *
  * Exit status: 0 ok; 2 bad flags (with usage) or an unreadable/malformed
  * model (the message names the file); 1 other failures, e.g. --device cuda
@@ -23,6 +25,7 @@
 #include "runner/commands.h"
 
 #include "bench/engine_bench.h"
+#include "bench/engine_eval.h"
 #include "engine/engine.h"
 #include "engine/genmodel.h"
 #include "engine/gguf.h"
@@ -221,8 +224,9 @@ static int open_engine(const char *cmd, const common_opts *o, cb_engine **e) {
                          .device = o->device};
     cb_err err;
     cb_err_clear(&err);
-    if (o->device && strcmp(o->device, "cpu") != 0 && strcmp(o->device, "cuda") != 0) {
-        fprintf(stderr, "capbench %s: unknown device '%s' (cpu or cuda)\n", cmd, o->device);
+    int ordinal;
+    if (cb_engine_parse_device(o->device, &ordinal) != 0) {
+        fprintf(stderr, "capbench %s: unknown device '%s' (cpu, cuda or cuda:N)\n", cmd, o->device);
         return 2;
     }
     if (cb_engine_open(&eo, e, &err) == 0) return 0;
@@ -231,6 +235,15 @@ static int open_engine(const char *cmd, const common_opts *o, cb_engine **e) {
         return 1;
     }
     return model_fail(cmd, o->model, &err);
+}
+
+/* Frees the engine; on a cuda device first says on stderr how decode ran
+ * (from CUDA graphs or not, and why). */
+static void close_engine(const char *cmd, cb_engine *e) {
+    char note[1024];
+    cb_engine_device_note(e, note, sizeof note);
+    if (note[0]) fprintf(stderr, "capbench %s: %s\n", cmd, note);
+    cb_engine_free(e);
 }
 
 static int run_one(const char *cmd, cb_engine *e, const cb_engine_req *req, cb_engine_result *res) {
@@ -249,7 +262,7 @@ static int run_one(const char *cmd, cb_engine *e, const cb_engine_req *req, cb_e
 
 int cb_cmd_generate(int argc, char **argv) {
     static const char U[] = "--model M -p TEXT [-n N] [--temp T] [--seed S] [--threads N] [--top-k K] "
-                            "[--top-p P] [--ctx N] [--stop S]... [--ignore-eos] [--device cpu|cuda]";
+                            "[--top-p P] [--ctx N] [--stop S]... [--ignore-eos] [--device cpu|cuda[:N]]";
     if (want_help(argc, argv)) return printf("usage: capbench generate %s\n", U), 0;
     common_opts o = {0};
     const char *prompt = NULL;
@@ -283,10 +296,13 @@ int cb_cmd_generate(int argc, char **argv) {
         if (bad) return usage_err(argv[0], U, "bad option value");
     }
     if (!o.model || !prompt) return usage_err(argv[0], U, "--model and -p are required");
-    if (n == 0) return printf("\n"), 0;
     cb_engine *e = NULL;
-    int rc = open_engine(argv[0], &o, &e);
+    int rc = open_engine(argv[0], &o, &e); /* -n 0 too: the model is loaded and checked */
     if (rc) return rc;
+    if (n == 0) {
+        cb_engine_free(e);
+        return printf("\n"), 0;
+    }
     cb_engine_req req = {.kind = CB_ENGINE_GENERATE, .text = prompt, .add_bos = -1, .parse_special = 1,
                          .sampling = sp, .max_tokens = (int)n, .stop = stops, .n_stop = n_stop,
                          .ignore_eos = ignore_eos};
@@ -297,12 +313,12 @@ int cb_cmd_generate(int argc, char **argv) {
         fputc('\n', stdout);
     }
     cb_engine_result_clear(&res);
-    cb_engine_free(e);
+    close_engine(argv[0], e);
     return rc;
 }
 
 int cb_cmd_logits(int argc, char **argv) {
-    static const char U[] = "--model M -p TEXT [--top K] [--threads N] [--ctx N] [--device cpu|cuda]";
+    static const char U[] = "--model M -p TEXT [--top K] [--threads N] [--ctx N] [--device cpu|cuda[:N]]";
     if (want_help(argc, argv)) return printf("usage: capbench logits %s\n", U), 0;
     common_opts o = {0};
     const char *prompt = NULL;
@@ -364,12 +380,12 @@ int cb_cmd_logits(int argc, char **argv) {
         }
     }
     cb_engine_result_clear(&res);
-    cb_engine_free(e);
+    close_engine(argv[0], e);
     return rc;
 }
 
 int cb_cmd_score(int argc, char **argv) {
-    static const char U[] = "--model M --context C --continuation X [--threads N] [--ctx N] [--device cpu|cuda]";
+    static const char U[] = "--model M --context C --continuation X [--threads N] [--ctx N] [--device cpu|cuda[:N]]";
     if (want_help(argc, argv)) return printf("usage: capbench score %s\n", U), 0;
     common_opts o = {0};
     const char *ctx = NULL, *cont = NULL;
@@ -402,15 +418,15 @@ int cb_cmd_score(int argc, char **argv) {
         printf("],\"is_greedy\":%s}\n", res.is_greedy ? "true" : "false");
     }
     cb_engine_result_clear(&res);
-    cb_engine_free(e);
+    close_engine(argv[0], e);
     return rc;
 }
 
 /* ---- gen-model ------------------------------------------------------------------------------ */
 
 int cb_cmd_gen_model(int argc, char **argv) {
-    static const char U[] = "--shape tinyllama-1.1b|tiny --type f16|q8_0|f32 [--seed S] [--vocab GGUF | "
-                            "--synth-vocab] [--threads N] -o FILE";
+    static const char U[] = "--shape tinyllama-1.1b|tiny|tiny256 --type f32|f16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k|q5_k|q6_k|q4_k_m "
+                            "[--seed S] [--vocab GGUF | --synth-vocab] [--threads N] -o FILE";
     if (want_help(argc, argv)) return printf("usage: capbench gen-model %s\n", U), 0;
     cb_genmodel_opts o = {0};
     for (int i = 1; i < argc; i++) {
@@ -434,10 +450,13 @@ int cb_cmd_gen_model(int argc, char **argv) {
         } else return usage_err(argv[0], U, "unknown option");
     }
     if (!o.shape || !o.type || !o.out_path) return usage_err(argv[0], U, "--shape, --type and -o are required");
-    if (strcmp(o.shape, "tinyllama-1.1b") != 0 && strcmp(o.shape, "tiny") != 0)
+    if (strcmp(o.shape, "tinyllama-1.1b") != 0 && strcmp(o.shape, "tiny") != 0 && strcmp(o.shape, "tiny256") != 0)
         return usage_err(argv[0], U, "unknown --shape");
-    if (strcmp(o.type, "f16") != 0 && strcmp(o.type, "q8_0") != 0 && strcmp(o.type, "f32") != 0)
-        return usage_err(argv[0], U, "unknown --type");
+    static const char *const types[] = {"f32",  "f16",  "q8_0", "q4_0", "q4_1",  "q5_0",
+                                        "q5_1", "q4_k", "q5_k", "q6_k", "q4_k_m"};
+    int known = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) known |= strcmp(o.type, types[i]) == 0;
+    if (!known) return usage_err(argv[0], U, "unknown --type");
     cb_err err;
     cb_err_clear(&err);
     if (cb_genmodel_write(&o, &err)) {
@@ -450,3 +469,4 @@ int cb_cmd_gen_model(int argc, char **argv) {
 /* ---- bench ------------------------------------------------------------------------------------- */
 
 int cb_cmd_bench_engine(int argc, char **argv) { return cb_engine_bench_main(argc, argv); }
+int cb_cmd_bench_eval(int argc, char **argv) { return cb_eval_bench_main(argc, argv); }

@@ -1,5 +1,6 @@
 /* runner/cmd_pull.c — `capbench pull`: download a model file into the cache (or
- * --dir), verify it, and print its path on stdout. The work is in
+ * --dir), verify it, and print its path on stdout; without --dir a verified
+ * copy in $CAPBENCH_MODEL_DIR is used as is. The work is in
  * runner/modelpath.c; this file parses the command line and picks the exit
  * status. */
 #include "runner/commands.h"
@@ -18,7 +19,9 @@ static void pull_usage(FILE *f) {
             "  hf://ORG/REPO/PATH  file in a Hugging Face repo (main branch); the endpoint is\n"
             "                      $CAPBENCH_HF_ENDPOINT or https://huggingface.co\n"
             "  --dir DIR           target directory (default: $XDG_CACHE_HOME/capbench/models\n"
-            "                      or ~/.cache/capbench/models)\n"
+            "                      or ~/.cache/capbench/models). Without --dir, a copy already\n"
+            "                      in $CAPBENCH_MODEL_DIR (sha256 checked when pinned) is used\n"
+            "                      instead of downloading, and its path is printed\n"
             "  --sha256 HEX        expected sha256; a mismatch deletes the download and fails\n"
             "  --quiet             no progress output\n"
             "\n"

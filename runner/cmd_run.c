@@ -22,6 +22,7 @@
 
 #include "common/sha256.h"
 #include "common/url.h"
+#include "engine/engine.h"
 #include "results/store.h"
 #include "runner/backend_local.h"
 #include "runner/backend_remote.h"
@@ -60,7 +61,7 @@ static void usage(FILE *f) {
             "  --model PATH|hf://ORG/REPO/FILE   local GGUF model (default: the suite's, else stories260K)\n"
             "  --api URL --api-model NAME [--api-key-env VAR]\n"
             "                                    an OpenAI-compatible server instead of the local engine\n"
-            "  --device cpu|cuda                 local engine device\n"
+            "  --device cpu|cuda[:N]             local engine device\n"
             "  --threads N                       CPU threads (0 = all)\n"
             "  --chat-template auto|none|NAME    chat template for the local model\n"
             "  --db FILE                         results database (default: the suite's db)\n"
@@ -158,8 +159,9 @@ static int apply_shaping(cb_suite *suite, const shaping *f, int64_t *limit, int 
     if (v[F_API_MODEL] && !v[F_API]) return cb_err_set(err, CB_EUSAGE, "--api-model needs --api URL");
     if (v[F_API] && v[F_MODEL])
         return cb_err_set(err, CB_EUSAGE, "--model and --api are exclusive: pick the local engine or a server");
-    if (v[F_DEVICE] && strcmp(v[F_DEVICE], "cpu") != 0 && strcmp(v[F_DEVICE], "cuda") != 0)
-        return cb_err_set(err, CB_EUSAGE, "--device: expected cpu or cuda, got \"%s\"", v[F_DEVICE]);
+    int ordinal;
+    if (v[F_DEVICE] && (cb_engine_parse_device(v[F_DEVICE], &ordinal) != 0 || strlen(v[F_DEVICE]) >= 8))
+        return cb_err_set(err, CB_EUSAGE, "--device: expected cpu, cuda or cuda:N, got \"%s\"", v[F_DEVICE]);
     if (v[F_MODEL]) {
         if (strcmp(m->backend, "local") != 0) cb_model_cfg_defaults(m, "local");
         if (cb_cfg_set_str(&m->path, v[F_MODEL])) goto oom;
@@ -289,6 +291,7 @@ static int open_backend(const cb_model_cfg *m, const char *model_path, cb_backen
     ro.max_response_bytes = (size_t)m->max_response_bytes;
     ro.max_retries = m->max_retries;
     ro.logprobs = m->logprobs;
+    ro.chat_template = m->chat_template; /* completions mode renders with it (auto = none) */
     ro.stop_flag = &g_stop;
     return cb_backend_remote_open(&ro, be, err);
 }

@@ -15,6 +15,7 @@ int cb_cmd_logits(int argc, char **argv);
 int cb_cmd_score(int argc, char **argv);
 int cb_cmd_gen_model(int argc, char **argv);
 int cb_cmd_bench_engine(int argc, char **argv);   /* capbench bench [--model M] ... */
+int cb_cmd_bench_eval(int argc, char **argv);     /* capbench bench --workload eval [--items FILE] ... */
 
 #ifdef CB_HAVE_HARNESS
 /* harness commands */

@@ -13,6 +13,7 @@ typedef struct {
 
 static int cmd_bench(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--workload") == 0) return cb_cmd_bench_eval(argc, argv);
         if (strcmp(argv[i], "--harness") == 0) {
 #ifdef CB_HAVE_HARNESS
             return cb_cmd_bench_harness(argc, argv);

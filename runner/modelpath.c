@@ -6,6 +6,7 @@
  */
 #include "runner/modelpath.h"
 #include "common/sha256.h"
+#include "common/url.h"
 #include "runner/http.h"
 
 #include <ctype.h>
@@ -165,7 +166,39 @@ static int on_progress(void *user, int64_t now, int64_t total) {
     return 0;
 }
 
+/* The copy of `name` in $CAPBENCH_MODEL_DIR, when there is one that passes the
+ * sha256 check (or no digest is expected): 1 and its path in out. */
+static int use_model_dir_copy(const char *name, const char *want_sha, int progress, FILE *log, char *out,
+                              size_t cap) {
+    const char *md = getenv("CAPBENCH_MODEL_DIR");
+    char p[4608], hex[65];
+    int64_t size = 0;
+    if (!md || !md[0] || put(p, sizeof p, NULL, "%s/%s", md, name) || !is_file(p)) return 0;
+    if (want_sha) {
+        cb_err e;
+        if (cb_sha256_file(p, hex, &size, &e) != 0 || strcasecmp(hex, want_sha) != 0) {
+            if (progress)
+                fprintf(log, "%s is in CAPBENCH_MODEL_DIR but its sha256 differs from %s; downloading instead\n", p,
+                        want_sha);
+            return 0;
+        }
+    }
+    if (put(out, cap, NULL, "%s", p)) return 0;
+    if (progress)
+        fprintf(log, "using the copy in CAPBENCH_MODEL_DIR: %s (%s); not downloading\n", p,
+                want_sha ? "sha256 ok" : "no sha256 given to check it");
+    return 1;
+}
+
+static int pull(const cb_pull_opts *o, char *out, size_t cap, cb_err *err);
+
 int cb_modelpath_pull(const cb_pull_opts *o, char *out, size_t cap, cb_err *err) {
+    int rc = pull(o, out, cap, err);
+    if (rc && err) cb_url_redact_inplace(err->msg, sizeof err->msg); /* a URL may carry credentials */
+    return rc;
+}
+
+static int pull(const cb_pull_opts *o, char *out, size_t cap, cb_err *err) {
     char url[2048], name[512], dir[4096], dest[4608], tmp[4608] = "";
     const char *uri = o->uri ? o->uri : CB_DEFAULT_MODEL_URI;
     const char *want_sha = o->sha256;
@@ -179,6 +212,7 @@ int cb_modelpath_pull(const cb_pull_opts *o, char *out, size_t cap, cb_err *err)
     if (want_sha && !valid_hex64(want_sha))
         return cb_err_set(err, CB_EUSAGE, "--sha256 '%s': expected 64 hex digits", want_sha);
     if ((rc = cb_modelpath_url(uri, url, sizeof url, name, sizeof name, err))) return rc;
+    if ((!o->dir || !o->dir[0]) && use_model_dir_copy(name, want_sha, o->progress, log, out, cap)) return 0;
     if (o->dir && o->dir[0]) rc = put(dir, sizeof dir, err, "%s", o->dir);
     else rc = cb_modelpath_cache_dir(dir, sizeof dir, err);
     if (rc) return rc;
@@ -208,7 +242,11 @@ int cb_modelpath_pull(const cb_pull_opts *o, char *out, size_t cap, cb_err *err)
     }
     progress pg = {.log = log, .tty = isatty(fileno(log)), .mode = o->progress, .name = name, .last_quarter = 0};
     pg.t0 = pg.last = mono_now();
-    if (o->progress) fprintf(log, "downloading %s\n  -> %s\n", url, dest);
+    if (o->progress) {
+        char shown[2048];
+        cb_url_redact(url, shown, sizeof shown);
+        fprintf(log, "downloading %s\n  -> %s\n", shown, dest);
+    }
     int64_t got = 0;
     long status = 0;
     cb_http_fail fail = CB_HTTP_OK;
@@ -279,7 +317,15 @@ static int look_up(const char *name, char *out, size_t cap) {
     return 0;
 }
 
+static int resolve(const char *model_arg, char *out, size_t cap, int allow_download, cb_err *err);
+
 int cb_modelpath_resolve(const char *model_arg, char *out, size_t cap, int allow_download, cb_err *err) {
+    int rc = resolve(model_arg, out, cap, allow_download, err);
+    if (rc && err) cb_url_redact_inplace(err->msg, sizeof err->msg);
+    return rc;
+}
+
+static int resolve(const char *model_arg, char *out, size_t cap, int allow_download, cb_err *err) {
     const char *uri = NULL;
     char url[2048], name[512];
     int rc, is_default = 0;

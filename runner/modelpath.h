@@ -59,7 +59,10 @@ typedef struct cb_pull_opts {
 
 /* Downloads a model file into the target directory and writes its final path
  * into out. A file already there is kept when it matches the expected sha256
- * (or when none is expected). Errors (nothing left behind under any name):
+ * (or when none is expected). Without o->dir, a copy of the file (same base
+ * name) in $CAPBENCH_MODEL_DIR that passes the same check is used instead of
+ * downloading: out gets its path and the log says so. Messages and progress
+ * lines show URLs with their credentials redacted (common/url.h). Errors (nothing left behind under any name):
  * CB_ENET (offline: the message says how to use a local GGUF with --model PATH
  * or CAPBENCH_MODEL_DIR; HTTP errors; truncated transfers), CB_EFORMAT (sha256
  * or size mismatch), CB_EIO (directory or file), CB_EUSAGE (bad URI or digest),

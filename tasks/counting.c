@@ -11,9 +11,12 @@
  *   spelled_space   the same with " " (the spec's variant ` `)
  *   spelled_comma   the same with "," (the spec's variant `,`)
  *   fewshot4/8      4 or 8 user/assistant demo pairs (plain question -> bare answer), then the question;
- *                   demos of item i are the items at index 10^6 + 8*i + j (j < k) of the same subtask, so
- *                   the demo pool is disjoint from items 0..10^6-1 and fewshot4 demos are a prefix of
- *                   fewshot8 demos; greedy, 512
+ *                   demo candidates of item i are the items at index 2^40 + 64*i + m of the same subtask
+ *                   (m = 0, 1, ...), so the pool is disjoint from every test index below 2^40; a
+ *                   candidate is skipped when its word is the item's or its question equals or is one
+ *                   letter from the item's or an accepted demo's question; substring_occur takes k/2
+ *                   positives and k/2 negatives, shuffled by a generator seeded with the item's seed;
+ *                   greedy, 512
  *   para1, para2    the paraphrased templates; greedy, 512
  *
  * Params ("params" of a suite task entry, all optional):
@@ -32,45 +35,57 @@
  *     probability 0.75 (uniform over the 32 onsets), nucleus (uniform over 10),
  *     coda with probability 0.35 (uniform over 18); words outside 3..18 letters
  *     are redrawn; then the first letter is capitalized with probability 0.1.
- *   list word (seed list or file): uniform over the sorted, de-duplicated list.
- *   A word rejected by a filter is replaced by the next draw of the same stream
- *   (at most 1000 draws, else the item fails with an error naming the filter).
+ *   file word: uniform over the sorted, de-duplicated list.
+ *   seed word: enumerated, item i uses word i mod 15 in the order of TASKS.md
+ *     1.6 (no draw); with the filter on, a word whose distinct count changes
+ *     under case folding (Missourianism) is replaced for distinct_char by the
+ *     next seed word in order, and char_occur redraws the position, not the word.
+ *   A pseudo or file word rejected by a filter is replaced by the next draw of
+ *   the same stream (at most 1000 draws, else the item fails with an error
+ *   naming the filter).
  *   char_occur: if absent_rate > 0, u = float(); u < absent_rate picks x
  *     uniformly among lowercase letters absent from the word (with the filter
  *     on: absent in both cases); otherwise x = Y[uniform(len)].
- *   substring_occur: items 2j and 2j+1 share word and positive substring, both
+ *   substring_occur (pseudo/file): items 2j and 2j+1 share word and positive substring, both
  *     drawn from the stream of item 2j's seed; item 2j is the positive, item
  *     2j+1 the negative (the stream continues: position uniform(l), replacement
  *     letter uniform among the 25 other letters of the same case, repeated
  *     until the result is not a substring of Y). Balanced for even n.
  *     (Each item's recorded `seed` is still its own per-item seed of 0.2.)
+ *     Seed words: item i is positive when i is even, drawn from its own stream;
+ *     so n = 30 gives every seed word one positive and one negative item.
  *   Item meta: word, x (char/substring), len, len_bin, distinct, gold, source,
  *     absent (char_occur), polarity (substring_occur), candidates.
  *
  * Requests: 1 GENERATE (5 for sc, seeds splitmix64(item_seed + k + 1)), then,
- * when meta.candidates, one optional LOGLIK per candidate answer after the
- * `direct` prompt: continuations "Answer: c" for c = 0..len+3 (numeric
- * subtasks), "Answer: Yes" and "Answer: No" (substring_occur).
+ * when meta.candidates, one optional LOGLIK per candidate answer. These
+ * depend on the item only, not on the setting: context = the `direct` prompt
+ * (rebuilt from meta) with the assistant prefix, then cont_prefix "Answer:";
+ * continuation " c" for c = 0..len+3 (numeric subtasks), " Yes" / " No"
+ * (substring_occur). Only the continuation is scored.
  *
- * Grading (TASKS.md 1.4, 1.5): numeric subtasks take
- * last_integer(final_segment(response)); substring_occur takes
- * yes_no(final_segment(response)); correct iff equal to gold; no answer ->
- * unparsed. Flags: no_marker (no "Answer:"), format_violation (cot/sc: no
- * marker; direct: more than the bare answer), number_word, overflow,
- * no_response, vote_tie, truncated. Metrics: abs_error, signed_error
- * (pred - gold), off_by_one (numeric, parsed only); soft_correct (numeric: the
- * last digits anywhere in the response equal gold, or gold's number word
- * appears anywhere; substring: the gold word appears anywhere, both words
- * present count as correct); token/char edit distance of extracted vs gold;
- * sc_agreement (winner's votes / 5); with all candidate log-likelihoods
- * present: q_gold, expected_error = sum q_c |c - gold| (numeric), brier
- * (substring), gold_logprob (the gold candidate's "Answer: gold" sum),
- * gold_logprob_mean (per token, when the token count is known), gold_prob.
+ * Grading (TASKS.md 1.4, 1.5; grader_version counting/2): graders/answer.h
+ * reads the committed answer (markers, answer span, self-corrections, hedges,
+ * attached units, statements, bare answers) with the item's last user turn as
+ * the question whose leading copy is dropped; correct iff equal to gold; no
+ * value (nothing committed, or hedged) -> unparsed. Flags: marker/no_marker,
+ * self_corrected, hedged, format_violation (cot/sc: no marker; direct: more
+ * than one sentence or 12 words or more), number_word, overflow, no_response,
+ * vote_tie, truncated. The grade's span offsets are the raw bytes of the span
+ * read in the (winning) response. Metrics: abs_error, signed_error
+ * (pred - gold), off_by_one (numeric, parsed only); soft_correct (numeric: gold
+ * appears anywhere as a number or number word; substring: the word yes/no of
+ * the gold appears anywhere, both present count as correct); token/char edit
+ * distance of extracted vs gold; sc_agreement (winner's votes / 5); with all
+ * candidate log-likelihoods present: q_gold, expected_error = sum q_c |c - gold|
+ * (numeric), brier (substring), gold_logprob (sum over the gold candidate's
+ * continuation tokens only), gold_logprob_mean (per token, when the token count
+ * is known), gold_prob.
  */
 #include "tasks/task.h"
 
 #include "common/rng.h"
-#include "graders/extract.h"
+#include "graders/answer.h"
 #include "graders/vote.h"
 #include "tasks/words.h"
 
@@ -95,7 +110,8 @@ static const char *const settings[] = {"plain",    "direct",   "cot",   "sc",   
 
 #define FAMILY_CAP "char_perception"
 #define SC_SAMPLES 5
-#define DEMO_OFFSET INT64_C(1000000)
+#define DEMO_OFFSET (INT64_C(1) << 40)
+#define DEMO_STRIDE 64 /* demo candidates of item i: DEMO_OFFSET + DEMO_STRIDE * i + m, m < DEMO_STRIDE */
 #define MAX_DRAWS 1000
 
 typedef enum { SRC_PSEUDO, SRC_SEED, SRC_FILE } word_source;
@@ -277,12 +293,21 @@ static int gen_core(const counting_state *st, uint64_t task_seed, int subtask, i
                     cb_err *err) {
     memset(c, 0, sizeof *c);
     cb_rng r;
-    if (subtask == ST_SUB)
+    int enumerated = st->src == SRC_SEED; /* item i uses seed word i mod 15 (TASKS.md 1.2) */
+    if (subtask == ST_SUB && !enumerated)
         cb_rng_seed(&r, cb_task_item_seed(task_seed, "counting", subtasks[ST_SUB], index & ~(int64_t)1));
     else
         cb_rng_seed(&r, cb_task_item_seed(task_seed, "counting", subtasks[subtask], index));
+    uint64_t shift = 0; /* enumerated: words skipped by a word-level filter */
     for (int draw = 0; draw < MAX_DRAWS; draw++) {
-        c->len = draw_word(st, &r, c->word);
+        if (enumerated) {
+            size_t n = cb_wordlist_size(st->wl);
+            const char *w = cb_wordlist_word(st->wl, (size_t)(((uint64_t)index + shift) % n));
+            c->len = (int)strlen(w);
+            memcpy(c->word, w, (size_t)c->len + 1);
+        } else {
+            c->len = draw_word(st, &r, c->word);
+        }
         switch (subtask) {
         case ST_CHAR:
             if (st->absent_rate > 0 && cb_rng_float(&r) < st->absent_rate) {
@@ -311,7 +336,7 @@ static int gen_core(const counting_state *st, uint64_t task_seed, int subtask, i
             int start = (int)cb_rng_uniform(&r, (uint64_t)(c->len - l + 1));
             memcpy(c->x, c->word + start, (size_t)l);
             c->x[l] = '\0';
-            c->positive = !(index & 1);
+            c->positive = !(index & 1); /* enumerated: word w is item w and w + 15, one of each parity */
             c->gold = c->positive;
             if (c->positive) return 0;
             char neg[CB_WORD_MAX + 1];
@@ -337,7 +362,10 @@ static int gen_core(const counting_state *st, uint64_t task_seed, int subtask, i
             return 0;
         case ST_DISTINCT:
             c->gold = distinct_chars(c->word, 0);
-            if (st->ambiguity_filter && distinct_chars(c->word, 1) != c->gold) continue;
+            if (st->ambiguity_filter && distinct_chars(c->word, 1) != c->gold) {
+                shift++; /* enumerated: the next seed word in order */
+                continue;
+            }
             return 0;
         }
     }
@@ -350,6 +378,7 @@ static int gen_core(const counting_state *st, uint64_t task_seed, int subtask, i
 
 #define DIRECT_NUM " Directly answer the number."
 #define DIRECT_YN " Directly answer Yes or No."
+#define CAND_PREFIX "Answer:"
 #define COT_SUFFIX                                                                                               \
     "\n\nWork through the word one character at a time and show your counting. Then give the result on a final " \
     "line in the form \"Answer: <value>\"."
@@ -445,27 +474,28 @@ static int build_requests(cb_item *it, cb_err *err) {
         }
     }
     if (n_cand) {
-        const cb_turn *dt = it->turns;
-        int ndt = it->n_turns;
-        if (se != S_DIRECT) {
-            char buf[512];
-            direct_prompt(st, Y, x, buf, sizeof buf);
-            cb_turn *t = cb_item_alloc(it, sizeof *t);
-            if (!t || !(t->text = cb_item_strdup(it, buf, -1))) return cb_err_set(err, CB_ENOMEM, "out of memory");
-            t->role = CB_TURN_USER;
-            dt = t;
-            ndt = 1;
-        }
+        /* The candidates depend on the item only, never on the setting: the
+         * `direct` prompt rebuilt from meta, context suffix "Answer:", then
+         * " c" / " Yes" / " No" scored (TASKS.md 1.5). Identical requests across
+         * settings let the scheduler compute them once. */
+        char buf[512];
+        direct_prompt(st, Y, x, buf, sizeof buf);
+        cb_turn *t = cb_item_alloc(it, sizeof *t);
+        if (!t || !(t->text = cb_item_strdup(it, buf, -1))) return cb_err_set(err, CB_ENOMEM, "out of memory");
+        t->role = CB_TURN_USER;
+        const char *prefix = cb_item_strdup(it, CAND_PREFIX, -1);
+        if (!prefix) return cb_err_set(err, CB_ENOMEM, "out of memory");
         for (int c = 0; c < n_cand; c++) {
             cb_treq *q = &reqs[n_gen + c];
-            char buf[32];
-            if (st == ST_SUB) snprintf(buf, sizeof buf, "Answer: %s", c == 0 ? "Yes" : "No");
-            else snprintf(buf, sizeof buf, "Answer: %d", c);
+            char cb[32];
+            if (st == ST_SUB) snprintf(cb, sizeof cb, " %s", c == 0 ? "Yes" : "No");
+            else snprintf(cb, sizeof cb, " %d", c);
             q->kind = CB_TREQ_LOGLIK;
             q->optional = 1;
-            q->turns = dt;
-            q->n_turns = ndt;
-            if (!(q->continuation = cb_item_strdup(it, buf, -1))) return cb_err_set(err, CB_ENOMEM, "out of memory");
+            q->turns = t;
+            q->n_turns = 1;
+            q->cont_prefix = prefix;
+            if (!(q->continuation = cb_item_strdup(it, cb, -1))) return cb_err_set(err, CB_ENOMEM, "out of memory");
         }
     }
     cb_item_set_reqs(it, reqs, n_gen + n_cand);
@@ -481,6 +511,74 @@ static const char *len_bin(int len) {
     return "15-18";
 }
 
+/* Whether two questions are equal or differ by one letter (one substitution,
+ * insertion or deletion). */
+static int near_dup(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la < lb) {
+        const char *t = a;
+        a = b;
+        b = t;
+        size_t tl = la;
+        la = lb;
+        lb = tl;
+    }
+    if (la - lb > 1) return 0;
+    size_t i = 0;
+    while (i < lb && a[i] == b[i]) i++;
+    if (la == lb) return i == la || strcmp(a + i + 1, b + i + 1) == 0;
+    return strcmp(a + i + 1, b + i) == 0;
+}
+
+typedef struct demo {
+    char q[512];
+    char a[32];
+} demo;
+
+/* The k few-shot demos of item it (TASKS.md 1.3): candidates from the demo
+ * pool at index DEMO_OFFSET + DEMO_STRIDE * index + m, in order of m; a
+ * candidate is skipped when its question equals or is one letter from the
+ * item's question or an accepted demo's. substring_occur takes k/2 positives
+ * (even m) and k/2 negatives (odd m) and shuffles them with a generator
+ * seeded by the item's seed; other subtasks keep pool order (so fewshot4
+ * demos are a prefix of fewshot8 demos). */
+static int pick_demos(const counting_state *st, uint64_t task_seed, int sub, const cb_item *it, const core *c, int k,
+                      demo *out, cb_err *err) {
+    char itq[512];
+    question(sub, 0, c->word, c->x, itq, sizeof itq);
+    int got = 0, pos = 0, neg = 0;
+    for (int m = 0; m < DEMO_STRIDE && got < k; m++) {
+        core d;
+        int rc = gen_core(st, task_seed, sub, DEMO_OFFSET + DEMO_STRIDE * it->index + m, &d, err);
+        if (rc) return rc;
+        if (sub == ST_SUB && (d.positive ? pos : neg) >= k / 2) continue;
+        demo *o = &out[got];
+        question(sub, 0, d.word, d.x, o->q, sizeof o->q);
+        int dup = near_dup(o->q, itq) || strcmp(d.word, c->word) == 0;
+        for (int j = 0; j < got && !dup; j++) dup = near_dup(o->q, out[j].q);
+        if (dup) continue;
+        char gb[32];
+        snprintf(o->a, sizeof o->a, "%s", gold_text(sub, d.gold, gb, sizeof gb));
+        if (sub == ST_SUB && d.positive) pos++;
+        else if (sub == ST_SUB) neg++;
+        got++;
+    }
+    if (got < k)
+        return cb_err_set(err, CB_EUSAGE, "%s: only %d of %d few-shot demos found in %d pool items (word source \"%s\")",
+                          it->id, got, k, DEMO_STRIDE, st->words_param);
+    if (sub == ST_SUB) { /* shuffle an index array (cb_rng_shuffle takes elements up to 64 bytes) */
+        cb_rng r;
+        cb_rng_seed(&r, it->seed);
+        int order[8];
+        demo tmp[8];
+        for (int j = 0; j < k; j++) order[j] = j;
+        cb_rng_shuffle(&r, order, (size_t)k, sizeof order[0]);
+        for (int j = 0; j < k; j++) tmp[j] = out[order[j]];
+        memcpy(out, tmp, (size_t)k * sizeof *out);
+    }
+    return 0;
+}
+
 static int generate(const void *state, uint64_t task_seed, cb_item *it, cb_err *err) {
     const counting_state *st = state;
     int sub = cb_task_family_subtask(it->family, it->subtask);
@@ -491,18 +589,14 @@ static int generate(const void *state, uint64_t task_seed, cb_item *it, cb_err *
 
     /* turns: up to 8 demo pairs + the question */
     cb_turn turns[2 * 8 + 1];
-    char demo_q[8][512], demo_a[8][32];
+    demo demos[8];
     char qbuf[1024];
     int nt = 0;
     int n_demo = se == S_FEW4 ? 4 : se == S_FEW8 ? 8 : 0;
+    if (n_demo && (rc = pick_demos(st, task_seed, sub, it, &c, n_demo, demos, err))) return rc;
     for (int j = 0; j < n_demo; j++) {
-        core d;
-        rc = gen_core(st, task_seed, sub, DEMO_OFFSET + 8 * it->index + j, &d, err);
-        if (rc) return rc;
-        question(sub, 0, d.word, d.x, demo_q[j], sizeof demo_q[j]);
-        gold_text(sub, d.gold, demo_a[j], sizeof demo_a[j]);
-        turns[nt++] = (cb_turn){CB_TURN_USER, demo_q[j]};
-        turns[nt++] = (cb_turn){CB_TURN_ASSISTANT, sub == ST_SUB ? (d.gold ? "Yes" : "No") : demo_a[j]};
+        turns[nt++] = (cb_turn){CB_TURN_USER, demos[j].q};
+        turns[nt++] = (cb_turn){CB_TURN_ASSISTANT, demos[j].a};
     }
     if (se == S_SPELLED || se == S_SPELLED_SPACE || se == S_SPELLED_COMMA) {
         char sep = se == S_SPELLED ? '-' : se == S_SPELLED_SPACE ? ' ' : ',';
@@ -553,58 +647,36 @@ oom:
 /* ---- grading ---- */
 
 typedef struct answer {
-    int found;
-    int64_t v;      /* numeric value, or 1 = Yes / 0 = No */
-    unsigned flags;
-    char text[24];  /* canonical extracted answer */
+    cb_answer x;    /* what extraction read */
+    char text[24];  /* canonical extracted answer ("3", "Yes") when found */
 } answer;
 
-static int is_ws(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+/* Words a direct answer may have before it counts as more than the bare
+ * answer (TASKS.md 1.4 "more than 12 words"; see docs/extraction.md for why
+ * the limit is applied as "12 or more"). */
+#define DIRECT_MAX_WORDS 11
 
-/* Whether text (trimmed) is just a bare answer: -?digits or yes/no, with an
- * optional final '.' or '!'. */
-static int bare_answer(const char *text, int yn) {
-    const char *s = text, *e = text + strlen(text);
-    while (s < e && is_ws((unsigned char)*s)) s++;
-    while (e > s && is_ws((unsigned char)e[-1])) e--;
-    if (e > s && (e[-1] == '.' || e[-1] == '!')) e--;
-    if (s == e) return 0;
-    if (yn) {
-        size_t n = (size_t)(e - s);
-        return (n == 3 && strncasecmp(s, "yes", 3) == 0) || (n == 2 && strncasecmp(s, "no", 2) == 0);
-    }
-    if (*s == '-') s++;
-    if (s == e) return 0;
-    for (; s < e; s++)
-        if (*s < '0' || *s > '9') return 0;
-    return 1;
-}
-
-static void extract(cb_grader_ctx *g, int sub, int se, const char *text, answer *a) {
+static int extract(const cb_item *it, int sub, int se, const char *text, answer *a, cb_err *err) {
     memset(a, 0, sizeof *a);
-    if (!text) text = "";
-    int no_marker;
-    const char *seg = cb_final_segment(text, &no_marker);
-    if (no_marker) a->flags |= CB_GRADE_NO_MARKER;
-    if ((se == S_COT || se == S_SC) && no_marker) a->flags |= CB_GRADE_FORMAT_VIOLATION;
-    if (se == S_DIRECT && !bare_answer(text, sub == ST_SUB)) a->flags |= CB_GRADE_FORMAT_VIOLATION;
-    if (sub == ST_SUB) {
-        int yn = cb_yes_no(g, seg, CB_LANG_EN);
-        if (yn >= 0) {
-            a->found = 1;
-            a->v = yn;
-            snprintf(a->text, sizeof a->text, "%s", yn ? "Yes" : "No");
-        }
-    } else {
-        cb_int_match m;
-        if (cb_last_integer(g, seg, CB_LANG_EN, &m)) {
-            a->found = 1;
-            a->v = m.value;
-            if (m.from_word) a->flags |= CB_GRADE_NUMBER_WORD;
-            if (m.overflow) a->flags |= CB_GRADE_OVERFLOW;
-            snprintf(a->text, sizeof a->text, "%" PRId64, m.value);
-        }
+    cb_answer_req req = {
+        .kind = sub == ST_SUB ? CB_ASK_YESNO : CB_ASK_COUNT,
+        .unit = sub == ST_CHAR ? CB_UNIT_LETTER : sub == ST_LEN ? CB_UNIT_LENGTH : sub == ST_DISTINCT ? CB_UNIT_DISTINCT
+                                                                                                      : CB_UNIT_NONE,
+        .reasoning = se == S_COT || se == S_SC,
+        .question = it->n_turns > 0 ? it->turns[it->n_turns - 1].text : NULL,
+    };
+    const char *x = meta_str(it->meta, "x");
+    if (sub == ST_CHAR && x) req.letter = x[0];
+    int rc = cb_answer_extract(text ? text : "", &req, &a->x, err);
+    if (rc) return rc;
+    if ((se == S_COT || se == S_SC) && !a->x.has_marker) a->x.flags |= CB_GRADE_FORMAT_VIOLATION;
+    if (se == S_DIRECT && (a->x.n_sentences > 1 || a->x.n_words > DIRECT_MAX_WORDS))
+        a->x.flags |= CB_GRADE_FORMAT_VIOLATION;
+    if (a->x.found) {
+        if (sub == ST_SUB) snprintf(a->text, sizeof a->text, "%s", a->x.value ? "Yes" : "No");
+        else snprintf(a->text, sizeof a->text, "%" PRId64, a->x.value);
     }
+    return 0;
 }
 
 static int grade(cb_grader_ctx *g, const cb_item *it, const cb_task_resp *resps, int n_resps, cb_grade *out,
@@ -620,13 +692,12 @@ static int grade(cb_grader_ctx *g, const cb_item *it, const cb_task_resp *resps,
     int any_ok = 0;
     for (int k = 0; k < n_gen; k++) {
         votes[k] = NULL;
-        if (!resps[k].ok) {
-            memset(&ans[k], 0, sizeof ans[k]);
-            continue;
-        }
+        memset(&ans[k], 0, sizeof ans[k]);
+        if (!resps[k].ok) continue;
         any_ok = 1;
-        extract(g, sub, se, resps[k].text, &ans[k]);
-        if (ans[k].found) votes[k] = ans[k].text;
+        int rc = extract(it, sub, se, resps[k].text, &ans[k], err);
+        if (rc) return rc;
+        if (ans[k].x.found) votes[k] = ans[k].text;
     }
     int win = 0, count = 0, tie = 0;
     if (se == S_SC) {
@@ -638,7 +709,11 @@ static int grade(cb_grader_ctx *g, const cb_item *it, const cb_task_resp *resps,
     }
     const answer *a = &ans[win];
     const char *text = resps[win].ok && resps[win].text ? resps[win].text : "";
-    out->flags = a->flags;
+    out->flags = a->x.flags;
+    if (resps[win].ok) {
+        out->span_start = a->x.span_start;
+        out->span_end = a->x.span_end;
+    }
     if (tie) out->flags |= CB_GRADE_VOTE_TIE;
     if (resps[win].ok && resps[win].truncated) out->flags |= CB_GRADE_TRUNCATED;
 
@@ -646,30 +721,27 @@ static int grade(cb_grader_ctx *g, const cb_item *it, const cb_task_resp *resps,
         out->unparsed = 1;
         out->flags |= CB_GRADE_NO_RESPONSE;
         cb_grade_set_reason(out, "no response");
-    } else if (!a->found) {
+    } else if (!a->x.found) {
         out->unparsed = 1;
-        cb_grade_set_reason(out, "no %s found in the response", sub == ST_SUB ? "yes/no" : "integer");
+        cb_grade_set_reason(out, "%s", (a->x.flags & CB_GRADE_HEDGED) ? "hedged: alternatives offered, no single answer"
+                                       : sub == ST_SUB ? "no committed yes/no answer"
+                                                       : "no committed count");
     } else {
         cb_grade_set_extracted(out, a->text);
-        out->score = a->v == gold ? 1.0 : 0.0;
+        out->score = a->x.value == gold ? 1.0 : 0.0;
         cb_grade_set_reason(out, "%s: expected %s, got %s", out->score > 0 ? "correct" : "wrong", it->gold, a->text);
     }
 
     /* continuous metrics */
-    if (sub != ST_SUB && a->found) {
-        double e = (double)a->v - (double)gold;
+    if (sub != ST_SUB && a->x.found) {
+        double e = (double)a->x.value - (double)gold;
         cb_grade_add_metric(out, "abs_error", fabs(e));
         cb_grade_add_metric(out, "signed_error", e);
         cb_grade_add_metric(out, "off_by_one", fabs(e) == 1.0);
     }
     if (any_ok) {
-        int soft;
-        if (sub == ST_SUB) {
-            soft = cb_has_word(text, gold ? "yes" : "no");
-        } else {
-            int64_t d;
-            soft = (cb_last_digits(text, &d) && d == gold) || cb_has_number_word(g, text, gold, CB_LANG_EN);
-        }
+        int soft = cb_answer_soft(text, sub == ST_SUB ? CB_ASK_YESNO : CB_ASK_COUNT, gold);
+        if (soft < 0) return cb_err_set(err, CB_ENOMEM, "%s: out of memory", it->id);
         cb_grade_add_metric(out, "soft_correct", soft);
     }
     cb_grader_add_edit_metrics(g, out, out->extracted, it->gold);
@@ -714,7 +786,7 @@ static int grade(cb_grader_ctx *g, const cb_item *it, const cb_task_resp *resps,
 const cb_task_family cb_family_counting = {
     .name = "counting",
     .summary = "count the characters of one word: letter occurrences, substrings, length, distinct letters",
-    .grader_version = "counting/1",
+    .grader_version = "counting/2",
     .capability = FAMILY_CAP,
     .subtasks = subtasks,
     .subtask_capabilities = subtask_caps,

@@ -131,8 +131,7 @@ int cb_wordlist_seed(cb_wordlist **out, cb_err *err) {
         return cb_err_set(err, CB_ENOMEM, "seed word list: out of memory");
     }
     for (size_t i = 0; i < n; i++) snprintf(w->w[i], sizeof(slot), "%s", seed_words[i]);
-    w->n = n;
-    sort_unique(w);
+    w->n = n; /* kept in the order of TASKS.md 1.6: the seed source enumerates it */
     *out = w;
     return 0;
 }

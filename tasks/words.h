@@ -25,7 +25,8 @@ typedef struct cb_wordlist cb_wordlist;
 int cb_wordlist_parse(const char *text, size_t len, const char *name, cb_wordlist **out, cb_err *err);
 /* Reads and parses a file (at most 64 MiB). Errors: CB_EIO, as parse. */
 int cb_wordlist_load(const char *path, cb_wordlist **out, cb_err *err);
-/* The built-in seed list (15 words of TASKS.md 1.6), sorted. */
+/* The built-in seed list: the 15 words of TASKS.md 1.6 in the spec's order
+ * (not sorted: the `seed` word source enumerates it, item i -> word i mod 15). */
 int cb_wordlist_seed(cb_wordlist **out, cb_err *err);
 void cb_wordlist_free(cb_wordlist *w); /* NULL is a no-op */
 

@@ -1,6 +1,7 @@
 /* kernels/cpu/convert.c — number formats of the weights: fp16 and bf16 to and
- * from fp32, Q8_0 quantization, row sizes and row dequantization, and the
- * run-time CPU feature check that picks the AVX2 kernels.
+ * from fp32, Q8_0 quantization, and the run-time CPU feature check that
+ * picks the AVX2 kernels (row sizes, dequantization and the other block
+ * formats are in quant.c).
  *
  * Everything here is portable C on the bit patterns (no F16C needed), so the
  * results are the same on every machine. The hot matmul paths do not call
@@ -61,19 +62,6 @@ uint16_t cb_fp32_to_bf16(float f) {
     return (uint16_t)(x >> 16);
 }
 
-size_t cb_row_bytes(uint32_t type, int64_t K) {
-    if (K < 0) return 0;
-    switch (type) {
-    case CB_KTYPE_F32: return (size_t)K * 4;
-    case CB_KTYPE_F16:
-    case CB_KTYPE_BF16: return (size_t)K * 2;
-    case CB_KTYPE_Q8_0:
-        if (K % CB_QK8_0) return 0;
-        return (size_t)(K / CB_QK8_0) * sizeof(cb_block_q8_0);
-    default: return 0;
-    }
-}
-
 void cb_quantize_q8_0(const float *x, cb_block_q8_0 *out, int64_t n) {
     assert(n % CB_QK8_0 == 0);
     for (int64_t b = 0; b < n / CB_QK8_0; b++) {
@@ -91,32 +79,6 @@ void cb_quantize_q8_0(const float *x, cb_block_q8_0 *out, int64_t n) {
             if (q < -127.0f) q = -127.0f;
             out[b].qs[i] = (int8_t)q;
         }
-    }
-}
-
-void cb_dequantize_row(uint32_t type, const void *row, float *out, int64_t K) {
-    switch (type) {
-    case CB_KTYPE_F32: memcpy(out, row, (size_t)K * sizeof(float)); return;
-    case CB_KTYPE_F16: {
-        const uint16_t *h = row;
-        for (int64_t k = 0; k < K; k++) out[k] = cb_fp16_to_fp32(h[k]);
-        return;
-    }
-    case CB_KTYPE_BF16: {
-        const uint16_t *h = row;
-        for (int64_t k = 0; k < K; k++) out[k] = cb_bf16_to_fp32(h[k]);
-        return;
-    }
-    case CB_KTYPE_Q8_0: {
-        assert(K % CB_QK8_0 == 0);
-        const cb_block_q8_0 *b = row;
-        for (int64_t i = 0; i < K / CB_QK8_0; i++) {
-            float d = cb_fp16_to_fp32(b[i].d);
-            for (int j = 0; j < CB_QK8_0; j++) out[i * CB_QK8_0 + j] = d * (float)b[i].qs[j];
-        }
-        return;
-    }
-    default: assert(!"cb_dequantize_row: unsupported type"); return;
     }
 }
 

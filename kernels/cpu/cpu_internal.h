@@ -57,6 +57,42 @@ void cb_matmul_rows_portable(uint32_t wtype, const void *W, const float *x, floa
 void cb_matmul_rows_avx2(uint32_t wtype, const void *W, const float *x, float *y,
                          int64_t T, int64_t K, int64_t N, int64_t n0, int64_t n1);
 
+/* Quantized weights (cb_act_type(wtype) != F32): xq holds T rows of K
+ * activations already quantized to cb_act_type(wtype), xrb bytes apart.
+ * y[t, n] = the blocks of row n taken in order, s = 0, then per block
+ * s = cb_qacc_*(s, ...) below, where the block's integer dot products
+ * (isum, imin) are exact, so any summation order inside a block gives the
+ * same integers. The float steps are these shared inline functions in both
+ * kernel sets (sources built with -ffp-contract=off), which makes the
+ * portable and AVX2 results bit-identical, and batch invariant. */
+void cb_matmul_rows_q_portable(uint32_t wtype, const void *W, const void *xq, size_t xrb, float *y,
+                               int64_t T, int64_t K, int64_t N, int64_t n0, int64_t n1);
+void cb_matmul_rows_q_avx2(uint32_t wtype, const void *W, const void *xq, size_t xrb, float *y,
+                           int64_t T, int64_t K, int64_t N, int64_t n0, int64_t n1);
+
+/* Q4_0/Q5_0 x Q8_0: s + (dw*dx)*isum */
+static inline float cb_qacc_d(float s, float dw, float dx, int32_t isum) {
+    float dd = dw * dx;
+    float p = dd * (float)isum;
+    return s + p;
+}
+/* Q4_1/Q5_1 x Q8_1: s + ((dw*dx)*isum + mw*sx) */
+static inline float cb_qacc_dm(float s, float dw, float dx, int32_t isum, float mw, float sx) {
+    float dd = dw * dx;
+    float p = dd * (float)isum;
+    float q = mw * sx;
+    float b = p + q;
+    return s + b;
+}
+/* K-quants x Q8_K: s + ((dx*dw)*isum - (dx*dmin)*imin) (Q6_K: imin = 0, dmin = 0) */
+static inline float cb_qacc_k(float s, float dx, float dw, float dmin, int32_t isum, int32_t imin) {
+    float dd = dx * dw, dm = dx * dmin;
+    float p = dd * (float)isum;
+    float q = dm * (float)imin;
+    float b = p - q;
+    return s + b;
+}
+
 /* AVX2+FMA+F16C in hardware, ignoring CAPBENCH_NO_AVX2 (convert.c). */
 int cb_cpu_hw_avx2(void);
 

@@ -12,13 +12,21 @@
  * products k = j, j+8, j+16, ... in increasing k (tail elements go to the
  * acc[k % 8] they belong to), then ((acc0+acc4)+(acc2+acc6)) +
  * ((acc1+acc5)+(acc3+acc7)). Q8_0 weights are dequantized as fp16(d) * q,
- * exactly the reference's values. Not done here: activation quantization,
- * packed weight layouts.
+ * exactly the reference's values, against F32 activations.
+ *
+ * The 4- and 5-bit types (Q4_0 .. Q6_K) first quantize x to the activation
+ * format ggml's CPU backend uses with them (cb_act_type: Q8_0, Q8_1, Q8_K),
+ * one row per token on the calling thread into a per-thread buffer that
+ * grows and is reused (freed at thread exit), then take integer block dot
+ * products (matmul_q.c, matmul_q_avx2.c). A token's quantized row depends on
+ * that token only, so batch invariance holds. Not done here: packed weight
+ * layouts.
  */
 #include "kernels/kernels.h"
 #include "kernels/cpu/cpu_internal.h"
 
 #include <assert.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -115,14 +123,61 @@ struct mm_job {
     uint32_t wtype;
     const void *W;
     const float *x;
+    const void *xq;    /* quantized activations (quantized weight types), else NULL */
+    size_t xrb;        /* bytes per row of xq */
     float *y;
     int64_t T, K, N;
 };
 
 static void mm_rows(const struct mm_job *j, int64_t n0, int64_t n1) {
     if (n0 >= n1) return;
+    if (j->xq) {
+        if (j->avx2) cb_matmul_rows_q_avx2(j->wtype, j->W, j->xq, j->xrb, j->y, j->T, j->K, j->N, n0, n1);
+        else cb_matmul_rows_q_portable(j->wtype, j->W, j->xq, j->xrb, j->y, j->T, j->K, j->N, n0, n1);
+        return;
+    }
     if (j->avx2) cb_matmul_rows_avx2(j->wtype, j->W, j->x, j->y, j->T, j->K, j->N, n0, n1);
     else cb_matmul_rows_portable(j->wtype, j->W, j->x, j->y, j->T, j->K, j->N, n0, n1);
+}
+
+/* ---- per-thread activation buffer ------------------------------------------- */
+
+struct act_buf {
+    void *p;
+    size_t cap;
+};
+static pthread_key_t act_key;
+static pthread_once_t act_once = PTHREAD_ONCE_INIT;
+static int act_key_ok;
+
+static void act_buf_free(void *v) {
+    struct act_buf *b = v;
+    free(b->p);
+    free(b);
+}
+static void act_key_init(void) { act_key_ok = pthread_key_create(&act_key, act_buf_free) == 0; }
+
+/* A buffer of at least n bytes owned by the calling thread (reused across
+ * calls, freed when the thread exits); NULL when out of memory. */
+static void *act_buffer(size_t n) {
+    pthread_once(&act_once, act_key_init);
+    if (!act_key_ok) return NULL;
+    struct act_buf *b = pthread_getspecific(act_key);
+    if (!b) {
+        if (!(b = calloc(1, sizeof *b))) return NULL;
+        if (pthread_setspecific(act_key, b) != 0) {
+            free(b);
+            return NULL;
+        }
+    }
+    if (b->cap < n) {
+        void *p = malloc(n);
+        if (!p) return NULL;
+        free(b->p);
+        b->p = p;
+        b->cap = n;
+    }
+    return b->p;
 }
 
 /* Threads claim contiguous chunks of rows from a shared counter, so a thread
@@ -155,7 +210,18 @@ void cb_matmul_impl(int impl, cb_pool *pool, uint32_t wtype, const void *W, cons
     j.wtype = wtype;
     j.W = W;
     j.x = x;
+    j.xq = NULL;
+    j.xrb = 0;
     j.y = y;
+    uint32_t at = cb_act_type(wtype);
+    if (at != CB_KTYPE_F32) {
+        j.xrb = cb_row_bytes(at, K);
+        char *xq = act_buffer(j.xrb * (size_t)T);
+        assert(xq && "cb_matmul: out of memory for the quantized activations");
+        if (!xq) return;
+        for (int64_t t = 0; t < T; t++) cb_quantize_act(at, x + t * K, xq + j.xrb * (size_t)t, K);
+        j.xq = xq;
+    }
     j.T = T;
     j.K = K;
     j.N = N;
@@ -182,16 +248,44 @@ void cb_matmul(cb_pool *pool, uint32_t wtype, const void *W, const float *x, flo
 void cb_matmul_ref(uint32_t wtype, const void *W, const float *x, float *y, int64_t T, int64_t K,
                    int64_t N) {
     size_t rb = cb_row_bytes(wtype, K);
+    uint32_t at = cb_act_type(wtype);
+    size_t xrb = at != CB_KTYPE_F32 ? cb_row_bytes(at, K) : 0;
     float *w = malloc((size_t)(K > 0 ? K : 1) * sizeof(float));
-    assert(w);
-    if (!w) return;
+    float *xd = malloc((size_t)(T * K > 0 ? T * K : 1) * sizeof(float));
+    void *xq = xrb ? malloc(xrb) : NULL;
+    assert(w && xd && (xq || !xrb));
+    if (!w || !xd || (xrb && !xq)) goto out;
+    /* the activations the kernels see: x itself, or x quantized and decoded */
+    for (int64_t t = 0; t < T; t++) {
+        if (!xrb) {
+            memcpy(xd + t * K, x + t * K, (size_t)K * sizeof(float));
+            continue;
+        }
+        cb_quantize_act(at, x + t * K, xq, K);
+        if (at == CB_KTYPE_Q8_1) { /* decode d * q (the block's s is a derived sum) */
+            for (int64_t b = 0; b < K / 32; b++) {
+                const cb_block_q8_1 *q = (const cb_block_q8_1 *)xq + b;
+                for (int i = 0; i < 32; i++) xd[t * K + 32 * b + i] = cb_fp16_to_fp32(q->d) * (float)q->qs[i];
+            }
+        } else if (at == CB_KTYPE_Q8_K) {
+            for (int64_t b = 0; b < K / CB_QK_K; b++) {
+                const cb_block_q8_k *q = (const cb_block_q8_k *)xq + b;
+                for (int i = 0; i < CB_QK_K; i++) xd[t * K + CB_QK_K * b + i] = q->d * (float)q->qs[i];
+            }
+        } else {
+            cb_dequantize_row(at, xq, xd + t * K, K);
+        }
+    }
     for (int64_t n = 0; n < N; n++) {
         cb_dequantize_row(wtype, (const char *)W + (size_t)n * rb, w, K);
         for (int64_t t = 0; t < T; t++) {
             double s = 0.0;
-            for (int64_t k = 0; k < K; k++) s += (double)w[k] * (double)x[t * K + k];
+            for (int64_t k = 0; k < K; k++) s += (double)w[k] * (double)xd[t * K + k];
             y[t * N + n] = (float)s;
         }
     }
+out:
+    free(xq);
+    free(xd);
     free(w);
 }

@@ -1,5 +1,6 @@
 /* kernels/cpu/ops.c — the small per-token kernels of a transformer layer on the
- * CPU: RMS norm, rotary embedding, softmax, log-softmax, SwiGLU, argmax, each
+ * CPU: RMS norm, rotary embedding, softmax, log-softmax, SwiGLU, GELU gate,
+ * soft-capping, argmax, each
  * with its naive `_ref` twin.
  *
  * These run single-threaded on vectors of a few thousand floats; their cost is
@@ -131,6 +132,31 @@ void cb_swiglu_ref(float *gate, const float *up, int64_t n) {
         double g = gate[i];
         gate[i] = (float)(g / (1.0 + exp(-g)) * up[i]);
     }
+}
+
+void cb_geglu(float *gate, const float *up, int64_t n) {
+    const float k = 0.79788456080286535588f; /* sqrt(2/pi) */
+    for (int64_t i = 0; i < n; i++) {
+        float x = gate[i];
+        gate[i] = 0.5f * x * (1.0f + tanhf(k * x * (1.0f + 0.044715f * x * x))) * up[i];
+    }
+}
+
+void cb_geglu_ref(float *gate, const float *up, int64_t n) {
+    const double k = sqrt(2.0 / 3.14159265358979323846);
+    for (int64_t i = 0; i < n; i++) {
+        double x = gate[i];
+        gate[i] = (float)(0.5 * x * (1.0 + tanh(k * (x + 0.044715 * x * x * x))) * up[i]);
+    }
+}
+
+void cb_softcap(float *x, int64_t n, float cap) {
+    const float inv = 1.0f / cap;
+    for (int64_t i = 0; i < n; i++) x[i] = tanhf(x[i] * inv) * cap;
+}
+
+void cb_softcap_ref(float *x, int64_t n, float cap) {
+    for (int64_t i = 0; i < n; i++) x[i] = (float)(cap * tanh((double)x[i] / cap));
 }
 
 int64_t cb_argmax(const float *x, int64_t n) {

@@ -105,6 +105,10 @@ extern "C" int cb_cuda_ctx_new(int device, cb_cuda_ctx **out, cb_err *err) {
         goto out;
     }
     c->blas_ws_bytes = CB_CUDA_BLAS_WS;
+    {
+        const char *sy = getenv("CAPBENCH_CUDA_SYNC");
+        c->sync_launches = sy && strcmp(sy, "1") == 0;
+    }
     if ((s = cublasSetWorkspace(c->blas, c->blas_ws, c->blas_ws_bytes)) != CUBLAS_STATUS_SUCCESS) {
         rc = blas_fail(err, s, "cublasSetWorkspace", __FILE__, __LINE__);
         goto out;
@@ -193,6 +197,12 @@ extern "C" int cb_cuda_upload_async(cb_cuda_ctx *c, void *dst, const void *src, 
 extern "C" int cb_cuda_download(cb_cuda_ctx *c, void *dst, const void *src, size_t bytes, cb_err *err) {
     if (bytes) CU_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
     CU_TRY(cudaStreamSynchronize(c->stream));
+    return 0;
+}
+
+extern "C" int cb_cuda_download_async(cb_cuda_ctx *c, void *dst, const void *src, size_t bytes, cb_err *err) {
+    if (!bytes) return 0;
+    CU_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, c->stream));
     return 0;
 }
 
@@ -437,32 +447,40 @@ __global__ void __launch_bounds__(MV_WARPS * 32)
     }
 }
 
+static const char *type_name(uint32_t t) {
+    return t == CB_KTYPE_F32 ? "F32" : t == CB_KTYPE_F16 ? "F16" : t == CB_KTYPE_BF16 ? "BF16" : "Q8_0";
+}
+
 template <uint32_t TY, int TT, int MODE>
-static void launch_mv(const cb_cuda_weight *W, int64_t N, const float *x, const float *nw, float eps, float *y,
-                      int64_t ldy, int64_t T, cudaStream_t s) {
+static int launch_mv(cb_cuda_ctx *c, const cb_cuda_weight *W, int64_t N, const float *x, const float *nw, float eps,
+                     float *y, int64_t ldy, int64_t T, cb_err *err) {
     dim3 grid(cdiv(N, MV_WARPS), cdiv(T, TT));
-    mv_kernel<TY, TT, MODE><<<grid, MV_WARPS * 32, 0, s>>>(W->data, (const __half *)W->scales, x, nw, eps, y, ldy,
-                                                            (int)T, W->K, N);
+    mv_kernel<TY, TT, MODE><<<grid, MV_WARPS * 32, 0, c->stream>>>(W->data, (const __half *)W->scales, x, nw, eps, y,
+                                                                    ldy, (int)T, W->K, N);
+    CU_LAUNCHED("mv_kernel<%s, %d rows, mode %d> grid (%u, %u) block %d, K %lld, N %lld", type_name(TY), TT, MODE,
+                grid.x, grid.y, MV_WARPS * 32, (long long)W->K, (long long)N);
+    return 0;
 }
 
 template <uint32_t TY, int MODE>
-static void launch_mv_t(const cb_cuda_weight *W, int64_t N, const float *x, const float *nw, float eps, float *y,
-                        int64_t ldy, int64_t T, cudaStream_t s) {
-    if (T <= 1) launch_mv<TY, 1, MODE>(W, N, x, nw, eps, y, ldy, T, s);
-    else if (T <= 2) launch_mv<TY, 2, MODE>(W, N, x, nw, eps, y, ldy, T, s);
-    else if (T <= 4) launch_mv<TY, 4, MODE>(W, N, x, nw, eps, y, ldy, T, s);
-    else launch_mv<TY, 8, MODE>(W, N, x, nw, eps, y, ldy, T, s);
+static int launch_mv_t(cb_cuda_ctx *c, const cb_cuda_weight *W, int64_t N, const float *x, const float *nw, float eps,
+                       float *y, int64_t ldy, int64_t T, cb_err *err) {
+    if (T <= 1) return launch_mv<TY, 1, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
+    if (T <= 2) return launch_mv<TY, 2, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
+    if (T <= 4) return launch_mv<TY, 4, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
+    return launch_mv<TY, 8, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
 }
 
+/* The matrix-vector launch for W's type; CB_EUNSUP for another type. */
 template <int MODE>
-static int launch_mv_any(const cb_cuda_weight *W, int64_t N, const float *x, const float *nw, float eps, float *y,
-                         int64_t ldy, int64_t T, cudaStream_t s) {
+static int launch_mv_any(cb_cuda_ctx *c, const cb_cuda_weight *W, int64_t N, const float *x, const float *nw,
+                         float eps, float *y, int64_t ldy, int64_t T, cb_err *err) {
     switch (W->type) {
-    case CB_KTYPE_F32: launch_mv_t<CB_KTYPE_F32, MODE>(W, N, x, nw, eps, y, ldy, T, s); return 0;
-    case CB_KTYPE_F16: launch_mv_t<CB_KTYPE_F16, MODE>(W, N, x, nw, eps, y, ldy, T, s); return 0;
-    case CB_KTYPE_BF16: launch_mv_t<CB_KTYPE_BF16, MODE>(W, N, x, nw, eps, y, ldy, T, s); return 0;
-    case CB_KTYPE_Q8_0: launch_mv_t<CB_KTYPE_Q8_0, MODE>(W, N, x, nw, eps, y, ldy, T, s); return 0;
-    default: return -1;
+    case CB_KTYPE_F32: return launch_mv_t<CB_KTYPE_F32, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
+    case CB_KTYPE_F16: return launch_mv_t<CB_KTYPE_F16, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
+    case CB_KTYPE_BF16: return launch_mv_t<CB_KTYPE_BF16, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
+    case CB_KTYPE_Q8_0: return launch_mv_t<CB_KTYPE_Q8_0, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
+    default: return cb_err_set(err, CB_EUNSUP, "CUDA matrix-vector product: weight type %u", W->type);
     }
 }
 
@@ -483,14 +501,12 @@ extern "C" int cb_cuda_matvec_fused(cb_cuda_ctx *c, int mode, const cb_cuda_weig
     if ((mode == CB_CUDA_MV_NORM || mode == CB_CUDA_MV_SWIGLU_NORM) && !nw)
         return cb_err_set(err, CB_EUSAGE, "CUDA fused matvec: norm mode without norm weights");
     switch (mode) {
-    case CB_CUDA_MV_NORM: rc = launch_mv_any<MV_NORM>(W, N, x, nw, eps, y, ldy, T, c->stream); break;
-    case CB_CUDA_MV_ADD: rc = launch_mv_any<MV_ADD>(W, N, x, nw, eps, y, ldy, T, c->stream); break;
-    case CB_CUDA_MV_SWIGLU_NORM: rc = launch_mv_any<MV_SWIGLU_NORM>(W, N, x, nw, eps, y, ldy, T, c->stream); break;
+    case CB_CUDA_MV_NORM: rc = launch_mv_any<MV_NORM>(c, W, N, x, nw, eps, y, ldy, T, err); break;
+    case CB_CUDA_MV_ADD: rc = launch_mv_any<MV_ADD>(c, W, N, x, nw, eps, y, ldy, T, err); break;
+    case CB_CUDA_MV_SWIGLU_NORM: rc = launch_mv_any<MV_SWIGLU_NORM>(c, W, N, x, nw, eps, y, ldy, T, err); break;
     default: return cb_err_set(err, CB_EUSAGE, "CUDA fused matvec: unknown mode %d", mode);
     }
-    if (rc) return cb_err_set(err, CB_EUNSUP, "CUDA fused matvec: weight type %u", W->type);
-    CU_LAUNCHED();
-    return 0;
+    return rc;
 }
 
 /* ---- conversions for the cuBLAS path ------------------------------------------------------------ */
@@ -556,12 +572,7 @@ extern "C" int cb_cuda_matmul_x(cb_cuda_ctx *c, const cb_cuda_weight *W, const v
                                       (long long)W->N);
     if (W->K > INT32_MAX || W->N > INT32_MAX || T > INT32_MAX || ldy > INT32_MAX)
         return cb_err_set(err, CB_EUSAGE, "CUDA matmul: sizes past 2^31");
-    if (T <= CB_CUDA_SMALL_T) {
-        if (launch_mv_any<MV_STORE>(W, W->N, (const float *)x, NULL, 0.0f, y, ldy, T, c->stream))
-            return cb_err_set(err, CB_EUNSUP, "CUDA matmul: weight type %u", W->type);
-        CU_LAUNCHED();
-        return 0;
-    }
+    if (T <= CB_CUDA_SMALL_T) return launch_mv_any<MV_STORE>(c, W, W->N, (const float *)x, NULL, 0.0f, y, ldy, T, err);
     int rc = cb_cuda_reserve(c, cb_cuda_matmul_scratch_bytes(W, T), err);
     if (rc) return rc;
     const float alpha = 1.0f, beta = 0.0f;
@@ -572,7 +583,7 @@ extern "C" int cb_cuda_matmul_x(cb_cuda_ctx *c, const cb_cuda_weight *W, const v
         if (xtype == CB_KTYPE_F32) { /* else x is already F16 */
             __half *xh = (__half *)c->scratch;
             f32_to_f16_kernel<<<grid_for(nx, c), 256, 0, c->stream>>>((const float *)x, xh, nx);
-            CU_LAUNCHED();
+            CU_LAUNCHED("f32_to_f16_kernel grid (%u) block 256, n %lld", grid_for(nx, c), (long long)nx);
             B = xh;
         }
         at = CUDA_R_16F;
@@ -581,14 +592,15 @@ extern "C" int cb_cuda_matmul_x(cb_cuda_ctx *c, const cb_cuda_weight *W, const v
             const int64_t n16 = W->N * W->K / 16;
             q8_to_f16_kernel<<<grid_for(n16, c), 256, 0, c->stream>>>((const int8_t *)W->data,
                                                                       (const __half *)W->scales, wh, n16, W->K);
-            CU_LAUNCHED();
+            CU_LAUNCHED("q8_to_f16_kernel grid (%u) block 256, N %lld, K %lld", grid_for(n16, c), (long long)W->N,
+                        (long long)W->K);
             A = wh;
         }
     } else if (W->type == CB_KTYPE_BF16) {
         if (xtype == CB_KTYPE_F32) {
             __nv_bfloat16 *xb = (__nv_bfloat16 *)c->scratch;
             f32_to_bf16_kernel<<<grid_for(nx, c), 256, 0, c->stream>>>((const float *)x, xb, nx);
-            CU_LAUNCHED();
+            CU_LAUNCHED("f32_to_bf16_kernel grid (%u) block 256, n %lld", grid_for(nx, c), (long long)nx);
             B = xb;
         }
         at = CUDA_R_16BF;
@@ -597,7 +609,8 @@ extern "C" int cb_cuda_matmul_x(cb_cuda_ctx *c, const cb_cuda_weight *W, const v
     }
     BLAS_TRY(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)W->N, (int)T, (int)W->K, &alpha, A, at, (int)W->K,
                           B, at, (int)W->K, &beta, y, CUDA_R_32F, (int)ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));
-    CU_LAUNCHED();
+    CU_LAUNCHED("cublasGemmEx (m %lld, n %lld, k %lld, weights %s)", (long long)W->N, (long long)T, (long long)W->K,
+                type_name(W->type));
     return 0;
 }
 
@@ -606,6 +619,7 @@ extern "C" int cb_cuda_matmul_x(cb_cuda_ctx *c, const cb_cuda_weight *W, const v
 struct cb_cuda_graph {
     cudaGraph_t graph;
     cudaGraphExec_t exec;
+    size_t n_nodes;
 };
 
 extern "C" int cb_cuda_graph_begin(cb_cuda_ctx *c, cb_err *err) {
@@ -627,6 +641,10 @@ extern "C" int cb_cuda_graph_end(cb_cuda_ctx *c, cb_cuda_graph **out, cb_err *er
         return cb_err_set(err, CB_ENOMEM, "out of memory (graph)");
     }
     gr->graph = g;
+    if (cudaGraphGetNodes(g, NULL, &gr->n_nodes) != cudaSuccess) {
+        gr->n_nodes = 0;
+        (void)cudaGetLastError();
+    }
     e = cudaGraphInstantiate(&gr->exec, g, 0);
     if (e != cudaSuccess) {
         gr->exec = NULL;
@@ -639,6 +657,7 @@ extern "C" int cb_cuda_graph_end(cb_cuda_ctx *c, cb_cuda_graph **out, cb_err *er
 
 extern "C" int cb_cuda_graph_launch(cb_cuda_ctx *c, cb_cuda_graph *g, cb_err *err) {
     CU_TRY(cudaGraphLaunch(g->exec, c->stream));
+    CU_LAUNCHED("graph replay (%zu nodes)", g->n_nodes);
     return 0;
 }
 
@@ -712,8 +731,8 @@ extern "C" int cb_cuda_measure_copy_bandwidth(cb_cuda_ctx *c, size_t bytes, int 
     if (!rc) {
         fill_random_f16<<<grid_for((int64_t)(bytes / 2), c), 256, 0, c->stream>>>((__half *)src,
                                                                                  (int64_t)(bytes / 2), 7u);
-        cudaError_t e = cudaGetLastError();
-        if (e != cudaSuccess) rc = cu_fail(err, e, "fill_random_f16", __FILE__, __LINE__);
+        rc = cu_launched(c, err, __FILE__, __LINE__, "fill_random_f16 grid (%u) block 256",
+                         grid_for((int64_t)(bytes / 2), c));
     }
     copy_arg a = {c, dst, src, bytes};
     double best = 0.0;
@@ -741,7 +760,8 @@ static int gemm_fn(void *p, cb_err *err) {
     BLAS_TRY(cublasGemmEx(g->c->blas, CUBLAS_OP_T, CUBLAS_OP_N, g->n, g->n, g->n, &alpha, g->A, CUDA_R_16F, g->n,
                           g->B, CUDA_R_16F, g->n, &beta, g->C, CUDA_R_32F, g->n, CUBLAS_COMPUTE_32F,
                           CUBLAS_GEMM_DEFAULT));
-    CU_LAUNCHED();
+    cb_cuda_ctx *c = g->c;
+    CU_LAUNCHED("cublasGemmEx (F16 GEMM, n %d)", g->n);
     return 0;
 }
 
@@ -755,8 +775,8 @@ extern "C" int cb_cuda_measure_gemm_peak(cb_cuda_ctx *c, int n, int reps, double
     if (!rc) {
         fill_random_f16<<<grid_for((int64_t)nn, c), 256, 0, c->stream>>>((__half *)A, (int64_t)nn, 11u);
         fill_random_f16<<<grid_for((int64_t)nn, c), 256, 0, c->stream>>>((__half *)B, (int64_t)nn, 13u);
-        cudaError_t e = cudaGetLastError();
-        if (e != cudaSuccess) rc = cu_fail(err, e, "fill_random_f16", __FILE__, __LINE__);
+        rc = cu_launched(c, err, __FILE__, __LINE__, "fill_random_f16 grid (%u) block 256 (twice)",
+                         grid_for((int64_t)nn, c));
     }
     gemm_arg g = {c, n, A, B, (float *)C};
     std::vector<double> t;

@@ -15,6 +15,9 @@ extern "C" {
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
+#include <stdarg.h>
+#include <stdio.h>
+
 struct cb_cuda_ctx {
     int device;
     int n_sm;
@@ -24,7 +27,17 @@ struct cb_cuda_ctx {
     size_t blas_ws_bytes;
     void *scratch;          /* cb_cuda_matmul: converted activations, dequantized weights */
     size_t scratch_bytes;
+    int sync_launches;      /* CAPBENCH_CUDA_SYNC=1: synchronize and check after every launch */
 };
+
+/* Errors that a kernel raises asynchronously: they surface at whatever call
+ * synchronizes next, so the message says so (and how to find the kernel). */
+static inline bool cu_async_fault(cudaError_t e) {
+    return e == cudaErrorIllegalAddress || e == cudaErrorLaunchFailure || e == cudaErrorMisalignedAddress ||
+           e == cudaErrorIllegalInstruction || e == cudaErrorHardwareStackError || e == cudaErrorAssert ||
+           e == cudaErrorInvalidPc || e == cudaErrorLaunchTimeout || e == cudaErrorInvalidAddressSpace;
+}
+#define CU_FAULT_HINT " (a kernel queued earlier may have faulted; rerun with CAPBENCH_CUDA_SYNC=1 to name it)"
 
 /* Maps a CUDA error to a capbench code: out of memory and missing devices or
  * drivers are CB_ENODEV, everything else CB_ERUNTIME. Clears the (non-sticky)
@@ -35,8 +48,8 @@ static inline int cu_fail(cb_err *err, cudaError_t e, const char *what, const ch
         e == cudaErrorInvalidDevice || e == cudaErrorDevicesUnavailable)
         code = CB_ENODEV;
     (void)cudaGetLastError();
-    return cb_err_set(err, code, "CUDA: %s failed: %s (%s) at %s:%d", what, cudaGetErrorString(e),
-                      cudaGetErrorName(e), file, line);
+    return cb_err_set(err, code, "CUDA: %s failed: %s (%s) at %s:%d%s", what, cudaGetErrorString(e),
+                      cudaGetErrorName(e), file, line, cu_async_fault(e) ? CU_FAULT_HINT : "");
 }
 
 static inline int blas_fail(cb_err *err, cublasStatus_t s, const char *what, const char *file, int line) {
@@ -56,8 +69,43 @@ static inline int blas_fail(cb_err *err, cublasStatus_t s, const char *what, con
         cublasStatus_t s_ = (call);                                                                                \
         if (s_ != CUBLAS_STATUS_SUCCESS) return blas_fail(err, s_, #call, __FILE__, __LINE__);                     \
     } while (0)
-/* After every <<<>>> launch. */
-#define CU_LAUNCHED() CU_TRY(cudaGetLastError())
+
+/* The check after a launch (or a cuBLAS call, or a graph replay): the launch
+ * error, and with CAPBENCH_CUDA_SYNC=1 (c->sync_launches) also a stream
+ * synchronization, so that a fault is reported by the launch that caused it.
+ * `fmt` names the kernel and its grid; it is formatted only on failure. While
+ * the stream is being captured into a graph nothing runs, so nothing is
+ * synchronized (the replay is checked instead). */
+static inline int cu_launched(cb_cuda_ctx *c, cb_err *err, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static inline int cu_launched(cb_cuda_ctx *c, cb_err *err, const char *file, int line, const char *fmt, ...) {
+    cudaError_t e = cudaGetLastError();
+    const char *when = "launch";
+    if (e == cudaSuccess && c->sync_launches) {
+        cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+        e = cudaStreamIsCapturing(c->stream, &st);
+        if (e == cudaSuccess && st == cudaStreamCaptureStatusNone) {
+            e = cudaStreamSynchronize(c->stream);
+            when = "run (CAPBENCH_CUDA_SYNC=1)";
+        }
+    }
+    if (e == cudaSuccess) return 0;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    int code = e == cudaErrorMemoryAllocation ? CB_ENODEV : CB_ERUNTIME;
+    (void)cudaGetLastError();
+    return cb_err_set(err, code, "CUDA: %s %s failed: %s (%s) at %s:%d", what, when, cudaGetErrorString(e),
+                      cudaGetErrorName(e), file, line);
+}
+/* After every <<<>>> launch: CU_LAUNCHED("name grid (%u, %u, %u) block %u", ...). */
+#define CU_LAUNCHED(...)                                                                                           \
+    do {                                                                                                           \
+        int rc_ = cu_launched(c, err, __FILE__, __LINE__, __VA_ARGS__);                                            \
+        if (rc_) return rc_;                                                                                       \
+    } while (0)
 
 static inline unsigned cdiv(int64_t a, int64_t b) { return (unsigned)((a + b - 1) / b); }
 

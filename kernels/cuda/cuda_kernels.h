@@ -14,7 +14,10 @@
  *     CUDA / cuBLAS error string, CB_ENODEV when there is no usable device,
  *     CB_ENOMEM when device memory ran out, CB_EUSAGE for bad sizes).
  *     Asynchronous faults surface at the next synchronizing call
- *     (cb_cuda_download, cb_cuda_sync).
+ *     (cb_cuda_download, cb_cuda_sync), whose message then says so; with
+ *     CAPBENCH_CUDA_SYNC=1 in the environment when the context is made,
+ *     every launcher (and graph replay) synchronizes and checks, so the
+ *     error names the kernel and its grid (debugging; slow).
  *   - Activations between kernels are F32. cb_cuda_matmul converts them to
  *     what the product needs (see there).
  *   - Per-token integer inputs (positions, slots, token ids, row indices) are
@@ -84,6 +87,9 @@ int cb_cuda_download(cb_cuda_ctx *c, void *dst, const void *src, size_t bytes, c
 /* Asynchronous upload from host memory that stays valid until the next
  * cb_cuda_sync/download (used for per-step index arrays). */
 int cb_cuda_upload_async(cb_cuda_ctx *c, void *dst, const void *src, size_t bytes, cb_err *err);
+/* Asynchronous download into host memory; complete after the next
+ * cb_cuda_sync (used to fetch several small results with one wait). */
+int cb_cuda_download_async(cb_cuda_ctx *c, void *dst, const void *src, size_t bytes, cb_err *err);
 /* Device-to-device copy and byte fill, queued on the stream. */
 int cb_cuda_copy(cb_cuda_ctx *c, void *dst, const void *src, size_t bytes, cb_err *err);
 int cb_cuda_memset(cb_cuda_ctx *c, void *dst, int byte, size_t bytes, cb_err *err);

@@ -34,7 +34,7 @@ extern "C" int cb_cuda_embed(cb_cuda_ctx *c, const cb_cuda_weight *E, const int3
                              cb_err *err) {
     if (T <= 0) return 0;
     embed_kernel<<<(unsigned)T, 256, 0, c->stream>>>(E->type, E->data, (const __half *)E->scales, token, x, E->K);
-    CU_LAUNCHED();
+    CU_LAUNCHED("embed_kernel grid (%lld) block 256, C %lld", (long long)T, (long long)E->K);
     return 0;
 }
 
@@ -87,7 +87,8 @@ extern "C" int cb_cuda_add_rmsnorm_t(cb_cuda_ctx *c, float *x, const float *add,
                                            (long long)R, (long long)T);
     if (!act_type_ok(out_type)) return cb_err_set(err, CB_EUSAGE, "CUDA rmsnorm: output type %u", out_type);
     add_rmsnorm_kernel<<<(unsigned)R, NORM_THREADS, 0, c->stream>>>(x, add, w, out, out_type, rows, C, eps);
-    CU_LAUNCHED();
+    CU_LAUNCHED("add_rmsnorm_kernel grid (%lld) block %d, C %lld, out type %u", (long long)R, NORM_THREADS,
+                (long long)C, out_type);
     return 0;
 }
 
@@ -105,7 +106,7 @@ extern "C" int cb_cuda_add(cb_cuda_ctx *c, float *y, const float *x, int64_t n, 
     if (n <= 0) return 0;
     int64_t b = (n + 255) / 256;
     add_kernel<<<(unsigned)(b < 65535 ? b : 65535), 256, 0, c->stream>>>(y, x, n);
-    CU_LAUNCHED();
+    CU_LAUNCHED("add_kernel grid (%lld) block 256, n %lld", (long long)(b < 65535 ? b : 65535), (long long)n);
     return 0;
 }
 
@@ -161,7 +162,7 @@ extern "C" int cb_cuda_rope(cb_cuda_ctx *c, float *x, int64_t ld, int64_t T, int
                                      (long long)D);
     dim3 grid((unsigned)T, cdiv(H * (n_rot / 2), 256));
     rope_kernel<<<grid, 256, 0, c->stream>>>(x, ld, H, D, n_rot, pos, inv_freq, neox);
-    CU_LAUNCHED();
+    CU_LAUNCHED("rope_kernel grid (%u, %u) block 256", grid.x, grid.y);
     return 0;
 }
 
@@ -177,7 +178,8 @@ extern "C" int cb_cuda_rope_kv_store(cb_cuda_ctx *c, float *qkv, int64_t ld, int
     rope_kv_kernel<<<(unsigned)T, 256, 0, c->stream>>>(qkv, ld, H + Hkv, D, n_rot < 2 ? 0 : n_rot, pos, inv_freq, neox,
                                                       cache, cb_cuda_kv_offset(s, layer, 0, 0), 2 * plane, plane, slot,
                                                       H * D, H * D + Hkv * D, Hkv * D);
-    CU_LAUNCHED();
+    CU_LAUNCHED("rope_kv_kernel grid (%lld) block 256, layer %d, %lld + %lld heads of %lld", (long long)T, layer,
+                (long long)H, (long long)Hkv, (long long)D);
     return 0;
 }
 
@@ -199,7 +201,8 @@ extern "C" int cb_cuda_swiglu_t(cb_cuda_ctx *c, const float *gu, void *out, uint
     if (!act_type_ok(out_type)) return cb_err_set(err, CB_EUSAGE, "CUDA swiglu: output type %u", out_type);
     int64_t b = (T * F + 255) / 256;
     swiglu_kernel<<<(unsigned)(b < 65535 ? b : 65535), 256, 0, c->stream>>>(gu, out, out_type, T, F);
-    CU_LAUNCHED();
+    CU_LAUNCHED("swiglu_kernel grid (%lld) block 256, T %lld, F %lld", (long long)(b < 65535 ? b : 65535),
+                (long long)T, (long long)F);
     return 0;
 }
 
@@ -239,7 +242,7 @@ extern "C" int cb_cuda_log_softmax_gather(cb_cuda_ctx *c, const float *x, const 
                                           int64_t V, cb_err *err) {
     if (R <= 0) return 0;
     log_softmax_gather_kernel<<<(unsigned)R, 256, 0, c->stream>>>(x, idx, lp, V);
-    CU_LAUNCHED();
+    CU_LAUNCHED("log_softmax_gather_kernel grid (%lld) block 256, V %lld", (long long)R, (long long)V);
     return 0;
 }
 
@@ -290,7 +293,7 @@ __global__ void argmax_kernel(const float *__restrict__ x, int32_t *__restrict__
 extern "C" int cb_cuda_argmax(cb_cuda_ctx *c, const float *x, int32_t *out, int64_t R, int64_t V, cb_err *err) {
     if (R <= 0) return 0;
     argmax_kernel<<<(unsigned)R, 256, 0, c->stream>>>(x, out, V);
-    CU_LAUNCHED();
+    CU_LAUNCHED("argmax_kernel grid (%lld) block 256, V %lld", (long long)R, (long long)V);
     return 0;
 }
 
@@ -320,7 +323,8 @@ extern "C" int cb_cuda_kv_store(cb_cuda_ctx *c, float *cache, const cb_cuda_kv_s
     const size_t plane = (size_t)s->n_ctx * (size_t)s->kv_dim;
     kv_store_kernel<<<(unsigned)T, 256, 0, c->stream>>>(cache, cb_cuda_kv_offset(s, layer, 0, 0), 2 * plane, plane, k,
                                                        v, ld, slot, pos, s->kv_dim);
-    CU_LAUNCHED();
+    CU_LAUNCHED("kv_store_kernel grid (%lld) block 256, layer %d, kv_dim %lld", (long long)T, layer,
+                (long long)s->kv_dim);
     return 0;
 }
 
@@ -572,10 +576,12 @@ extern "C" int cb_cuda_attention(cb_cuda_ctx *c, const float *cache, const cb_cu
     else if (D <= 96) ATT_LAUNCH(3);
     else ATT_LAUNCH(4);
 #undef ATT_LAUNCH
-    CU_LAUNCHED();
+    CU_LAUNCHED("attn_kernel<DPL %d> grid (%u, %u, %u) block %d, %d bytes shared, layer %d, D %lld, %d tiles of <= %d",
+                (int)((D + 31) / 32), grid.x, grid.y, grid.z, ATT_WARPS * 32, (int)smem, layer, (long long)D, n_tiles,
+                max_nt);
     if (n_split > 1 && !counters) {
         attn_combine_kernel<<<cdiv(T * H, 4), 128, 0, c->stream>>>(scratch, out, ldo, (int)T, (int)H, (int)D, n_split);
-        CU_LAUNCHED();
+        CU_LAUNCHED("attn_combine_kernel grid (%u) block 128, %d splits", cdiv(T * H, 4), n_split);
     }
     return 0;
 }

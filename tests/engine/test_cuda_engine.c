@@ -5,9 +5,17 @@
  * the batch and with CUDA graphs on or off, and agree with the unfused
  * kernels (CAPBENCH_CUDA_FUSED=0) to rounding; a prompt longer than one
  * attention split (256 positions) and log-likelihood scoring through the
- * cuBLAS path agree within tolerance. Without a GPU the cuda device must fail
- * cleanly with CB_ENODEV (tested here on any machine).
+ * cuBLAS path agree within tolerance. Greedy tokens, is_greedy and scores
+ * computed on the device (argmax and log-softmax gather, no logit rows
+ * downloaded) equal those from downloaded rows (CAPBENCH_CUDA_DEVICE_REDUCE=0).
+ * The graph tests assert that graphs were captured and replayed. A device
+ * ordinal that does not exist (cuda:99) fails cleanly with CB_ENODEV on every
+ * machine, and plain "cuda" does where there is no GPU (or no CUDA build).
+ *
+ * The GPU tests skip, saying why, when no CUDA device is usable; the engine
+ * reaches CUDA only through the module it loads on first use.
  */
+#include "engine/cuda_module.h"
 #include "engine/engine.h"
 #include "engine/genmodel.h"
 
@@ -18,23 +26,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifdef CB_HAVE_CUDA
-#include "kernels/cuda/cuda_kernels.h"
-#endif
-
-/* 1 when a CUDA device is usable; else fills why. */
+/* 1 when CUDA device 0 is usable (through the module); else fills why. */
 static int have_gpu(char *why, size_t cap) {
-#ifdef CB_HAVE_CUDA
-    int n = 0;
     cb_err e;
     cb_err_clear(&e);
-    if (cb_cuda_device_count(&n, &e) == 0) return 1;
-    snprintf(why, cap, "%s", e.msg);
+    if (cb_cuda_probe(0, NULL, 0, &e) == 0) return 1;
+    snprintf(why, cap, "no usable CUDA device: %s", e.msg);
     return 0;
-#else
-    snprintf(why, cap, "built without CUDA");
-    return 0;
-#endif
 }
 
 static void need_gpu(void) {
@@ -110,26 +108,44 @@ static void compare_generate(const cb_engine_result *g, const cb_engine_result *
     cr_log_info("%s: %d tokens equal, logits within %.3g", what, g->n_tokens, e);
 }
 
-Test(cuda_engine, no_device_is_a_clean_error) {
-    char why[512];
-    if (have_gpu(why, sizeof why)) cr_skip_test("a GPU is present: the other tests cover device 'cuda'");
-    cb_engine_opts o = {.model_path = "/nonexistent-model.gguf", .device = "cuda"};
+/* Opening a real model on `dev` fails with CB_ENODEV and a message naming it. */
+static void expect_nodev(const char *dev, const char *needle) {
+    char path[256];
+    snprintf(path, sizeof path, "%s", tiny_model(0));
+    cb_engine_opts o = {.model_path = path, .device = dev};
     cb_engine *e = NULL;
     cb_err err;
     cb_err_clear(&err);
     int rc = cb_engine_open(&o, &e, &err);
-#ifdef CB_HAVE_CUDA
-    /* with CUDA built in, the model is read first; use a real one */
-    char path[256];
-    snprintf(path, sizeof path, "%s", tiny_model(0));
-    o.model_path = path;
-    cb_err_clear(&err);
-    rc = cb_engine_open(&o, &e, &err);
-    cr_assert(strstr(err.msg, "CUDA") != NULL || strstr(err.msg, "cuda") != NULL, "%s", err.msg);
-#endif
-    cr_assert_eq(rc, CB_ENODEV, "rc %d: %s", rc, err.msg);
+    cr_assert_eq(rc, CB_ENODEV, "%s: rc %d: %s", dev, rc, err.msg);
     cr_assert_null(e);
-    cr_log_info("device 'cuda' without a GPU: %s", err.msg);
+    cr_assert(strstr(err.msg, dev) != NULL, "%s: the message does not name the device: %s", dev, err.msg);
+    if (needle) cr_assert(strstr(err.msg, needle) != NULL, "%s: expected \"%s\" in: %s", dev, needle, err.msg);
+    cr_log_info("device '%s': %s", dev, err.msg);
+}
+
+Test(cuda_engine, no_device_is_a_clean_error) {
+    /* an ordinal no machine here has: the same clean error with or without a GPU */
+    char why[512];
+    const int gpu = have_gpu(why, sizeof why);
+    expect_nodev("cuda:99", gpu ? "no CUDA device 99" : NULL);
+    if (gpu) {
+        cb_engine *e = open_dev(tiny_model(0), "cuda", 64, 1); /* and device 0 works */
+        cb_engine_free(e);
+    } else {
+        expect_nodev("cuda", NULL);
+    }
+}
+
+Test(cuda_engine, missing_module_is_a_clean_error) {
+    /* a fresh process: CAPBENCH_CUDA_MODULE is read on the first load */
+    setenv("CAPBENCH_CUDA_MODULE", "/nonexistent/libcapbench_cuda.so", 1);
+#ifdef CB_HAVE_CUDA
+    expect_nodev("cuda", "CAPBENCH_CUDA_MODULE=/nonexistent/libcapbench_cuda.so: no such file");
+#else
+    expect_nodev("cuda", "no CUDA support");
+#endif
+    unsetenv("CAPBENCH_CUDA_MODULE");
 }
 
 Test(cuda_engine, stories260k_greedy_matches_cpu) {
@@ -241,11 +257,25 @@ Test(cuda_engine, batch_invariance_and_graphs) {
     cb_engine_result alone[4], together[4], nograph[4], unfused[4];
     four_prompts(eg, 0, alone);
     four_prompts(eg, 1, together);
+    /* the decode steps ran from graphs: captured (batch sizes 1..4) and replayed */
+    cb_engine_stats st;
+    cb_engine_get_stats(eg, &st);
+    char note[1024];
+    cb_engine_device_note(eg, note, sizeof note);
+    cr_log_info("graphs on: %s", note);
+    cr_assert(st.n_graphs >= 2, "%d graphs captured: %s", st.n_graphs, note);
+    cr_assert(st.n_graph_replays > st.n_decode_eager, "%lld replayed, %lld eager: %s", (long long)st.n_graph_replays,
+              (long long)st.n_decode_eager, note);
+    cr_assert(strstr(note, "decode from CUDA graphs") != NULL, "%s", note);
     cb_engine_free(eg);
     setenv("CAPBENCH_CUDA_GRAPHS", "0", 1);
     eg = open_dev(path, "cuda", 256, 4);
     unsetenv("CAPBENCH_CUDA_GRAPHS");
     four_prompts(eg, 1, nograph);
+    cb_engine_get_stats(eg, &st);
+    cb_engine_device_note(eg, note, sizeof note);
+    cr_assert(st.n_graphs == 0 && st.n_graph_replays == 0 && st.n_decode_eager > 0, "graphs off: %s", note);
+    cr_assert(strstr(note, "CAPBENCH_CUDA_GRAPHS=0") != NULL, "%s", note);
     cb_engine_free(eg);
     setenv("CAPBENCH_CUDA_FUSED", "0", 1);
     eg = open_dev(path, "cuda", 256, 4);
@@ -268,5 +298,69 @@ Test(cuda_engine, batch_invariance_and_graphs) {
         cb_engine_result_clear(&alone[i]);
         cb_engine_result_clear(&together[i]);
         cb_engine_result_clear(&nograph[i]);
+    }
+}
+
+/* Greedy generation, log-likelihood and rolling scoring with the argmax and
+ * log-probabilities computed on the device against the same engine
+ * downloading whole rows (CAPBENCH_CUDA_DEVICE_REDUCE=0) and against the CPU. */
+static void reduce_workload(cb_engine *e, cb_engine_result *res) {
+    static int32_t ids[3][6], ctx[10], cont[40], text[60];
+    for (int i = 0; i < 3; i++) fill_ids(ids[i], 6, 60 + i);
+    fill_ids(ctx, 10, 70);
+    fill_ids(cont, 40, 71);
+    fill_ids(text, 60, 72);
+    cb_engine_req reqs[6];
+    for (int i = 0; i < 3; i++)
+        reqs[i] = (cb_engine_req){.kind = CB_ENGINE_GENERATE, .ids = ids[i], .n_ids = 6, .max_tokens = 16 + i,
+                                  .ignore_eos = 1};
+    reqs[3] = (cb_engine_req){.kind = CB_ENGINE_LOGLIK, .ids = ctx, .n_ids = 10, .cont_ids = cont, .n_cont_ids = 40};
+    reqs[4] = (cb_engine_req){.kind = CB_ENGINE_LOGLIK, .ids = ctx, .n_ids = 4, .cont_ids = cont, .n_cont_ids = 3};
+    reqs[5] = (cb_engine_req){.kind = CB_ENGINE_ROLLING, .ids = text, .n_ids = 60, .window = 24, .stride = 8};
+    run(e, reqs, res, 6);
+}
+
+Test(cuda_engine, device_reductions_match_downloaded_rows) {
+    need_gpu();
+    const char *path = tiny_model(1);
+    cb_engine_result dev[6], host[6], cpu[6];
+    cb_engine_stats sd, sh;
+    cb_engine *e = open_dev(path, "cuda", 256, 4);
+    reduce_workload(e, dev);
+    cb_engine_get_stats(e, &sd);
+    cb_engine_free(e);
+    setenv("CAPBENCH_CUDA_DEVICE_REDUCE", "0", 1);
+    e = open_dev(path, "cuda", 256, 4);
+    unsetenv("CAPBENCH_CUDA_DEVICE_REDUCE");
+    reduce_workload(e, host);
+    cb_engine_get_stats(e, &sh);
+    cb_engine_free(e);
+    e = open_dev(path, "cpu", 256, 4);
+    reduce_workload(e, cpu);
+    cb_engine_free(e);
+    /* no row came back whole with device reductions; every row without */
+    cr_assert_eq(sd.n_rows_to_host, 0, "%lld rows downloaded", (long long)sd.n_rows_to_host);
+    cr_assert_eq(sh.n_rows_to_host, sh.n_logit_rows);
+    cr_assert_eq(sd.n_logit_rows, sh.n_logit_rows);
+    for (int i = 0; i < 6; i++) {
+        cr_assert_eq(dev[i].n_tokens, host[i].n_tokens, "request %d", i);
+        cr_assert(memcmp(dev[i].tokens, host[i].tokens, (size_t)dev[i].n_tokens * 4) == 0, "request %d: tokens", i);
+        cr_assert_eq(dev[i].n_tokens, cpu[i].n_tokens, "request %d", i);
+        cr_assert(memcmp(dev[i].tokens, cpu[i].tokens, (size_t)dev[i].n_tokens * 4) == 0, "request %d: tokens vs CPU",
+                  i);
+        cr_assert_eq(dev[i].n_scored, host[i].n_scored, "request %d", i);
+        cr_assert_eq(dev[i].is_greedy, host[i].is_greedy, "request %d: is_greedy", i);
+        for (int k = 0; k < dev[i].n_scored; k++) {
+            cr_assert_eq(dev[i].scored_ids[k], host[i].scored_ids[k]);
+            cr_assert(fabs(dev[i].token_logprobs[k] - host[i].token_logprobs[k]) <= 1e-9,
+                      "request %d, token %d: device %.17g, from the row %.17g", i, k, dev[i].token_logprobs[k],
+                      host[i].token_logprobs[k]);
+            cr_assert(fabs(dev[i].token_logprobs[k] - cpu[i].token_logprobs[k]) <= 3e-2,
+                      "request %d, token %d: GPU %.6f, CPU %.6f", i, k, dev[i].token_logprobs[k],
+                      cpu[i].token_logprobs[k]);
+        }
+        cb_engine_result_clear(&dev[i]);
+        cb_engine_result_clear(&host[i]);
+        cb_engine_result_clear(&cpu[i]);
     }
 }

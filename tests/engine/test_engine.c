@@ -1,9 +1,11 @@
 /* tests/engine/test_engine.c — engine/engine.c on a generated tiny random
  * model (engine/genmodel.h, synthesized vocab, so no shared files needed):
  * log-likelihood vs rolling consistency, is_greedy, decode vs prefill logits,
- * batch and thread-count invariance (bitwise), shared-context requests,
+ * batch and thread-count invariance (bitwise), shared-context and shared
+ * few-shot-prefix requests (bit-identical to alone; tokens saved),
  * seeds and stop strings, and request/engine errors.
  */
+#include "engine/cuda_module.h"
 #include "engine/engine.h"
 #include "engine/genmodel.h"
 
@@ -30,15 +32,17 @@ static void drop_model(void) { unlink(model_path); }
 
 TestSuite(engine, .init = make_model, .fini = drop_model);
 
-static cb_engine *open_engine(int threads, int n_seq, int n_batch) {
+static cb_engine *open_engine_opt(int threads, int n_seq, int n_batch, int no_share) {
     cb_engine_opts o = {.model_path = model_path, .n_threads = threads, .n_ctx = 128, .n_seq = n_seq,
-                        .n_batch = n_batch};
+                        .n_batch = n_batch, .no_prefix_sharing = no_share};
     cb_engine *e = NULL;
     cb_err err;
     cb_err_clear(&err);
     cr_assert_eq(cb_engine_open(&o, &e, &err), 0, "%s", err.msg);
     return e;
 }
+
+static cb_engine *open_engine(int threads, int n_seq, int n_batch) { return open_engine_opt(threads, n_seq, n_batch, 0); }
 
 static void run(cb_engine *e, const cb_engine_req *reqs, cb_engine_result *res, int n) {
     cb_err err;
@@ -220,6 +224,90 @@ Test(engine, shared_context_equals_separate) {
     for (int k = 0; k < 7; k++) cb_engine_result_clear(&alone[k]);
 }
 
+/* Three items behind one 40-token few-shot prefix, each with its own 6-token
+ * question and four continuations (1 to 4 tokens), plus a generation from
+ * the same prefix: scored together (shared prefix, several slot counts) and
+ * with sharing turned off, every log-prob is bit-identical to the request run
+ * alone, and sharing feeds fewer tokens. */
+Test(engine, shared_fewshot_prefix_equals_separate) {
+    enum { NI = 3, NC = 4, NP = 40, NQ = 6, NR = NI * NC + 1 };
+    int32_t ctx[NI][NP + NQ], conts[NI][NC][4];
+    for (int i = 0; i < NI; i++) {
+        fill_ids(ctx[i], NP, 7); /* the common prefix */
+        fill_ids(ctx[i] + NP, NQ, 100 + i);
+        for (int c = 0; c < NC; c++) fill_ids(conts[i][c], c + 1, 200 + 10 * i + c);
+    }
+    cb_engine_req reqs[NR];
+    for (int i = 0; i < NI; i++)
+        for (int c = 0; c < NC; c++)
+            reqs[i * NC + c] = (cb_engine_req){.kind = CB_ENGINE_LOGLIK, .ids = ctx[i], .n_ids = NP + NQ,
+                                               .cont_ids = conts[i][c], .n_cont_ids = c + 1};
+    reqs[NR - 1] = (cb_engine_req){.kind = CB_ENGINE_GENERATE, .ids = ctx[0], .n_ids = NP + 2, .max_tokens = 3,
+                                   .ignore_eos = 1};
+    cb_engine_result alone[NR], together[NR];
+    cb_engine *e = open_engine(2, 4, 0);
+    for (int k = 0; k < NR; k++) run(e, &reqs[k], &alone[k], 1);
+    cb_engine_stats s_alone;
+    cb_engine_get_stats(e, &s_alone);
+    cb_engine_free(e);
+
+    struct { int n_seq, no_share; } cfg[4] = {{8, 0}, {3, 0}, {1, 0}, {8, 1}};
+    for (int v = 0; v < 4; v++) {
+        e = open_engine_opt(2, cfg[v].n_seq, 0, cfg[v].no_share);
+        run(e, reqs, together, NR);
+        cb_engine_stats st;
+        cb_engine_get_stats(e, &st);
+        if (cfg[v].no_share)
+            cr_expect_eq(st.n_tokens, s_alone.n_tokens, "unshared: %lld tokens fed, alone %lld", (long long)st.n_tokens,
+                         (long long)s_alone.n_tokens);
+        else if (cfg[v].n_seq > 1) /* the 40-token prefix is fed far fewer than 13 times */
+            cr_expect_lt(st.n_tokens, s_alone.n_tokens - 8 * NP, "shared (%d slots): %lld tokens fed, alone %lld",
+                         cfg[v].n_seq, (long long)st.n_tokens, (long long)s_alone.n_tokens);
+        for (int k = 0; k < NR; k++) {
+            if (k < NR - 1) {
+                cr_assert_eq(together[k].n_scored, alone[k].n_scored);
+                cr_expect_eq(memcmp(together[k].token_logprobs, alone[k].token_logprobs,
+                                    (size_t)alone[k].n_scored * sizeof(double)),
+                             0, "config %d request %d: log-probs differ", v, k);
+                cr_expect_eq(together[k].is_greedy, alone[k].is_greedy);
+            } else {
+                cr_assert_eq(together[k].n_tokens, 3);
+                cr_expect_eq(memcmp(together[k].tokens, alone[k].tokens, 3 * sizeof(int32_t)), 0);
+            }
+            cb_engine_result_clear(&together[k]);
+        }
+        cb_engine_free(e);
+    }
+    for (int k = 0; k < NR; k++) cb_engine_result_clear(&alone[k]);
+}
+
+/* Four one-token continuations of one context: one prefill, one logits row
+ * for all four, and the same scores as one by one. */
+Test(engine, one_token_candidates_from_one_row) {
+    int32_t ctx[20], c[4];
+    fill_ids(ctx, 20, 3);
+    fill_ids(c, 4, 9);
+    cb_engine_req reqs[4];
+    for (int k = 0; k < 4; k++)
+        reqs[k] = (cb_engine_req){.kind = CB_ENGINE_LOGLIK, .ids = ctx, .n_ids = 20, .cont_ids = &c[k], .n_cont_ids = 1};
+    cb_engine_result one[4], all[4];
+    cb_engine *e = open_engine(1, 4, 0);
+    for (int k = 0; k < 4; k++) run(e, &reqs[k], &one[k], 1);
+    cb_engine_stats s0, s1;
+    cb_engine_get_stats(e, &s0);
+    run(e, reqs, all, 4);
+    cb_engine_get_stats(e, &s1);
+    cr_expect_eq(s1.n_tokens - s0.n_tokens, 20, "context fed %lld times over", (long long)(s1.n_tokens - s0.n_tokens));
+    cr_expect_eq(s1.n_logit_rows - s0.n_logit_rows, 1);
+    cr_expect_eq(s1.n_steps - s0.n_steps, 1);
+    for (int k = 0; k < 4; k++) {
+        cr_expect_eq(memcmp(&all[k].logprob, &one[k].logprob, sizeof(double)), 0, "candidate %d", k);
+        cb_engine_result_clear(&all[k]);
+        cb_engine_result_clear(&one[k]);
+    }
+    cb_engine_free(e);
+}
+
 Test(engine, seeds_and_stop_strings) {
     cb_engine *e = open_engine(2, 4, 0);
     cb_engine_req reqs[3];
@@ -313,8 +401,19 @@ Test(engine, open_errors) {
     cr_expect_neq(cb_engine_open(&o, &e, &err), 0);
     cr_expect_null(e);
     cr_expect(strstr(err.msg, "/nonexistent/model.gguf") != NULL, "%s", err.msg);
-    o = (cb_engine_opts){.model_path = model_path, .device = "cuda"};
-    cr_expect_eq(cb_engine_open(&o, &e, &err), CB_ENODEV);
+    /* a CUDA device ordinal that no machine here has: CB_ENODEV with or without a GPU */
+    o = (cb_engine_opts){.model_path = model_path, .device = "cuda:99"};
+    cr_expect_eq(cb_engine_open(&o, &e, &err), CB_ENODEV, "%s", err.msg);
+    cr_expect_null(e);
+    /* plain "cuda": CB_ENODEV exactly when no CUDA device is usable */
+    cb_err perr;
+    cb_err_clear(&perr);
+    const int gpu = cb_cuda_probe(0, NULL, 0, &perr) == 0;
+    o.device = "cuda";
+    int rc = cb_engine_open(&o, &e, &err);
+    cr_expect_eq(rc, gpu ? 0 : CB_ENODEV, "GPU %s: rc %d: %s", gpu ? "present" : perr.msg, rc, err.msg);
+    cb_engine_free(e);
+    e = NULL;
     o.device = "tpu";
     cr_expect_eq(cb_engine_open(&o, &e, &err), CB_EUSAGE);
     o = (cb_engine_opts){.model_path = model_path, .n_seq = -1};
@@ -365,7 +464,29 @@ Test(engine, command_lines) {
     snprintf(args, sizeof args, "generate --model '%s' -p hi --bogus 1", m);
     cr_expect_eq(run_cli(args, out, sizeof out), 2);
     cr_expect_eq(run_cli("generate --model /nonexistent.gguf -p hi", out, sizeof out), 2);
-    snprintf(args, sizeof args, "generate --model '%s' -p hi --device cuda", m);
+    /* -n 0 generates nothing but still loads and checks the model */
+    snprintf(args, sizeof args, "generate --model '%s' -p hi -n 0", m);
+    cr_expect_eq(run_cli(args, out, sizeof out), 0);
+    cr_expect_str_eq(out, "\n");
+    cr_expect_eq(run_cli("generate --model /nonexistent.gguf -p hi -n 0", out, sizeof out), 2);
+    char bad[] = "/tmp/cb_not_a_modelXXXXXX";
+    int fd = mkstemp(bad);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "not a gguf file", 15), 15);
+    close(fd);
+    snprintf(args, sizeof args, "generate --model '%s' -p hi -n 0", bad);
+    cr_expect_eq(run_cli(args, out, sizeof out), 2, "a malformed model is bad input even with -n 0");
+    unlink(bad);
+    snprintf(args, sizeof args, "generate --model '%s' -p hi --device cuda:99", m);
     cr_expect_eq(run_cli(args, out, sizeof out), 1);
+    /* --device cuda: exit 1 without a usable GPU; with one, the CPU's greedy text */
+    cb_err perr;
+    cb_err_clear(&perr);
+    const int gpu = cb_cuda_probe(0, NULL, 0, &perr) == 0;
+    snprintf(args, sizeof args, "generate --model '%s' -p 'Once upon a time' -n 40 --temp 0 --device cuda", m);
+    cr_expect_eq(run_cli(args, out, sizeof out), gpu ? 0 : 1, "GPU: %s", gpu ? "present" : perr.msg);
+    if (gpu)
+        cr_expect_str_eq(out, ", there was a little girl named Lily. She loved to play outside in the park. One day, "
+                              "she saw a big, red ball.\n");
     cr_expect_eq(run_cli("score --model x", out, sizeof out), 2);
 }

@@ -20,12 +20,17 @@
 #include <string.h>
 #include <unistd.h>
 
-static void gen_tiny(const char *type, uint64_t seed, int threads, const char *tag, char *path, size_t n) {
+static void gen_shape(const char *shape, const char *type, uint64_t seed, int threads, const char *tag, char *path,
+                      size_t n) {
     snprintf(path, n, "/tmp/cb_test_genmodel_%ld_%s.gguf", (long)getpid(), tag);
-    cb_genmodel_opts o = {.shape = "tiny", .type = type, .seed = seed, .synth_vocab = 1, .out_path = path,
+    cb_genmodel_opts o = {.shape = shape, .type = type, .seed = seed, .synth_vocab = 1, .out_path = path,
                           .n_threads = threads};
     cb_err e = {0};
     cr_assert_eq(cb_genmodel_write(&o, &e), 0, "%s", e.msg);
+}
+
+static void gen_tiny(const char *type, uint64_t seed, int threads, const char *tag, char *path, size_t n) {
+    gen_shape("tiny", type, seed, threads, tag, path, n);
 }
 
 static void sha(const char *path, char hex[65]) {
@@ -244,13 +249,101 @@ Test(genmodel, bad_options) {
     cr_expect_eq(cb_genmodel_write(&o, &e), CB_EUSAGE);
     cr_expect(strstr(e.msg, "huge") != NULL, "%s", e.msg);
     o.shape = "tiny";
-    o.type = "q4_k";
+    o.type = "q3_k";
     cr_expect_eq(cb_genmodel_write(&o, &e), CB_EUSAGE);
-    cr_expect(strstr(e.msg, "q4_k") != NULL, "%s", e.msg);
+    cr_expect(strstr(e.msg, "q3_k") != NULL && strstr(e.msg, "q4_k_m") != NULL, "%s", e.msg);
     o.type = "f16";
     o.vocab_path = "/nonexistent/vocab.gguf";
     cr_expect_eq(cb_genmodel_write(&o, &e), CB_EIO);
     o.vocab_path = NULL;
     o.out_path = NULL;
     cr_expect_eq(cb_genmodel_write(&o, &e), CB_EUSAGE);
+}
+
+/* Each quantized --type: the matrices get the type (or llama-quantize's
+ * fallback where rows are not a multiple of 256), general.file_type is
+ * llama.cpp's ftype, and every matrix decodes close to the F32 model of the
+ * same seed (relative RMS error within the bit width's reach). */
+static void check_quantized(const char *shape, const char *type, uint32_t want_type, uint32_t ft_want, double bound) {
+    char p32[256], pq[256], tag[64];
+    snprintf(tag, sizeof tag, "%s_%s_32", shape, type);
+    gen_shape(shape, "f32", 11, 2, tag, p32, sizeof p32);
+    snprintf(tag, sizeof tag, "%s_%s", shape, type);
+    gen_shape(shape, type, 11, 2, tag, pq, sizeof pq);
+    cb_err e = {0};
+    cb_gguf *g32, *gq;
+    cr_assert_eq(cb_gguf_open(p32, &g32, &e), 0, "%s", e.msg);
+    cr_assert_eq(cb_gguf_open(pq, &gq, &e), 0, "%s", e.msg);
+    uint64_t ft;
+    cr_expect_eq(cb_gguf_get_u64(gq, "general.file_type", &ft), 0);
+    cr_expect_eq(ft, ft_want, "%s file_type %llu", type, (unsigned long long)ft);
+    for (uint64_t i = 0; i < cb_gguf_n_tensors(g32); i++) {
+        const cb_gguf_tensor *a = cb_gguf_tensor_at(g32, i), *q = cb_gguf_find_tensor(gq, a->name);
+        cr_assert(q && q->n_elems == a->n_elems, "%s", a->name);
+        if (a->n_dims == 1) {
+            cr_expect_eq(q->type, CB_GGML_F32, "norms stay F32: %s", a->name);
+            continue;
+        }
+        if (want_type) cr_expect_eq(q->type, want_type, "%s %s: %s", type, a->name, cb_ggml_type_name(q->type));
+        int64_t K = (int64_t)a->ne[0];
+        float *y = malloc((size_t)K * sizeof *y);
+        size_t rb = cb_row_bytes(q->type, K);
+        double se = 0, sx = 0;
+        for (uint64_t r = 0; r < a->ne[1] && r < 64; r++) {
+            cb_dequantize_row(q->type, (const char *)q->data + r * rb, y, K);
+            const float *x = (const float *)a->data + r * (uint64_t)K;
+            for (int64_t k = 0; k < K; k++) se += ((double)y[k] - x[k]) * ((double)y[k] - x[k]), sx += (double)x[k] * x[k];
+        }
+        cr_expect(sqrt(se / sx) < bound, "%s %s (%s): relative RMS error %.4f", type, a->name,
+                  cb_ggml_type_name(q->type), sqrt(se / sx));
+        free(y);
+    }
+    cb_gguf_free(gq);
+    cb_gguf_free(g32);
+    unlink(pq);
+    unlink(p32);
+}
+
+Test(genmodel, quantized_types) {
+    check_quantized("tiny", "q4_0", CB_GGML_Q4_0, 2, 0.15);
+    check_quantized("tiny", "q4_1", CB_GGML_Q4_1, 3, 0.12);
+    check_quantized("tiny", "q5_0", CB_GGML_Q5_0, 8, 0.08);
+    check_quantized("tiny", "q5_1", CB_GGML_Q5_1, 9, 0.06);
+    /* tiny's 64-wide rows: the K-quants fall back (Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0),
+     * except ffn_down (160 wide) likewise */
+    check_quantized("tiny", "q4_k", CB_GGML_Q5_0, 14, 0.08);
+    check_quantized("tiny", "q6_k", CB_GGML_Q8_0, 18, 0.01);
+    check_quantized("tiny256", "q4_k", CB_GGML_Q4_K, 14, 0.12);
+    check_quantized("tiny256", "q5_k", CB_GGML_Q5_K, 16, 0.06);
+    check_quantized("tiny256", "q6_k", CB_GGML_Q6_K, 18, 0.04);
+}
+
+/* Q4_K_M on the 8-layer tiny256 shape: output Q6_K; attn_v and ffn_down Q6_K
+ * on layers 0, 3, 6, 7 (l < 1, l >= 7, (l - 1) % 3 == 2); the rest Q4_K. */
+Test(genmodel, q4_k_m_recipe) {
+    check_quantized("tiny256", "q4_k_m", 0, 15, 0.12);
+    char p[256];
+    gen_shape("tiny256", "q4_k_m", 5, 2, "q4km", p, sizeof p);
+    cb_err e = {0};
+    cb_gguf *g;
+    cr_assert_eq(cb_gguf_open(p, &g, &e), 0, "%s", e.msg);
+    expect_tensor(g, "output.weight", CB_GGML_Q6_K, 256, 32000, 2);
+    expect_tensor(g, "token_embd.weight", CB_GGML_Q4_K, 256, 32000, 2);
+    for (int l = 0; l < 8; l++) {
+        int more = l == 0 || l == 3 || l == 6 || l == 7;
+        char n[64];
+        snprintf(n, sizeof n, "blk.%d.attn_v.weight", l);
+        expect_tensor(g, n, more ? CB_GGML_Q6_K : CB_GGML_Q4_K, 256, 128, 2);
+        snprintf(n, sizeof n, "blk.%d.ffn_down.weight", l);
+        expect_tensor(g, n, more ? CB_GGML_Q6_K : CB_GGML_Q4_K, 512, 256, 2);
+        static const char *const rest[] = {"attn_q", "attn_k", "attn_output", "ffn_gate", "ffn_up"};
+        for (int r = 0; r < 5; r++) {
+            snprintf(n, sizeof n, "blk.%d.%s.weight", l, rest[r]);
+            const cb_gguf_tensor *t = cb_gguf_find_tensor(g, n);
+            cr_assert_not_null(t, "%s", n);
+            cr_expect_eq(t->type, CB_GGML_Q4_K, "%s", n);
+        }
+    }
+    cb_gguf_free(g);
+    unlink(p);
 }

@@ -144,15 +144,30 @@ static const tspec specs[] = {
     {"q8_0.1d", CB_GGML_Q8_0, 1, {32}},
     {"f32.4d", CB_GGML_F32, 4, {1, 1, 1, 1}},
     {"blk.0.attn_q.weight", CB_GGML_F16, 2, {32, 32}},
+    {"q4_0.2d", CB_GGML_Q4_0, 2, {64, 3}},
+    {"q4_1.2d", CB_GGML_Q4_1, 2, {32, 5}},
+    {"q5_0.1d", CB_GGML_Q5_0, 1, {96}},
+    {"q5_1.2d", CB_GGML_Q5_1, 2, {32, 1}},
+    {"q4_k.2d", CB_GGML_Q4_K, 2, {256, 3}},
+    {"q5_k.2d", CB_GGML_Q5_K, 2, {512, 1}},
+    {"q6_k.3d", CB_GGML_Q6_K, 3, {256, 1, 2}},
 };
 #define N_SPECS (sizeof specs / sizeof specs[0])
 
 static uint64_t spec_bytes(const tspec *s) {
     uint64_t n = 1;
     for (uint32_t d = 0; d < s->nd; d++) n *= s->ne[d];
+    /* the block sizes written out (kernels.h's structs), not taken from the code under test */
     switch (s->type) {
     case CB_GGML_F32: return 4 * n;
     case CB_GGML_Q8_0: return n / 32 * 34;
+    case CB_GGML_Q4_0: return n / 32 * 18;
+    case CB_GGML_Q4_1: return n / 32 * 20;
+    case CB_GGML_Q5_0: return n / 32 * 22;
+    case CB_GGML_Q5_1: return n / 32 * 24;
+    case CB_GGML_Q4_K: return n / 256 * 144;
+    case CB_GGML_Q5_K: return n / 256 * 176;
+    case CB_GGML_Q6_K: return n / 256 * 210;
     default: return 2 * n;
     }
 }
@@ -349,9 +364,14 @@ Test(gguf, writer_errors_are_sticky_and_reported) {
 
     uint64_t ne[2] = {33, 2};
     cr_assert_eq(cb_gguf_writer_new(3, 32, &w, &e), 0);
-    cr_expect_eq(cb_gguf_writer_add_tensor(w, "q", 12, 2, ne, NULL), CB_EUNSUP);
+    cr_expect_eq(cb_gguf_writer_add_tensor(w, "q", 11, 2, ne, NULL), CB_EUNSUP);
     cr_expect_eq(cb_gguf_writer_write(w, path, &e), CB_EUNSUP);
-    cr_expect(strstr(e.msg, "Q4_K") != NULL, "%s", e.msg);
+    cr_expect(strstr(e.msg, "Q3_K") != NULL, "%s", e.msg);
+    cb_gguf_writer_free(w);
+    cr_assert_eq(cb_gguf_writer_new(3, 32, &w, &e), 0);
+    cr_expect_eq(cb_gguf_writer_add_tensor(w, "q", CB_GGML_Q4_K, 2, ne, NULL), CB_EUSAGE);
+    cr_expect_eq(cb_gguf_writer_write(w, path, &e), CB_EUSAGE);
+    cr_expect(strstr(e.msg, "Q4_K needs ne[0] to be a multiple of 256") != NULL, "%s", e.msg);
     cb_gguf_writer_free(w);
 
     cr_assert_eq(cb_gguf_writer_new(3, 32, &w, &e), 0);
@@ -682,14 +702,29 @@ Test(gguf, malformed_tensors) {
     uint64_t bytes_ovf[1] = {1ull << 62};
     one_tensor(&b, "t", 1, bytes_ovf, CB_GGML_F32, 0, 256);
     expect_bad(&b, "byte size overflows", "byte size overflow");
-    one_tensor(&b, "blk.0.attn_q.weight", 2, ne, 12, 0, 256);
-    expect_bad(&b, "tensor 'blk.0.attn_q.weight': type Q4_K is not supported (supported: F32, F16, BF16, Q8_0)",
-               "Q4_K");
+    one_tensor(&b, "blk.0.attn_q.weight", 2, ne, 10, 0, 256);
+    expect_bad(&b,
+               "tensor 'blk.0.attn_q.weight': type Q2_K is not supported (supported: F32, F16, BF16, Q8_0, "
+               "Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
+               "Q2_K");
+    one_tensor(&b, "t", 2, ne, 15, 0, 256);
+    expect_bad(&b, "type Q8_K is not supported", "Q8_K (activation-only type)");
     one_tensor(&b, "t", 2, ne, 1000, 0, 256);
     expect_bad(&b, "unknown type id 1000", "unknown type id");
     uint64_t q[2] = {33, 1};
     one_tensor(&b, "t", 2, q, CB_GGML_Q8_0, 0, 256);
     expect_bad(&b, "multiple of 32", "Q8_0 ne0");
+    static const uint32_t blocked[] = {CB_GGML_Q4_0, CB_GGML_Q4_1, CB_GGML_Q5_0, CB_GGML_Q5_1};
+    for (int i = 0; i < 4; i++) {
+        one_tensor(&b, "t", 2, q, blocked[i], 0, 256);
+        expect_bad(&b, "needs ne[0] to be a multiple of 32, got 33", cb_ggml_type_name(blocked[i]));
+    }
+    uint64_t k32[2] = {32, 1};
+    static const uint32_t kq[] = {CB_GGML_Q4_K, CB_GGML_Q5_K, CB_GGML_Q6_K};
+    for (int i = 0; i < 3; i++) {
+        one_tensor(&b, "t", 2, k32, kq[i], 0, 256);
+        expect_bad(&b, "needs ne[0] to be a multiple of 256, got 32", cb_ggml_type_name(kq[i]));
+    }
     one_tensor(&b, "t", 2, ne, CB_GGML_F32, 16, 512);
     expect_bad(&b, "not a multiple of the alignment", "offset unaligned");
     one_tensor(&b, "t", 2, ne, CB_GGML_F32, 0, 255);
@@ -709,6 +744,36 @@ Test(gguf, malformed_tensors) {
     hdr(&b, 3, 1, 0);
     tinfo(&b, "t", 1, ne, CB_GGML_F32, 0);
     expect_bad(&b, "padding", "missing padding");
+}
+
+/* Tensor data regions that share a byte are refused with both byte ranges. */
+Test(gguf, overlapping_tensor_data) {
+    bb b = {.n = 0};
+    uint64_t ne[1] = {32}; /* 128 bytes of F32 */
+    /* header 24 + 2 x 33-byte infos = 90, padded: data starts at byte 96 */
+    hdr(&b, 3, 2, 0);
+    tinfo(&b, "b", 1, ne, CB_GGML_F32, 64);
+    tinfo(&b, "a", 1, ne, CB_GGML_F32, 0);
+    pad(&b, 32);
+    zeros(&b, 256);
+    expect_bad(&b, "byte 160: tensor data overlaps: 'a' occupies bytes 96..223 and 'b' starts at byte 160 "
+                   "(data offsets 0 and 64)",
+               "overlap");
+    hdr(&b, 3, 2, 0); /* the same region twice */
+    tinfo(&b, "a", 1, ne, CB_GGML_F32, 0);
+    tinfo(&b, "b", 1, ne, CB_GGML_F32, 0);
+    pad(&b, 32);
+    zeros(&b, 256);
+    expect_bad(&b, "overlaps", "same offset");
+    hdr(&b, 3, 2, 0); /* back to back is fine */
+    tinfo(&b, "a", 1, ne, CB_GGML_F32, 128);
+    tinfo(&b, "b", 1, ne, CB_GGML_F32, 0);
+    pad(&b, 32);
+    zeros(&b, 256);
+    cb_gguf *g = NULL;
+    cb_err e = {0};
+    cr_expect_eq(cb_gguf_open_mem(b.d, b.n, &g, &e), 0, "%s", e.msg);
+    cb_gguf_free(g);
 }
 
 Test(gguf, truncation_at_every_byte) {

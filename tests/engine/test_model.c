@@ -2,8 +2,11 @@
  * counts, the batched forward pass against a naive single-sequence forward
  * written here with the _ref kernels (F32, F16 and Q8_0 weights, NORM and NEOX
  * RoPE), F32 vs F16 vs Q8_0 agreement, RoPE scaling, and malformed models
- * (missing tensor, wrong shape, wrong type, other architecture, missing key)
- * failing with messages that name the culprit.
+ * (missing tensor, wrong shape, wrong type, other architecture (named, with
+ * the supported list), mixture of experts, value heads unlike key heads,
+ * missing key) failing with messages that name the culprit. The qwen2, phi3,
+ * gemma2 and llama3-rope paths are checked against llama.cpp in
+ * test_reference.c.
  */
 #include "engine/genmodel.h"
 #include "engine/gguf.h"
@@ -131,11 +134,30 @@ static double max_abs(const float *a, size_t n) {
     return m;
 }
 
-static void check_fast_vs_naive(int which, int neox) {
+/* The same n tokens decoded one per forward call (T = 1 at positions 0..n-1). */
+static void fast_forward_one_by_one(const cb_model *m, const int32_t *tokens, int n, float *logits) {
+    cb_err e;
+    cb_kv_cache *kv = NULL;
+    cb_model_scratch *s = NULL;
+    cr_assert_eq(cb_kv_cache_new(m, 2, 64, &kv, &e), 0, "%s", e.msg);
+    cr_assert_eq(cb_model_scratch_new(m, 64, 64, 64, 1, &s, &e), 0, "%s", e.msg);
+    for (int i = 0; i < n; i++) {
+        int32_t slot = 1, pos = i;
+        uint8_t want = 1;
+        cb_batch b = {.n_tokens = 1, .token = tokens + i, .slot = &slot, .pos = &pos, .want_logits = &want};
+        cr_assert_eq(cb_model_forward(m, kv, s, NULL, &b, logits + (size_t)i * cb_model_get_hparams(m)->n_vocab, &e),
+                     0, "%s", e.msg);
+    }
+    cb_model_scratch_free(s);
+    cb_kv_cache_free(kv);
+}
+
+/* tol: allowed max |fast - naive| as a fraction of the largest logit. */
+static void check_path_fast_vs_naive_tol(const char *path, const char *label, int neox, double tol) {
     cb_gguf *g = NULL;
     cb_model *m = NULL;
     cb_err e;
-    cr_assert_eq(cb_gguf_open(paths[which], &g, &e), 0, "%s", e.msg);
+    cr_assert_eq(cb_gguf_open(path, &g, &e), 0, "%s", e.msg);
     cb_model_opts mo = {.rope_neox = neox};
     cr_assert_eq(cb_model_load(g, &mo, &m, &e), 0, "%s", e.msg);
     cr_assert_eq(cb_model_get_hparams(m)->rope_neox, neox);
@@ -146,12 +168,44 @@ static void check_fast_vs_naive(int which, int neox) {
     double scale = max_abs(a, n * V), worst = 0;
     cr_assert_gt(scale, 0.0);
     for (size_t i = 0; i < n * V; i++) worst = fmax(worst, fabs(a[i] - b[i]));
-    cr_expect(worst <= 1e-4 * scale + 1e-6, "%s neox %d: fast vs naive differ by %g (scale %g)", types[which], neox,
-              worst, scale);
+    cr_expect(worst <= tol * scale + 1e-6, "%s neox %d: fast vs naive differ by %g (scale %g)", label, neox, worst,
+              scale);
+    /* batch invariance through the whole model: one batch of n == n single-token steps, bit for bit */
+    fast_forward_one_by_one(m, TOKS, (int)n, a);
+    cr_expect(memcmp(a, b, n * V * sizeof(float)) == 0, "%s: batched and token-by-token logits differ", label);
     free(a);
     free(b);
     cb_model_free(m);
     cb_gguf_free(g);
+}
+
+static void check_fast_vs_naive(int which, int neox) {
+    check_path_fast_vs_naive_tol(paths[which], types[which], neox, 1e-4);
+}
+
+/* The 4/5/6-bit types through the whole forward pass: the batched engine
+ * (quantized activations, integer block dots) against the naive forward
+ * (cb_matmul_ref: the same activations decoded, double sums), and against
+ * itself fed one token per step (bit-identical). The naive comparison is
+ * loose on purpose: activations are rounded to 8-bit codes before each
+ * product, so a last-bit difference upstream (double vs float attention,
+ * RMSNorm sums) now and then moves one code by a step; every later token
+ * attends to that K/V entry and shifts by ~1% of the logit scale (measured:
+ * positions before the first such flip agree to 2e-7, later ones to 1.5e-2).
+ * A wrong layout or scale would be off by the whole scale. */
+Test(model, quantized_types_fast_vs_naive) {
+    static const char *const q[][2] = {{"tiny", "q4_0"}, {"tiny", "q5_1"}, {"tiny256", "q4_k_m"}, {"tiny256", "q5_k"}};
+    for (int i = 0; i < 4; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "/tmp/cb_test_model_%ld_%s_%s.gguf", (long)getpid(), q[i][0], q[i][1]);
+        cb_genmodel_opts o = {.shape = q[i][0], .type = q[i][1], .seed = 3, .synth_vocab = 1, .out_path = path,
+                              .n_threads = 1};
+        cb_err e;
+        cb_err_clear(&e);
+        cr_assert_eq(cb_genmodel_write(&o, &e), 0, "%s", e.msg);
+        check_path_fast_vs_naive_tol(path, q[i][1], 0, 3e-2);
+        unlink(path);
+    }
 }
 
 Test(model, hparams_and_counts) {
@@ -223,6 +277,8 @@ typedef struct edit {
     const char *arch;        /* general.architecture */
     int drop_embd_len;       /* leave out llama.embedding_length */
     const char *scaling;     /* llama.rope.scaling.type, with factor 2 */
+    const char *set_key;     /* a u32 key added with value set_val */
+    uint32_t set_val;
 } edit;
 
 /* Rewrites the tiny F32 model with one edit into out; returns 0. */
@@ -243,6 +299,7 @@ static void rewrite(const edit *ed, const char *out) {
         else if (cb_gguf_get_u64(src, k, &u) == 0) cb_gguf_writer_set_u32(w, k, (uint32_t)u);
     }
     cb_gguf_writer_set_str(w, "general.architecture", ed->arch ? ed->arch : "llama");
+    if (ed->set_key) cb_gguf_writer_set_u32(w, ed->set_key, ed->set_val);
     if (ed->scaling) {
         cb_gguf_writer_set_str(w, "llama.rope.scaling.type", ed->scaling);
         cb_gguf_writer_set_f32(w, "llama.rope.scaling.factor", 2.0f);
@@ -312,7 +369,18 @@ Test(model, malformed_models_name_the_problem) {
 
     edit arch = {.arch = "gpt2"};
     cr_expect_eq(load_edited(&arch, &e, NULL), CB_EUNSUP);
-    cr_expect(strstr(e.msg, "gpt2") != NULL, "%s", e.msg);
+    cr_expect(strstr(e.msg, "'gpt2'") && strstr(e.msg, "supported: llama, qwen2, phi3, gemma2"), "%s", e.msg);
+
+    /* Mixtral-style files (llama arch with experts) and mismatched value heads are refused */
+    edit moe = {.set_key = "llama.expert_count", .set_val = 8};
+    cr_expect_eq(load_edited(&moe, &e, NULL), CB_EUNSUP);
+    cr_expect(strstr(e.msg, "expert_count") && strstr(e.msg, "mixture-of-experts"), "%s", e.msg);
+    edit vlen = {.set_key = "llama.attention.value_length", .set_val = 8};
+    cr_expect_eq(load_edited(&vlen, &e, NULL), CB_EUNSUP);
+    cr_expect(strstr(e.msg, "value_length 8"), "%s", e.msg);
+    /* Mistral/Nemo-style explicit head size equal to the default loads */
+    edit klen = {.set_key = "llama.attention.key_length", .set_val = 16};
+    cr_expect_eq(load_edited(&klen, &e, NULL), 0, "%s", e.msg);
 
     edit key = {.drop_embd_len = 1};
     cr_expect_eq(load_edited(&key, &e, NULL), CB_EFORMAT);

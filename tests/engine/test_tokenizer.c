@@ -95,7 +95,7 @@ static void check_roundtrip(const cb_tokenizer *t, const int32_t *ids, int n_ids
 /* ---- synthetic SPM vocab --------------------------------------------------- */
 
 #define SP "\xe2\x96\x81"
-static cb_tokenizer *synthetic_spm(void) {
+static cb_tokenizer *synthetic_spm_opt(int phi3_rstrip) {
     static char bytes[256][8];
     const char *toks[256 + 16];
     float scores[256 + 16];
@@ -123,12 +123,14 @@ static cb_tokenizer *synthetic_spm(void) {
     spec.tokens = toks;
     spec.scores = scores;
     spec.types = types;
+    spec.phi3_rstrip = phi3_rstrip;
     cb_tokenizer *t = NULL;
     cb_err err;
     cb_err_clear(&err);
     cr_assert_eq(cb_tokenizer_from_spec(&spec, &t, &err), 0, "%s", err.msg);
     return t;
 }
+static cb_tokenizer *synthetic_spm(void) { return synthetic_spm_opt(0); }
 enum { S_SP = 259, S_A, S_B, S_C, S_SPA, S_AB, S_BC, S_SPAB, S_ABC, S_TOOL, S_EACUTE };
 
 Test(tokenizer, spm_merges_by_score) {
@@ -184,6 +186,65 @@ Test(tokenizer, spm_special_tokens_and_prefix) {
     /* empty text */
     cr_assert_eq(encode(t, "", 0, 1, 1, ids, 64), 1);
     cr_assert_eq(encode(t, "", 0, 0, 1, ids, 64), 0);
+    cb_tokenizer_free(t);
+}
+
+/* Phi-3: whitespace after </s> (and other special tokens but <unk>, <s>,
+ * <|endoftext|>) is dropped when the token is matched in text. */
+Test(tokenizer, phi3_rstrip_after_special) {
+    cb_tokenizer *t = synthetic_spm_opt(1), *plain = synthetic_spm();
+    int32_t ids[64], ref[64];
+    char dbg[256];
+    int nr = encode(t, "a</s>b", 6, 0, 1, ref, 64);
+    static const char *const same[] = {"a</s> b", "a</s>   b", "a</s> \t\n b"};
+    for (int i = 0; i < 3; i++) {
+        int n = encode(t, same[i], strlen(same[i]), 0, 1, ids, 64);
+        fmt_ids(ids, n, dbg, sizeof dbg);
+        cr_expect(n == nr && memcmp(ids, ref, (size_t)n * sizeof *ids) == 0, "'%s': got%s", same[i], dbg);
+    }
+    /* only whitespace after </s>: nothing left of it */
+    int n = encode(t, "a</s>  ", 7, 0, 1, ids, 64);
+    cr_expect(n == 2 && ids[0] == S_SPA && ids[1] == 2, "got %d ids", n);
+    /* <s> keeps the space after it (rstrip off): ▁a <s> ▁▁b differs from ▁a <s> ▁b */
+    int n1 = encode(t, "a<s> b", 6, 0, 1, ids, 64), n2 = encode(t, "a<s>b", 5, 0, 1, ref, 64);
+    cr_expect(n1 != n2 || memcmp(ids, ref, (size_t)n1 * sizeof *ids) != 0, "<s> must not strip");
+    /* a user-defined token strips too, also without parse_special */
+    n1 = encode(t, "a<tool> b", 9, 0, 0, ids, 64);
+    n2 = encode(t, "a<tool>b", 8, 0, 0, ref, 64);
+    cr_expect(n1 == n2 && memcmp(ids, ref, (size_t)n1 * sizeof *ids) == 0);
+    /* without parse_special </s> is plain text and nothing is stripped */
+    n1 = encode(t, "a</s> b", 7, 0, 0, ids, 64);
+    n2 = encode(plain, "a</s> b", 7, 0, 0, ref, 64);
+    cr_expect(n1 == n2 && memcmp(ids, ref, (size_t)n1 * sizeof *ids) == 0);
+    /* other vocabularies keep the space */
+    n1 = encode(plain, "a</s> b", 7, 0, 1, ids, 64);
+    cr_expect(n1 != nr || memcmp(ids, ref, (size_t)n1 * sizeof *ids) != 0);
+    cb_tokenizer_free(t);
+    cb_tokenizer_free(plain);
+}
+
+/* The same through GGUF metadata: the Phi-3 vocab (general.architecture phi3)
+ * strips, the llama SPM vocab does not. */
+Test(tokenizer_ref, phi3_rstrip_from_gguf) {
+    const char *sd = shared_dir();
+    if (!sd) cr_skip_test("CAPBENCH_SHARED_DIR not set: no Phi-3 vocab");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/reference/tokenizer/ggml-vocab-phi-3.gguf", sd);
+    if (!file_exists(path)) cr_skip_test("%s is absent", path);
+    cb_tokenizer *t = load_gguf_tok(path);
+    int32_t a[64], b[64];
+    int na = encode(t, "Hello</s> world", 15, 1, 1, a, 64), nb = encode(t, "Hello</s>world", 14, 1, 1, b, 64);
+    cr_expect(na == nb && memcmp(a, b, (size_t)na * sizeof *a) == 0, "phi-3: space after </s> kept");
+    int has_eos_s = 0; /* </s> is id 2 in SPM vocabs (Phi-3's EOS is <|endoftext|>) */
+    for (int i = 0; i < na; i++) has_eos_s |= a[i] == 2;
+    cr_expect(has_eos_s, "</s> not matched as a special token");
+    cb_tokenizer_free(t);
+    snprintf(path, sizeof path, "%s/reference/tokenizer/ggml-vocab-llama-spm.gguf", sd);
+    if (!file_exists(path)) cr_skip_test("%s is absent", path);
+    t = load_gguf_tok(path);
+    na = encode(t, "Hello</s> world", 15, 1, 1, a, 64);
+    nb = encode(t, "Hello</s>world", 14, 1, 1, b, 64);
+    cr_expect(na != nb || memcmp(a, b, (size_t)na * sizeof *a) != 0, "llama-spm: space after </s> dropped");
     cb_tokenizer_free(t);
 }
 

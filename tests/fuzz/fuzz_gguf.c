@@ -2,11 +2,14 @@
  *
  * Opens the input with cb_gguf_open_mem and, when it is accepted, walks every
  * key (typed getters, every array element, every string byte), every tensor
- * (lookup by name, first and last data byte) and copies all metadata into a
- * writer, so ASan/UBSan see every pointer the reader hands out. Rejected
+ * (lookup by name, first and last data byte, and the first row decoded with
+ * cb_dequantize_row, which covers the block formats on arbitrary bytes) and
+ * copies all metadata into a writer, so ASan/UBSan see every pointer the
+ * reader hands out. Rejected
  * inputs must carry a CB_EFORMAT message that names a byte offset.
  */
 #include "engine/gguf.h"
+#include "kernels/kernels.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -58,6 +61,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const uint8_t *p = t->data;
         if (t->n_bytes) sink += p[0] + p[t->n_bytes - 1];
         sink += t->ne[0] + t->ne[3] + t->offset + t->type;
+        /* every accepted type has a row decoder; one row must lie inside the data */
+        size_t rb = cb_row_bytes(t->type, (int64_t)t->ne[0]);
+        if (!rb || rb > t->n_bytes) abort();
+        if (t->ne[0] <= 4096) {
+            static float row[4096];
+            cb_dequantize_row(t->type, t->data, row, (int64_t)t->ne[0]);
+            sink += (uint64_t)(row[0] == row[0]) + (uint64_t)(row[t->ne[0] - 1] == row[t->ne[0] - 1]);
+        }
     }
     cb_gguf_writer *w = NULL;
     if (!cb_gguf_writer_new(3, 32, &w, &e)) {

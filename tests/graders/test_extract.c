@@ -63,6 +63,9 @@ Test(extract, last_integer_golden) {
         {"once", 1, 1, 1},
         {"thrice!", 1, 3, 1},
         {"seventeen and twenty", 1, 20, 1},
+        {"twenty-one", 1, 21, 1},
+        {"Ninety nine", 1, 99, 1},
+        {"none", 1, 0, 1},
         {"someone", 0, 0, 0},   /* "one" inside a word is not a number word */
         {"three 4", 1, 4, 0},   /* digits win over words */
         {"zero", 1, 0, 1},
@@ -100,6 +103,10 @@ Test(extract, last_integer_spanish) {
     cr_assert_eq(m.value, 16);
     cr_assert(cb_last_integer(g, "diecisiete", CB_LANG_ES, &m));
     cr_assert_eq(m.value, 17);
+    cr_assert(cb_last_integer(g, "treinta y dos", CB_LANG_ES, &m));
+    cr_assert_eq(m.value, 32);
+    cr_assert(cb_last_integer(g, "veintidós", CB_LANG_ES, &m));
+    cr_assert_eq(m.value, 22);
     cr_assert_not(cb_last_integer(g, "three", CB_LANG_ES, &m));
 }
 
@@ -129,13 +136,15 @@ Test(extract, yes_no_golden) {
         {"Answer: Yes", 1},
         {" yes", 1},
         {"NO", 0},
-        {"Nope", -1},
+        {"Nope", 0},
+        {"Yes and no.", -1},   /* hedged */
+        {"No doubt.", -1},     /* idiom, not an answer */
+        {"It does not appear.", 0},
         {"Yesterday it was", -1},
         {"It is not; no.", 0},
         {"No, yes", 0}, /* the first one counts */
         {"", -1},
         {"eyes", -1},
-        {"yes_no", -1}, /* underscore is a word character */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         cr_assert_eq(cb_yes_no(g, cases[i].text, CB_LANG_EN), cases[i].want, "case %zu '%s'", i, cases[i].text);
@@ -188,4 +197,67 @@ Test(extract, token_f1) {
     cr_assert_float_eq(cb_token_f1("a b", "c d", CB_LANG_EN), 0.0, 1e-12);
     /* multiset: "a a" vs "a": precision 1/2, recall 1 -> 2/3 (leading "a" is an article, so use x) */
     cr_assert_float_eq(cb_token_f1("x x", "x", CB_LANG_EN), 2.0 / 3.0, 1e-12);
+}
+
+/* ---- normalize_answer_text (graders/normalize.h) ---- */
+
+#include "graders/normalize.h"
+
+typedef struct {
+    const char *raw, *want;
+} norm_case;
+
+Test(extract, normalize_answer_text_golden) {
+    static const norm_case cases[] = {
+        {"\xef\xbc\x93", "3"},                          /* fullwidth 3 (NFKC) */
+        {"\xf0\x9d\x9f\x91", "3"},                      /* mathematical bold 3 (NFKC) */
+        {"\xd9\xa3", "3"},                              /* Arabic-Indic 3 (Nd) */
+        {"\xdb\xb7", "7"},                              /* extended Arabic-Indic 7 */
+        {"\xe0\xa5\xaa\xe0\xa5\xa8", "42"},             /* Devanagari 4 2 */
+        {"\xe0\xb9\x90", "0"},                          /* Thai 0 */
+        {"\xe2\x88\x92" "5", "-5"},                     /* U+2212 before a digit */
+        {"5\xe2\x80\x93" "6", "5-6"},                   /* U+2013 before a digit */
+        {"a \xe2\x80\x93 b", "a \xe2\x80\x93 b"},       /* en dash not before a digit stays */
+        {"3\xef\xb8\x8f\xe2\x83\xa3", "3"},             /* keycap 3 */
+        {"3\xe2\x83\xa3", "3"},                         /* keycap without the variation selector */
+        {"**3** `x` __y__ *z* snake_case", "3 x y z snake_case"},
+        {"r\xe2\x80\x99s isn\xe2\x80\x99t", "r's isn't"}, /* typographic apostrophes */
+        {"e\xcc\x81", "\xc3\xa9"},                      /* e + combining acute composes */
+        {"\xef\xac\x81", "fi"},                         /* ligature (NFKC) */
+        {"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cb_normtext t;
+        cb_err e;
+        cr_assert_eq(cb_normalize_answer_text(cases[i].raw, strlen(cases[i].raw), &t, &e), 0);
+        cr_assert_str_eq(t.text, cases[i].want, "case %zu", i);
+        cr_assert_eq(t.len, strlen(cases[i].want));
+        cb_normtext_free(&t);
+    }
+}
+
+Test(extract, normalize_offsets_map_to_raw_bytes) {
+    /* "\xef\xbc\x93 r's **bold** \xff 4\xe2\x83\xa3" */
+    const char raw[] = "\xef\xbc\x93 r\xe2\x80\x99s **bold** \xff 4\xe2\x83\xa3";
+    cb_normtext t;
+    cb_err e;
+    cr_assert_eq(cb_normalize_answer_text(raw, sizeof raw - 1, &t, &e), 0);
+    cr_assert_str_eq(t.text, "3 r's bold \xef\xbf\xbd 4"); /* invalid byte -> U+FFFD */
+    int64_t rs, re;
+    cb_normtext_raw_range(&t, 0, 1, &rs, &re); /* "3" <- the 3-byte fullwidth digit */
+    cr_assert_eq(rs, 0);
+    cr_assert_eq(re, 3);
+    cb_normtext_raw_range(&t, 2, 5, &rs, &re); /* "r's" <- r, U+2019, s */
+    cr_assert_eq(rs, 4);
+    cr_assert_eq(re, 9);
+    const char *b = strstr(t.text, "bold");
+    cb_normtext_raw_range(&t, (size_t)(b - t.text), (size_t)(b - t.text) + 4, &rs, &re);
+    cr_assert_eq(rs, strstr(raw, "bold") - raw); /* the removed ** shift nothing */
+    cr_assert_eq(re, rs + 4);
+    cb_normtext_raw_range(&t, t.len - 1, t.len, &rs, &re); /* "4" <- digit + keycap */
+    cr_assert_eq(re, (int64_t)sizeof raw - 1);
+    cb_normtext_raw_range(&t, t.len, t.len, &rs, &re);
+    cr_assert_eq(rs, (int64_t)sizeof raw - 1);
+    for (size_t i = 0; i < t.len; i++) cr_assert(t.raw_start[i] <= t.raw_end[i] && t.raw_end[i] <= (int64_t)sizeof raw - 1);
+    cb_normtext_free(&t);
 }

@@ -51,9 +51,12 @@ Test(bench, kernels) {
     double copy = cb_measure_copy_bandwidth(pool, (size_t)1 << 30, 5);
     cr_assert(copy > 0);
     fprintf(stderr, "copy bandwidth (read+write): %.2f GB/s\n", copy / 1e9);
-    static const uint32_t types[] = {CB_KTYPE_F16, CB_KTYPE_Q8_0};
-    static const char *names[] = {"F16", "Q8_0"};
-    for (int i = 0; i < 2; i++) {
+    double rd = cb_measure_read_bandwidth(pool, (size_t)1 << 30, 5);
+    cr_assert(rd > 0);
+    fprintf(stderr, "read bandwidth: %.2f GB/s; last-level cache %zu bytes\n", rd / 1e9, cb_llc_bytes());
+    static const uint32_t types[] = {CB_KTYPE_F16, CB_KTYPE_Q8_0, CB_KTYPE_Q4_K, CB_KTYPE_Q6_K};
+    static const char *names[] = {"F16", "Q8_0", "Q4_K", "Q6_K"};
+    for (int i = 0; i < 4; i++) {
         double one = cb_bench_matvec_bandwidth(pool, types[i], 2048, 5632, 1, 20);
         double set = cb_bench_matvec_bandwidth(pool, types[i], 2048, 5632, 88, 3);
         cr_assert(one > 0 && set > 0);
@@ -70,4 +73,21 @@ Test(bench, kernels) {
                 names[i], r1, r8, r8 / r1, r32, r32 / r1);
     }
     cb_pool_free(pool);
+}
+
+/* The yardsticks themselves run by default: small, sane, and the cache size
+ * found on a Linux machine. */
+Test(bench, read_bandwidth_and_llc_size) {
+    cb_err err;
+    cb_pool *pool = NULL;
+    cr_assert_eq(cb_pool_new(2, &pool, &err), 0);
+    double rd = cb_measure_read_bandwidth(pool, (size_t)48 << 20, 2);
+    cr_assert(rd > 1e8 && rd < 1e13, "read bandwidth %g B/s", rd);
+    cr_assert_eq(cb_measure_read_bandwidth(pool, 0, 1), 0.0);
+    cb_pool_free(pool);
+    size_t llc = cb_llc_bytes();
+    FILE *f = fopen("/sys/devices/system/cpu/cpu0/cache/index0/size", "r");
+    if (!f && llc == 0) cr_skip_test("no /sys cache information and no sysconf cache size on this machine");
+    if (f) fclose(f);
+    cr_assert(llc >= ((size_t)64 << 10) && llc <= ((size_t)64 << 30), "last-level cache %zu bytes", llc);
 }

@@ -114,7 +114,8 @@ Test(convert, row_bytes) {
     cr_assert_eq(cb_row_bytes(CB_KTYPE_Q8_0, 64), 68);
     cr_assert_eq(sizeof(cb_block_q8_0), 34);
     cr_assert_eq(cb_row_bytes(CB_KTYPE_Q8_0, 33), 0);
-    cr_assert_eq(cb_row_bytes(2, 32), 0); /* Q4_0: unsupported */
+    cr_assert_eq(cb_row_bytes(CB_KTYPE_Q4_0, 32), 18); /* the other block types: test_quant.c */
+    cr_assert_eq(cb_row_bytes(10, 256), 0);            /* Q2_K: unsupported */
 }
 
 Test(convert, q8_0_error_bounds) {

@@ -865,6 +865,56 @@ Test(cuda, errors_are_reported) {
     done();
 }
 
+/* A kernel that faults (an embedding row far outside the table): with
+ * CAPBENCH_CUDA_SYNC=1 the launcher itself reports it, naming the kernel and
+ * its grid; without, the next synchronizing call reports it and says how to
+ * find the kernel. Each test runs in its own process (Criterion forks), so
+ * the poisoned context does not outlive it. */
+static int fault_embedding(cb_err *e) {
+#ifdef CB_HAVE_CUDA
+    const int64_t C = 64, V = 16;
+    float *hw = hrand((size_t)(C * V), 1.0f);
+    const void *parts[1] = {hw};
+    int64_t n = V;
+    cb_cuda_weight E;
+    OK(cb_cuda_weight_upload(ctx, CB_KTYPE_F32, C, parts, &n, 1, &E, &err));
+    free(hw);
+    int32_t bad[2] = {3, 1 << 30};
+    int32_t *dt = dup_to_dev(bad, sizeof bad);
+    float *x = dpoison((size_t)(2 * C) * sizeof(float));
+    int rc = cb_cuda_embed(ctx, &E, dt, x, 2, e);
+    if (!rc) rc = cb_cuda_sync(ctx, e);
+    return rc;
+#else
+    (void)e;
+    return 0;
+#endif
+}
+
+Test(cuda, sync_mode_names_the_faulting_kernel) {
+    setenv("CAPBENCH_CUDA_SYNC", "1", 1); /* read when the context is made */
+    need_gpu();
+    cb_err e;
+    cb_err_clear(&e);
+    int rc = fault_embedding(&e);
+    cr_assert_eq(rc, CB_ERUNTIME, "rc %d: %s", rc, e.msg);
+    cr_assert(strstr(e.msg, "embed_kernel grid (2)") != NULL, "%s", e.msg);
+    cr_assert(strstr(e.msg, "CAPBENCH_CUDA_SYNC=1") != NULL, "%s", e.msg);
+    cr_log_info("%s", e.msg);
+    unsetenv("CAPBENCH_CUDA_SYNC");
+}
+
+Test(cuda, async_fault_says_how_to_find_the_kernel) {
+    unsetenv("CAPBENCH_CUDA_SYNC");
+    need_gpu();
+    cb_err e;
+    cb_err_clear(&e);
+    int rc = fault_embedding(&e);
+    cr_assert_eq(rc, CB_ERUNTIME, "rc %d: %s", rc, e.msg);
+    cr_assert(strstr(e.msg, "rerun with CAPBENCH_CUDA_SYNC=1") != NULL, "%s", e.msg);
+    cr_log_info("%s", e.msg);
+}
+
 Test(cuda, ceilings) {
     need_gpu();
 #ifdef CB_HAVE_CUDA

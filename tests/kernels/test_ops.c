@@ -142,6 +142,33 @@ Test(ops, swiglu) {
     cr_assert(a[0] == 0 && fabsf(a[1] - 200) < 1e-4 && fabsf(a[2]) < 1e-30);
 }
 
+Test(ops, geglu_and_softcap) {
+    enum { n = 1001 };
+    float g[n], u[n], r[n];
+    for (int i = 0; i < n; i++) {
+        g[i] = r[i] = frand() * 12;
+        u[i] = frand();
+    }
+    cb_geglu(g, u, n);
+    cb_geglu_ref(r, u, n);
+    assert_close(g, r, n, 1e-5, 1e-7, "geglu");
+    /* gelu(0) = 0, gelu(x) -> x for large x, -> 0 for very negative x; gelu(1) = 0.841192 (tanh form) */
+    float a[4] = {0, 20, -20, 1}, b[4] = {1, 1, 1, 1};
+    cb_geglu(a, b, 4);
+    cr_assert(a[0] == 0 && fabsf(a[1] - 20) < 1e-5 && fabsf(a[2]) < 1e-6 && fabsf(a[3] - 0.841192f) < 1e-5,
+              "%g %g %g %g", a[0], a[1], a[2], a[3]);
+
+    float x[n], y[n];
+    for (int i = 0; i < n; i++) x[i] = y[i] = frand() * 200;
+    cb_softcap(x, n, 30.0f);
+    cb_softcap_ref(y, n, 30.0f);
+    assert_close(x, y, n, 1e-5, 1e-6, "softcap");
+    for (int i = 0; i < n; i++) cr_assert(fabsf(x[i]) <= 30.0f);
+    float z[2] = {0.001f, -1e6f};
+    cb_softcap(z, 2, 0.5f);
+    cr_assert(fabsf(z[0] - 0.001f) < 1e-8 && z[1] == -0.5f, "%g %g", z[0], z[1]);
+}
+
 Test(ops, argmax) {
     float x[6] = {1, 5, 2, 5, -1, 4};
     cr_assert_eq(cb_argmax(x, 6), 1); /* lowest index on ties */

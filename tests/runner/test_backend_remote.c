@@ -843,3 +843,34 @@ Test(remote, url_credentials_are_redacted) {
     cr_assert_eq(cb_backend_remote_open(&o, &b, &err), CB_EUSAGE);
     cr_assert_null(strstr(err.msg, "hunter2"), "%s", err.msg);
 }
+
+/* completions mode with a named template renders it with the local backend's
+ * renderer, without BOS text (the server adds BOS), and sends its stop strings. */
+Test(remote, completions_mode_with_a_named_template) {
+    cb_remote_opts o;
+    cb_remote_opts_init(&o);
+    o.mode = CB_REMOTE_COMPLETIONS;
+    o.chat_template = "chatml";
+    cb_backend *b = open_backend(&o, "/v1");
+    cb_backend_info info;
+    b->describe(b, &info);
+    cr_assert_str_eq(info.chat_template, "chatml");
+    g_scn = S_ECHO;
+    cb_request r;
+    make_chat(&r, 6);
+    cb_response out;
+    cb_err err;
+    cr_assert_eq(b->submit(b, &r, &out, 1, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(out.rendered_prompt,
+                     "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nq6<|im_end|>\n<|im_start|>assistant\n");
+    cb_httpd_request rq;
+    cr_assert_eq(cb_httpd_get(srv, 0, &rq), 0);
+    cr_assert(strstr(rq.body, "\"stop\":[\"<|im_end|>\",\"<|im_start|>\"]"), "%s", rq.body);
+    cb_httpd_request_free(&rq);
+    cb_response_clear(&out);
+    b->close(b);
+
+    o.chat_template = "jinja-magic";
+    cr_assert_eq(cb_backend_remote_open(&o, &b, &err), CB_EUSAGE);
+    cr_assert(strstr(err.msg, "chat_template") && strstr(err.msg, "jinja-magic"), "%s", err.msg);
+}

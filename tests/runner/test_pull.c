@@ -2,7 +2,8 @@
  * against the loopback server standing in for Hugging Face (CAPBENCH_HF_ENDPOINT):
  * a good pull verifies sha256 and lands atomically; a wrong file or a truncated
  * transfer fails and leaves nothing behind; an unreachable server explains how
- * to work offline; resolve finds cached files without the network. */
+ * to work offline; resolve finds cached files without the network; a copy
+ * already in CAPBENCH_MODEL_DIR is used instead of downloading. */
 #include "common/sha256.h"
 #include "runner/commands.h"
 #include "runner/modelpath.h"
@@ -229,5 +230,70 @@ Test(pull, command_line) {
     st = system(cmd);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 2);
     unlink(outf);
+    rm_rf(dir);
+}
+
+/* `pull` without --dir uses a verified copy in CAPBENCH_MODEL_DIR; a copy with
+ * the wrong sha256 is not used (the download goes to the cache). */
+Test(pull, model_dir_copy_is_used_instead_of_downloading) {
+    char cache[64], md[64], path[4608], shared[4096], logf[128], line[4608];
+    temp_dir(cache, sizeof cache);
+    setenv("XDG_CACHE_HOME", cache, 1);
+    snprintf(shared, sizeof shared, "%s", g_model);
+    *strrchr(shared, '/') = '\0';
+    setenv("CAPBENCH_MODEL_DIR", shared, 1);
+    snprintf(logf, sizeof logf, "%s.log", cache);
+    FILE *log = fopen(logf, "w+");
+    cb_pull_opts o = {.progress = 1, .log = log};
+    cb_err err;
+    cr_assert_eq(cb_modelpath_pull(&o, path, sizeof path, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(path, g_model);
+    cr_assert_eq(cb_httpd_count(srv), 0, "nothing downloaded");
+    cr_assert_eq(count_entries(cache), 0, "nothing written to the cache");
+    rewind(log);
+    cr_assert_not_null(fgets(line, sizeof line, log));
+    cr_assert(strstr(line, "using the copy in CAPBENCH_MODEL_DIR") && strstr(line, "sha256 ok"), "%s", line);
+    fclose(log);
+    unlink(logf);
+
+    /* a file of that name with other bytes is not trusted */
+    temp_dir(md, sizeof md);
+    char fake[256];
+    snprintf(fake, sizeof fake, "%s/stories260K.gguf", md);
+    FILE *f = fopen(fake, "w");
+    fputs("not the model", f);
+    fclose(f);
+    setenv("CAPBENCH_MODEL_DIR", md, 1);
+    o.progress = 0;
+    cr_assert_eq(cb_modelpath_pull(&o, path, sizeof path, &err), 0, "%s", err.msg);
+    char want[256];
+    snprintf(want, sizeof want, "%s/capbench/models/stories260K.gguf", cache);
+    cr_assert_str_eq(path, want);
+    cr_assert_eq(cb_httpd_count(srv), 1);
+
+    /* --dir means that directory: the CAPBENCH_MODEL_DIR copy is not used */
+    setenv("CAPBENCH_MODEL_DIR", shared, 1);
+    char dir[64];
+    temp_dir(dir, sizeof dir);
+    o.dir = dir;
+    cr_assert_eq(cb_modelpath_pull(&o, path, sizeof path, &err), 0, "%s", err.msg);
+    cr_assert(strncmp(path, dir, strlen(dir)) == 0, "%s", path);
+    cr_assert_eq(cb_httpd_count(srv), 2);
+    rm_rf(dir);
+    rm_rf(md);
+    rm_rf(cache);
+    unsetenv("XDG_CACHE_HOME");
+}
+
+/* Credentials in a model URL never reach the messages. */
+Test(pull, url_credentials_are_redacted_in_messages) {
+    char dir[64], path[4608], url[256];
+    temp_dir(dir, sizeof dir);
+    snprintf(url, sizeof url, "http://me:pw-SECRET@127.0.0.1:%d/missing/model.gguf", cb_httpd_port(srv));
+    cb_pull_opts o = {.uri = url, .dir = dir};
+    cb_err err;
+    cr_assert_neq(cb_modelpath_pull(&o, path, sizeof path, &err), 0);
+    cr_assert_null(strstr(err.msg, "pw-SECRET"), "%s", err.msg);
+    cr_assert(strstr(err.msg, "[redacted]@127.0.0.1"), "%s", err.msg);
     rm_rf(dir);
 }

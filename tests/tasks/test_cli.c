@@ -183,7 +183,7 @@ Test(cli, grade_round_trip) {
         cr_assert(cJSON_IsArray(cJSON_GetObjectItem(j, "flags")));
         cr_assert(cJSON_IsObject(cJSON_GetObjectItem(j, "metrics")));
         cr_assert(cJSON_IsString(cJSON_GetObjectItem(j, "extracted")));
-        cr_assert_str_eq(cJSON_GetObjectItem(j, "grader_version")->valuestring, "counting/1");
+        cr_assert_str_eq(cJSON_GetObjectItem(j, "grader_version")->valuestring, "counting/2");
         cJSON_Delete(j);
         line = nl + 1;
     }

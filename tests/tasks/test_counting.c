@@ -410,37 +410,114 @@ Test(counting, spelled_variants) {
     }
 }
 
-Test(counting, fewshot_demos) {
-    cb_task_spec *s4 = spec_of(NULL, "substring_occur", "fewshot4", 3, 6);
-    cb_task_spec *s8 = spec_of(NULL, "substring_occur", "fewshot8", 3, 6);
-    cb_task_spec *sp = spec_of(NULL, "substring_occur", "plain", 3, 6);
-    cb_item *a = item_of(s4, 2), *b = item_of(s8, 2), *p = item_of(sp, 2);
-    cr_assert_eq(a->n_turns, 9);
-    cr_assert_eq(b->n_turns, 17);
-    for (int t = 0; t < 8; t++) {
-        cr_assert_eq(a->turns[t].role, t % 2 ? CB_TURN_ASSISTANT : CB_TURN_USER);
-        cr_assert_str_eq(a->turns[t].text, b->turns[t].text); /* fewshot4 demos are a prefix of fewshot8 */
+/* Whether two strings are equal or one letter apart (as the family's rule). */
+static int one_letter_apart(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la == lb) {
+        int d = 0;
+        for (size_t i = 0; i < la; i++) d += a[i] != b[i];
+        return d <= 1;
     }
-    /* demos are balanced Yes/No answers and never mention the item itself */
-    int yes = 0;
-    for (int t = 1; t < 16; t += 2) {
-        cr_assert(strcmp(b->turns[t].text, "Yes") == 0 || strcmp(b->turns[t].text, "No") == 0);
-        yes += strcmp(b->turns[t].text, "Yes") == 0;
+    if (la + 1 != lb && lb + 1 != la) return 0;
+    if (la < lb) {
+        const char *t = a;
+        a = b;
+        b = t;
     }
-    cr_assert_eq(yes, 4);
-    cr_assert_str_eq(last_user(a), last_user(p));
-    cr_assert_str_eq(last_user(b), last_user(p));
-    /* the demo for index 2, j = 0 is item 10^6 + 16 of the plain cell */
-    cb_item *d = item_of(sp, 1000000 + 16);
-    cr_assert_str_eq(a->turns[0].text, d->turns[0].text);
-    cr_assert_str_eq(a->turns[1].text, d->gold);
-    cb_item_free(d);
-    cb_item_free(a);
-    cb_item_free(b);
-    cb_item_free(p);
+    size_t i = 0;
+    while (b[i] && a[i] == b[i]) i++;
+    return strcmp(a + i + 1, b + i) == 0;
+}
+
+Test(counting, fewshot_demos_substring_balanced_shuffled) {
+    cb_task_spec *s4 = spec_of(NULL, "substring_occur", "fewshot4", 40, 6);
+    cb_task_spec *s8 = spec_of(NULL, "substring_occur", "fewshot8", 40, 6);
+    cb_task_spec *sp = spec_of(NULL, "substring_occur", "plain", 40, 6);
+    int first_yes = 0;
+    for (int i = 0; i < 40; i++) {
+        cb_item *a = item_of(s4, i), *b = item_of(s8, i), *p = item_of(sp, i);
+        cr_assert_eq(a->n_turns, 9);
+        cr_assert_eq(b->n_turns, 17);
+        cr_assert_str_eq(last_user(a), last_user(p));
+        cr_assert_str_eq(last_user(b), last_user(p));
+        const cb_item *its[2] = {a, b};
+        for (int k = 0; k < 2; k++) {
+            const cb_item *it = its[k];
+            int nd = (it->n_turns - 1) / 2, yes = 0;
+            for (int t = 0; t < nd; t++) {
+                cr_assert_eq(it->turns[2 * t].role, CB_TURN_USER);
+                cr_assert_eq(it->turns[2 * t + 1].role, CB_TURN_ASSISTANT);
+                const char *ans = it->turns[2 * t + 1].text;
+                cr_assert(strcmp(ans, "Yes") == 0 || strcmp(ans, "No") == 0);
+                yes += strcmp(ans, "Yes") == 0;
+                cr_assert_not(one_letter_apart(it->turns[2 * t].text, last_user(p)), "%s: demo near the item", it->id);
+                for (int u = 0; u < t; u++)
+                    cr_assert_not(one_letter_apart(it->turns[2 * t].text, it->turns[2 * u].text),
+                                  "%s: demos %d and %d differ by one letter", it->id, u, t);
+            }
+            cr_assert_eq(yes, nd / 2, "%s: %d Yes of %d demos", it->id, yes, nd);
+        }
+        first_yes += strcmp(b->turns[1].text, "Yes") == 0;
+        cb_item_free(a);
+        cb_item_free(b);
+        cb_item_free(p);
+    }
+    /* the order is shuffled per item, not always Yes first */
+    cr_assert(first_yes > 5 && first_yes < 35, "first demo was Yes in %d of 40 items", first_yes);
     cb_task_spec_free(s4);
     cb_task_spec_free(s8);
     cb_task_spec_free(sp);
+}
+
+Test(counting, fewshot_demos_numeric_from_pool) {
+    cb_task_spec *s4 = spec_of(NULL, "char_occur", "fewshot4", 3, 6);
+    cb_task_spec *s8 = spec_of(NULL, "char_occur", "fewshot8", 3, 6);
+    cb_task_spec *sp = spec_of(NULL, "char_occur", "plain", 3, 6);
+    cb_item *a = item_of(s4, 2), *b = item_of(s8, 2);
+    for (int t = 0; t < 8; t++) cr_assert_str_eq(a->turns[t].text, b->turns[t].text); /* prefix */
+    /* the first demo of index 2 is pool item 2^40 + 64*2 (+ m for skipped near-duplicates) */
+    int found = 0;
+    for (int m = 0; m < 4 && !found; m++) {
+        cb_item *d = item_of(sp, (INT64_C(1) << 40) + 64 * 2 + m);
+        if (strcmp(a->turns[0].text, d->turns[0].text) == 0) {
+            cr_assert_str_eq(a->turns[1].text, d->gold);
+            found = 1;
+        }
+        cb_item_free(d);
+    }
+    cr_assert(found, "first demo not among the first pool items");
+    cb_item_free(a);
+    cb_item_free(b);
+    cb_task_spec_free(s4);
+    cb_task_spec_free(s8);
+    cb_task_spec_free(sp);
+}
+
+Test(counting, seed_words_enumerated) {
+    static const char *const order[15] = {"strawberry", "Missourianism", "Elvis",     "confusable", "limnologically",
+                                          "streetward", "coupleress",    "bookkeeper", "Mississippi", "onomatopoeia",
+                                          "banana",     "committee",     "rhythm",     "queueing",    "parallel"};
+    const char *subs[3] = {"char_occur", "word_len", "substring_occur"};
+    for (int k = 0; k < 3; k++) {
+        cb_task_spec *s = spec_of("{\"words\":\"seed\"}", subs[k], "direct", 30, 9);
+        for (int i = 0; i < 30; i++) {
+            cb_item *it = item_of(s, i);
+            cr_assert_str_eq(meta_s(it, "word"), order[i % 15], "%s item %d", subs[k], i);
+            if (k == 2) cr_assert_str_eq(it->gold, i % 2 ? "No" : "Yes");
+            cb_item_free(it);
+        }
+        cb_task_spec_free(s);
+    }
+    /* distinct_char: Missourianism fails the case filter and is replaced by the next word in order */
+    cb_task_spec *s = spec_of("{\"words\":\"seed\"}", "distinct_char", "direct", 15, 9);
+    cb_item *it = item_of(s, 1);
+    cr_assert_str_eq(meta_s(it, "word"), "Elvis");
+    cb_item_free(it);
+    it = item_of(s, 0);
+    cr_assert_str_eq(meta_s(it, "word"), "strawberry");
+    cr_assert_eq(it->gold_int, 8);
+    cb_item_free(it);
+    cb_task_spec_free(s);
 }
 
 Test(counting, requests) {
@@ -460,10 +537,11 @@ Test(counting, requests) {
     for (int c = 0; c < len + 4; c++) {
         const cb_treq *q = &it->reqs[5 + c];
         char want[32];
-        snprintf(want, sizeof want, "Answer: %d", c);
+        snprintf(want, sizeof want, " %d", c);
         cr_assert_eq(q->kind, CB_TREQ_LOGLIK);
         cr_assert_eq(q->optional, 1);
         cr_assert_str_eq(q->continuation, want);
+        cr_assert_str_eq(q->cont_prefix, "Answer:");
         cr_assert_eq(q->n_turns, 1);
         cr_assert(strstr(q->turns[0].text, "Directly answer the number."));
     }
@@ -481,14 +559,46 @@ Test(counting, requests) {
     s = spec_of(NULL, "substring_occur", "direct", 1, 1);
     it = item_of(s, 0);
     cr_assert_eq(it->n_reqs, 3);
-    cr_assert_str_eq(it->reqs[1].continuation, "Answer: Yes");
-    cr_assert_str_eq(it->reqs[2].continuation, "Answer: No");
-    cr_assert_eq(it->reqs[1].turns, it->turns); /* direct: the item's own prompt */
+    cr_assert_str_eq(it->reqs[1].continuation, " Yes");
+    cr_assert_str_eq(it->reqs[2].continuation, " No");
+    cr_assert_str_eq(it->reqs[1].cont_prefix, "Answer:");
+    cr_assert_str_eq(it->reqs[1].turns[0].text, it->turns[0].text); /* direct: the same prompt text */
     cr_assert_eq(it->n_capabilities, 2);
     cr_assert_str_eq(it->capabilities[0], "char_perception");
     cr_assert_str_eq(it->capabilities[1], "substring_detection");
     cb_item_free(it);
     cb_task_spec_free(s);
+}
+
+/* The candidate requests depend on the item only: identical in every setting. */
+Test(counting, candidate_requests_identical_across_settings) {
+    const char *subs[2] = {"char_occur", "substring_occur"};
+    const char *sets[5] = {"direct", "plain", "cot", "fewshot8", "spelled_comma"};
+    for (int k = 0; k < 2; k++) {
+        cb_item *ref = NULL;
+        for (int t = 0; t < 5; t++) {
+            cb_task_spec *s = spec_of(NULL, subs[k], sets[t], 4, 13);
+            cb_item *it = item_of(s, 3);
+            int ng = strcmp(sets[t], "sc") == 0 ? 5 : 1;
+            if (!ref) {
+                ref = it;
+                cb_task_spec_free(s);
+                continue;
+            }
+            cr_assert_eq(it->n_reqs - ng, ref->n_reqs - 1);
+            for (int r = 1; r < ref->n_reqs; r++) {
+                const cb_treq *a = &ref->reqs[r], *b = &it->reqs[ng + r - 1];
+                cr_assert_eq(b->kind, CB_TREQ_LOGLIK);
+                cr_assert_eq(a->n_turns, b->n_turns);
+                cr_assert_str_eq(a->turns[0].text, b->turns[0].text, "%s/%s", subs[k], sets[t]);
+                cr_assert_str_eq(a->cont_prefix, b->cont_prefix);
+                cr_assert_str_eq(a->continuation, b->continuation);
+            }
+            cb_item_free(it);
+            cb_task_spec_free(s);
+        }
+        cb_item_free(ref);
+    }
 }
 
 /* ---- JSON round trip ---- */

@@ -154,6 +154,77 @@ Test(cgrade, worked_distinct) {
     cb_item_free(it);
 }
 
+/* ---- TASKS.md 1.4 worked extraction examples ---- */
+
+typedef struct {
+    const char *subtask, *setting, *word, *x, *gold_json;
+    const char *response;
+    const char *value;   /* "" = no value */
+    unsigned flags;      /* flags the table lists (must be set) */
+    unsigned not_flags;  /* flags that must not be set */
+    const char *grade;   /* correct / wrong / unparsed */
+} worked;
+
+Test(cgrade, worked_extraction_examples_1_4) {
+    enum { NM = CB_GRADE_NO_MARKER, M = CB_GRADE_MARKER, FV = CB_GRADE_FORMAT_VIOLATION,
+           SC = CB_GRADE_SELF_CORRECTED, H = CB_GRADE_HEDGED };
+    static const worked cases[] = {
+        {"char_occur", "direct", "banana", "n", "2", "2", "2", NM, FV, "correct"},
+        {"char_occur", "direct", "banana", "n", "2", "**Two.**", "2", NM, FV, "correct"},
+        {"char_occur", "direct", "banana", "b", "1", "One day, a little cat found two hats.", "", NM, FV, "unparsed"},
+        {"char_occur", "direct", "banana", "n", "2", "Once upon a time there was one cat who had two hats.", "1",
+         NM | FV, 0, "wrong"},
+        {"char_occur", "direct", "banana", "n", "2", "The word \"banana\" has 6 letters and 3 a's.", "", NM, FV,
+         "unparsed"},
+        {"char_occur", "plain", "banana", "n", "2", "There are 2 n's in \"banana\" (positions 3 and 5).", "2", NM, 0,
+         "correct"},
+        {"char_occur", "plain", "banana", "n", "2", "I see 3 n's. Wait, let me look again: b-a-n-a-n-a. There are 2.",
+         "2", SC, 0, "correct"},
+        {"char_occur", "cot", "banana", "n", "2", "b, a, n (1), a, n (2), a. Answer: 2 n's (at 3 and 5)", "2", M, FV | NM,
+         "correct"},
+        {"char_occur", "cot", "banana", "n", "2", "Answer: 2 or 3", "", M | H, NM, "unparsed"},
+        {"char_occur", "cot", "banana", "n", "2", "Counting gives 2.", "2", NM | FV, M, "correct"},
+        {"char_occur", "cot", "banana", "z", "0", "Answer: none", "0", M, 0, "correct"},
+        {"substring_occur", "direct", "banana", "nan", "\"Yes\"", "Yep, it does.", "Yes", NM, FV, "correct"},
+        {"substring_occur", "direct", "banana", "nab", "\"No\"", "The sequence does not appear in the word.", "No", NM,
+         FV, "correct"},
+        {"substring_occur", "direct", "banana", "nab", "\"No\"", "Yes. Actually, no.", "No", SC, 0, "correct"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const worked *c = &cases[i];
+        cb_item *it = mk(c->subtask, c->setting, c->word, c->x, c->gold_json, 0);
+        cb_grade gr;
+        grade1(it, c->response, &gr);
+        const char *grade = gr.unparsed ? "unparsed" : gr.score > 0 ? "correct" : "wrong";
+        cr_assert_str_eq(grade, c->grade, "case %zu '%s'", i, c->response);
+        cr_assert_str_eq(gr.extracted, c->value, "case %zu '%s'", i, c->response);
+        cr_assert_eq(gr.flags & c->flags, c->flags, "case %zu '%s': flags %#x", i, c->response, gr.flags);
+        cr_assert_eq(gr.flags & c->not_flags, 0, "case %zu '%s': flags %#x", i, c->response, gr.flags);
+        cb_item_free(it);
+    }
+}
+
+/* The grade's span is a byte range of the RAW response, also when
+ * normalization changed the bytes before it. */
+Test(cgrade, span_offsets_are_raw_bytes) {
+    cb_item *it = mk("char_occur", "cot", "banana", "n", "2", 0);
+    cb_grade gr;
+    const char *r = "\xef\xbc\x91, \xe2\x80\x9cn\xe2\x80\x9d... **Answer:** \xef\xbc\x92 n's";
+    grade1(it, r, &gr);
+    cr_assert_eq(gr.score, 1);
+    const char *want = strstr(r, "\xef\xbc\x92");
+    cr_assert_eq(gr.span_start, want - r);
+    cr_assert_eq(gr.span_end, (int64_t)strlen(r));
+    grade1(it, "I see 3 n's. Wait, let me look again: b-a-n-a-n-a. There are 2.", &gr);
+    cr_assert_eq(gr.span_start, 51); /* "There are 2." */
+    cr_assert_eq(gr.span_end, 63);
+    grade1(it, "nothing here", &gr);
+    cr_assert(gr.unparsed);
+    cr_assert_eq(gr.span_start, -1);
+    cr_assert_eq(gr.span_end, -1);
+    cb_item_free(it);
+}
+
 Test(cgrade, worked_candidate_distribution) {
     /* gold 3; log-prob sums for Answer: 0..4 = -6.0, -3.0, -0.4, -1.2, -4.0; 5..13 negligible */
     cb_item *it = mk("char_occur", "direct", "strawberry", "r", "3", 1);
@@ -208,15 +279,17 @@ Test(cgrade, nasty_numeric) {
         {"There are 3 r's", 1, 0, "3"},
         {"**3**", 1, 0, "3"},
         {"three", 1, 0, "3"},
-        {"Answer: 3\n\nActually, 2", 0, 0, "2"}, /* spec literal: last integer after the last marker */
-        {"Answer: 2\n\nAnswer: 3", 1, 0, "3"},
+        {"Answer: 3\n\nActually, 2", 0, 0, "2"}, /* self-correction after the marker */
+        {"Answer: 2\n\nAnswer: 3", 1, 0, "3"},   /* the last marker */
         {"", 0, 1, ""},
         {"I cannot count letters.", 0, 1, ""},
-        {"r2d2 has 4", 0, 0, "4"},
-        {"r2d2", 0, 0, "2"},
+        {"r2d2 has 4", 0, 0, "4"},                /* statement "has N" ending the clause */
+        {"r2d2", 0, 1, ""},                       /* digits glued to letters are no count */
         {"1,000", 0, 0, "1000"},
+        {"1,2", 0, 1, ""},                        /* a list, not a thousands group */
         {"Thrice!", 1, 0, "3"},
-        {"The letter r appears 3 times in strawberry (10 letters).", 0, 0, "10"},
+        {"The letter r appears 3 times in strawberry (10 letters).", 1, 0, "3"}, /* attached to the unit */
+        {"Answer: 99999999999999999999999", 0, 0, "9223372036854775807"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cb_grade gr;
@@ -244,7 +317,10 @@ Test(cgrade, nasty_yes_no) {
     cb_grade gr;
     grade1(it, "Yes, it is.", &gr);
     cr_assert_eq(gr.score, 1);
-    cr_assert(gr.flags & CB_GRADE_FORMAT_VIOLATION); /* direct wants the bare answer */
+    cr_assert_not(gr.flags & CB_GRADE_FORMAT_VIOLATION); /* one sentence of 3 words */
+    grade1(it, "Yes, it is. The sequence appears in the word.", &gr);
+    cr_assert_eq(gr.score, 1);
+    cr_assert(gr.flags & CB_GRADE_FORMAT_VIOLATION); /* direct: more than one sentence */
     grade1(it, "Yes.", &gr);
     cr_assert_eq(gr.score, 1);
     cr_assert_not(gr.flags & CB_GRADE_FORMAT_VIOLATION);
@@ -257,7 +333,8 @@ Test(cgrade, nasty_yes_no) {
     cr_assert_eq(gr.unparsed, 1);
     cr_assert_str_eq(gr.extracted, "");
     grade1(it, "No... wait, yes", &gr);
-    cr_assert_eq(gr.score, 0); /* the first standalone yes/no */
+    cr_assert_eq(gr.score, 1); /* self-corrected */
+    cr_assert(gr.flags & CB_GRADE_SELF_CORRECTED);
     cr_assert_float_eq(metric(&gr, "soft_correct"), 1, 1e-12); /* lenient: both words present */
     cb_item_free(it);
 }
@@ -270,7 +347,10 @@ Test(cgrade, direct_format_and_missing) {
     cr_assert_not(gr.flags & CB_GRADE_FORMAT_VIOLATION);
     grade1(it, "The word has 6 letters", &gr);
     cr_assert_eq(gr.score, 1);
-    cr_assert(gr.flags & CB_GRADE_FORMAT_VIOLATION);
+    cr_assert_not(gr.flags & CB_GRADE_FORMAT_VIOLATION);
+    grade1(it, "The word banana is spelled b-a-n-a-n-a and so it has exactly 6 letters in it.", &gr);
+    cr_assert_eq(gr.score, 1);
+    cr_assert(gr.flags & CB_GRADE_FORMAT_VIOLATION); /* 15 words */
     grade1(it, NULL, &gr); /* ok = 0: failed request */
     cr_assert_eq(gr.unparsed, 1);
     cr_assert(gr.flags & CB_GRADE_NO_RESPONSE);
@@ -300,7 +380,7 @@ Test(cgrade, self_consistency_vote) {
     cr_assert_eq(gr.score, 1);
     cr_assert_not(gr.flags & CB_GRADE_VOTE_TIE);
     cr_assert_float_eq(metric(&gr, "sc_agreement"), 0.6, 1e-12);
-    const char *t3[5] = {"hmm", "no marker 5", NULL, NULL, NULL};
+    const char *t3[5] = {"hmm", "I count 5.", NULL, NULL, NULL};
     grade_with(it, t3, 5, NULL, &gr);
     cr_assert_str_eq(gr.extracted, "5");
     cr_assert(gr.flags & CB_GRADE_FORMAT_VIOLATION);
