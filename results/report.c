@@ -318,6 +318,8 @@ static const known_metric KNOWN[] = {
     {"signed_error", "signed", "signed_error"},  {"off_by_one", "off-by-1", "off_by_one_rate"},
     {"q_gold", "q_gold", "q_gold"},              {"expected_error", "exp.err", "expected_error"},
     {"brier", "brier", "brier"},                 {"gold_logprob", "gold lp", "gold_logprob"},
+    {"score_1to100", "1-100", "score_1to100"},   {"full_marks", "full", "full_marks"},
+    {"skill_fraction", "skill frac", "skill_fraction"},
 };
 #define N_KNOWN ((int)(sizeof KNOWN / sizeof KNOWN[0]))
 

@@ -16,12 +16,14 @@
 
 extern const cb_task_family cb_family_counting;           /* tasks/counting.c */
 extern const cb_task_family cb_family_skill_mix;          /* tasks/skill_mix.c */
+extern const cb_task_family cb_family_cross_capability;   /* tasks/cross_capability.c */
 extern const cb_task_family cb_family_structured_output;  /* tasks/structured_output.c */
 extern const cb_task_family cb_family_knowledge_capacity; /* tasks/knowledge_capacity.c */
 
 static const cb_task_family *const families[] = {
     &cb_family_counting,
     &cb_family_skill_mix,
+    &cb_family_cross_capability,
     &cb_family_structured_output,
     &cb_family_knowledge_capacity,
 };
