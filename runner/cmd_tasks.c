@@ -12,6 +12,19 @@
  *   "candidate_logprobs": [n, ...]       optional: one log-prob sum per
  *                                        log-likelihood request, in order
  *                                        (null = skipped)
+ * or, for any family and required for multi-round ones (skill-mix's second
+ * turn, judge-graded items):
+ *   "responses": [x, ...]                one entry per request in the order the
+ *                                        run sends them: the item's own requests,
+ *                                        then each later round's (for skill-mix:
+ *                                        G first turns, G second turns, the
+ *                                        judgements of each generation, re-asks);
+ *                                        a string (text, judgements included), a
+ *                                        number (log-likelihood) or null (failed
+ *                                        or skipped). Judgements already attached
+ *                                        here are graded offline, no judge called;
+ *                                        without any judgement entries the
+ *                                        family's judge-less grading applies.
  * Output: the same object with "extracted", "score", "unparsed", "flags",
  * "metrics", "reason" and "grader_version" added. A bad line is reported on
  * stderr as "line N: field ...: ..." and skipped; the exit status is then 2.
@@ -259,6 +272,58 @@ static void set_field(cJSON *o, const char *key, cJSON *v) {
     cJSON_AddItemToObject(o, key, v);
 }
 
+/* Fills responses from a "responses" array, replaying the family's rounds
+ * (tasks/task.h next_round) so later requests (second turns, judgements) line
+ * up with their entries. A judge counts as present when entries remain after
+ * the student's rounds. OUT *out (malloc'd, it->n_reqs entries at the end). */
+static int replay_responses(cb_item *it, const cJSON *all, const char *where, cb_task_resp **out, cb_err *err) {
+    if (!cJSON_IsArray(all))
+        return cb_err_set(err, CB_EFORMAT, "%s: field \"responses\": expected an array (one entry per request)", where);
+    int n = cJSON_GetArraySize(all);
+    cb_task_resp *r = calloc((size_t)(n > 0 ? n : 1), sizeof *r);
+    if (!r) return cb_err_set(err, CB_ENOMEM, "%s: out of memory", where);
+    for (int i = 0; i < n; i++) {
+        const cJSON *v = cJSON_GetArrayItem(all, i);
+        if (cJSON_IsString(v)) {
+            r[i].ok = 1;
+            r[i].text = v->valuestring;
+        } else if (cJSON_IsNumber(v)) {
+            r[i].ok = 1;
+            r[i].logprob_sum = v->valuedouble;
+        } else if (!cJSON_IsNull(v)) {
+            free(r);
+            return cb_err_set(err, CB_EFORMAT, "%s: field \"responses[%d]\": expected a string, a number or null",
+                              where, i);
+        }
+    }
+    int rc = 0;
+    for (int round = 0; it->n_reqs < n && !rc; round++) {
+        int added = 0, before = it->n_reqs;
+        /* a judge is present when the line holds entries for the requests it adds */
+        rc = cb_item_next_round(it, r, it->n_reqs, round, 1, &added, err);
+        if (!rc && it->n_reqs > n) { /* no judgements attached: the judge-less path */
+            it->n_reqs = before;
+            rc = cb_item_next_round(it, r, it->n_reqs, round, 0, &added, err);
+        }
+        if (!rc && !added) break;
+    }
+    if (!rc && it->n_reqs != n)
+        rc = cb_err_set(err, CB_EFORMAT, "%s: field \"responses\": the item asks for %d requests, the line has %d",
+                        where, it->n_reqs, n);
+    if (rc) {
+        free(r);
+        return rc;
+    }
+    for (int i = 0; i < n; i++) /* log-likelihood entries carry no text */
+        if (it->reqs[i].kind == CB_TREQ_LOGLIK && r[i].text) {
+            free(r);
+            return cb_err_set(err, CB_EFORMAT, "%s: field \"responses[%d]\": expected a number (a log-likelihood)",
+                              where, i);
+        }
+    *out = r;
+    return 0;
+}
+
 /* Grades one parsed line; writes the message into err on bad input. */
 static int grade_line(cb_grader_ctx *g, cJSON *j, const char *family, const char *where, cb_err *err) {
     cb_item *it = NULL;
@@ -279,6 +344,12 @@ static int grade_line(cb_grader_ctx *g, cJSON *j, const char *family, const char
     if (!resps) {
         rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory", where);
         goto out;
+    }
+    const cJSON *all = cJSON_GetObjectItemCaseSensitive(j, "responses");
+    if (all) {
+        rc = replay_responses(it, all, where, &resps, err);
+        if (rc) goto out;
+        goto grade;
     }
     const cJSON *resp = cJSON_GetObjectItemCaseSensitive(j, "response");
     const cJSON *lps = cJSON_GetObjectItemCaseSensitive(j, "candidate_logprobs");
@@ -319,6 +390,7 @@ static int grade_line(cb_grader_ctx *g, cJSON *j, const char *family, const char
             li++;
         }
     }
+grade:;
     cb_grade gr;
     if ((rc = cb_item_grade(g, it, resps, it->n_reqs, &gr, err)) != 0) goto out;
     cJSON *gj = cb_grade_to_json(&gr);

@@ -226,3 +226,79 @@ Test(cli, grade_round_trip) {
     unlink(items);
     rmdir(dir);
 }
+
+/* skill-mix through `capbench grade`: the second turns and the judgements
+ * attached to the line ("responses", in the order a run sends them) are graded
+ * offline; without judgements the line gets the rule-based proxy. */
+Test(cli, grade_judged_family_offline) {
+    NEED_BIN();
+    char dir[] = "/tmp/cb_cli_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char in[256], cmd[1024];
+    snprintf(in, sizeof in, "%s/in.jsonl", dir);
+    int st;
+    snprintf(cmd, sizeof cmd, "'%s' items --task skill-mix/k1 --n 1 --seed 3", B);
+    char *out = run(cmd, &st);
+    cr_assert_eq(st, 0);
+    cJSON *it = cJSON_Parse(out);
+    cr_assert_not_null(it);
+    cJSON *meta = cJSON_GetObjectItem(it, "meta");
+    const char *skill = cJSON_GetArrayItem(cJSON_GetObjectItem(meta, "skills"), 0)->valuestring;
+    const char *topic = cJSON_GetObjectItem(meta, "topic")->valuestring;
+    int G = (int)cJSON_GetObjectItem(meta, "generations")->valuedouble;
+    int J = (int)cJSON_GetObjectItem(meta, "judge_runs")->valuedouble;
+    char table[1024], ans[256];
+    snprintf(table, sizeof table,
+             "Here's the grading table:\n| Criteria | Points Earned |\n|---|---|\n| Correctly illustrates %s | 1 |\n"
+             "| Pertains to %s | 1 |\n| Text makes sense | 1 |\n| At most one sentence | 1 |\nExplanation: ok",
+             skill, topic);
+    snprintf(ans, sizeof ans, "Answer: A calm line on this topic that shows the skill.\nExplanation: it does");
+    cJSON *with = cJSON_Duplicate(it, 1), *without = cJSON_Duplicate(it, 1);
+    cJSON *a = cJSON_AddArrayToObject(with, "responses"), *b = cJSON_AddArrayToObject(without, "responses");
+    for (int g = 0; g < G; g++) {
+        cJSON_AddItemToArray(a, cJSON_CreateString("Answer: a first draft."));
+        cJSON_AddItemToArray(b, cJSON_CreateString("Answer: a first draft."));
+    }
+    for (int g = 0; g < G; g++) {
+        cJSON_AddItemToArray(a, cJSON_CreateString(ans));
+        cJSON_AddItemToArray(b, cJSON_CreateString(ans));
+    }
+    for (int k = 0; k < G * J; k++) cJSON_AddItemToArray(a, cJSON_CreateString(table));
+    char *l1 = cJSON_PrintUnformatted(with), *l2 = cJSON_PrintUnformatted(without);
+    FILE *f = fopen(in, "w");
+    fprintf(f, "%s\n%s\n", l1, l2);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "'%s' grade --task skill-mix --in '%s'", B, in);
+    char *graded = run(cmd, &st);
+    cr_assert_eq(st, 0, "%s", graded);
+    char *nl = strchr(graded, '\n');
+    cr_assert_not_null(nl);
+    *nl = 0;
+    cJSON *g1 = cJSON_Parse(graded), *g2 = cJSON_Parse(nl + 1);
+    cr_assert_float_eq(cJSON_GetObjectItem(g1, "score")->valuedouble, 1.0, 1e-12, "%s", graded);
+    cr_assert_float_eq(cJSON_GetObjectItem(cJSON_GetObjectItem(g1, "metrics"), "full_marks")->valuedouble, 1.0, 1e-12);
+    cr_assert_not_null(cJSON_GetObjectItem(cJSON_GetObjectItem(g2, "metrics"), "proxy_topic"), "%s", nl + 1);
+    cr_assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(g2, "metrics"), "full_marks"));
+    /* a line whose entries do not match the rounds is refused, naming the field */
+    cJSON_AddItemToArray(b, cJSON_CreateString("one too many"));
+    cJSON_AddItemToArray(b, cJSON_CreateString("and another"));
+    char *l3 = cJSON_PrintUnformatted(without);
+    f = fopen(in, "w");
+    fprintf(f, "%s\n", l3);
+    fclose(f);
+    char *bad = run(cmd, &st);
+    cr_assert_eq(st, 2);
+    free(bad);
+    free(l1);
+    free(l2);
+    free(l3);
+    free(graded);
+    free(out);
+    cJSON_Delete(g1);
+    cJSON_Delete(g2);
+    cJSON_Delete(with);
+    cJSON_Delete(without);
+    cJSON_Delete(it);
+    unlink(in);
+    rmdir(dir);
+}
