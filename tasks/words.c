@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef char slot[CB_WORD_MAX + 1];
 
@@ -82,6 +83,9 @@ int cb_wordlist_parse(const char *text, size_t len, const char *name, cb_wordlis
 
 int cb_wordlist_load(const char *path, cb_wordlist **out, cb_err *err) {
     *out = NULL;
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cb_err_set(err, CB_EUSAGE, "%s: is a directory, expected a word list (one word per line)", path);
     FILE *f = fopen(path, "rb");
     char *buf = NULL;
     int rc = 0;

@@ -205,4 +205,13 @@ Test(resume, stored_flags_conflicts_changed_words_and_finished_runs) {
     cr_assert_eq(rc, 2, "exit %d: %s", rc, text);
     cr_assert(strstr(text, g_dir) && strstr(text, "directory"), "%s", text);
     free(text);
+    f = fopen(suite, "w");
+    fprintf(f, "{\"name\":\"d\",\"tasks\":[{\"family\":\"counting\",\"n\":2,\"params\":{\"words\":\"file:%s\"}}]}",
+            g_dir);
+    fclose(f);
+    rc = sh("'%s' run --suite '%s' --db '%s' > '%s' 2>&1", g_bin, suite, db, out);
+    text = slurp(out);
+    cr_assert_eq(rc, 2, "a directory as word list: exit %d: %s", rc, text);
+    cr_assert(strstr(text, g_dir) && strstr(text, "is a directory"), "%s", text);
+    free(text);
 }
