@@ -44,6 +44,7 @@
 #include "common/rng.h"
 #include "graders/extract.h"
 #include "graders/judge.h"
+#include "graders/normalize.h"
 #include "tasks/cross_capability.h"
 #include "tasks/crosseval.h"
 #include "tasks/data.h"
@@ -1154,7 +1155,12 @@ int cb_cross_is_spanish(const char *text, int marker_es) {
  * and code marks removed, cut at the first later line that starts a new turn.
  * malloc'd. */
 static char *prepare(const char *resp) {
-    char *t = strip_think(resp);
+    /* TASKS.md 0.4 normalization first (NFKC, digits of every script, U+2212,
+     * keycaps, markdown marks), then the think and turn cuts */
+    cb_normtext nt = {0};
+    if (cb_normalize_answer_text(resp ? resp : "", strlen(resp ? resp : ""), &nt, NULL)) return NULL;
+    char *t = strip_think(nt.text);
+    cb_normtext_free(&nt);
     if (!t) return NULL;
     char *o = t;
     for (const char *p = t; *p; p++)
@@ -1280,7 +1286,8 @@ static int grade_synthetic(cb_grader_ctx *g, const cb_item *it, const cb_task_re
         int found;
         if (marker) {
             found = first_integer(g, line, marker_es, &v);
-        } else { /* no marker: the last integer of the response (see docs/tasks.md) */
+        } else { /* no marker: the last integer of the normalized response (see docs/tasks.md: the
+                  * counting extractor's answer_span needs the asked unit, which these items lack) */
             cb_int_match m;
             found = cb_last_integer(g, t, lang, &m);
             v = m.value;
