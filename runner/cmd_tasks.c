@@ -347,6 +347,8 @@ static int grade_line(cb_grader_ctx *g, cJSON *j, const char *family, const char
     }
     const cJSON *all = cJSON_GetObjectItemCaseSensitive(j, "responses");
     if (all) {
+        free(resps); /* replaced by the replayed rounds' array */
+        resps = NULL;
         rc = replay_responses(it, all, where, &resps, err);
         if (rc) goto out;
         goto grade;

@@ -7,6 +7,7 @@
 #include "engine/genmodel.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +52,9 @@ Test(engine_bench, q4_k_m_model_read_yardstick_and_cache_warning) {
     double ach = json_num(json, "b1_achieved_gbs"), llc = json_num(json, "llc_bytes");
     double wb = json_num(json, "weight_bytes");
     cr_assert(rd > 0 && ach > 0, "%s", json);
-    cr_assert(frac > 0.999 * ach / rd && frac < 1.001 * ach / rd, "fraction %g vs %g / %g", frac, ach, rd);
+    /* the JSON prints GB/s with 3 decimals: allow that rounding (a slow, loaded machine gives small values) */
+    double want = ach / rd, slack = 0.0005 / ach * want + 0.0005 / rd * want + 1e-4;
+    cr_assert(fabs(frac - want) <= slack, "fraction %g vs %g / %g", frac, ach, rd);
     int fits = strstr(json, "\"weights_fit_llc\":true") != NULL;
     cr_assert_eq(fits, llc > 0 && wb <= llc, "fit flag %d, weights %g, llc %g", fits, wb, llc);
     if (fits)
