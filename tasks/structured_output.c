@@ -1196,7 +1196,8 @@ out:
 
 const cb_task_family cb_family_structured_output = {
     .name = FAMILY,
-    .summary = "turn prose into exact tables: raw text (team/player), HTML and LaTeX (Struc-Bench H-Score)",
+    .summary = "turn prose into exact tables: raw text (team/player), HTML and LaTeX (Struc-Bench H-Score; "
+               "P-Score with a judge)",
     .grader_version = "structured-output/2",
     .capability = FAMILY_CAP,
     .subtasks = subtasks,
