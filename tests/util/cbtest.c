@@ -79,3 +79,8 @@ int cbt_file_count(const char *path, const char *needle) {
     free(buf);
     return c;
 }
+
+char *cbt_read_text(const char *path) {
+    char *t = cbt_read_file(path, NULL);
+    return t ? t : strdup("");
+}

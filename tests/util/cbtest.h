@@ -23,6 +23,9 @@ void cbt_rmrf(const char *dir);
 /* Reads a whole file (NUL-terminated, *len bytes without the NUL; len may be
  * NULL). Returns a malloc'd buffer, or NULL when the file cannot be read. */
 char *cbt_read_file(const char *path, size_t *len);
+/* Like cbt_read_file, but a file that cannot be read reads as "" (still
+ * malloc'd), for tests that search a command's captured output. */
+char *cbt_read_text(const char *path);
 /* Writes a printf-formatted text to path. Returns 0 or -1. */
 int cbt_write_file(const char *path, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Number of (possibly overlapping) occurrences of needle in the file; 0 when
