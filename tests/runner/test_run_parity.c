@@ -24,7 +24,7 @@
 #include "runner/commands.h"
 #include "runner/prompt.h"
 #include "tests/util/httpd.h"
-#include "tests/util/sh.h"
+#include "tests/util/cbtest.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -348,10 +348,10 @@ Test(run_parity, smoke_local_and_loopback_remote_store_the_same_samples, .timeou
      * answers the server's ~500 requests one by one too slowly for the time
      * limit: both runs then take the same first 2 items of every cell. */
     const char *lim = getenv("CAPBENCH_SANITIZED") ? "--limit 2" : "";
-    cr_assert_eq(cb_test_sh("'%s' run --suite '%s' --db '%s' --quiet --threads 1 %s 2>'%s/local.err'", bin, smoke,
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --quiet --threads 1 %s 2>'%s/local.err'", bin, smoke,
                             db_local, lim, dir),
                  0, "local run failed (see %s/local.err)", dir);
-    cr_assert_eq(cb_test_sh("'%s' run --suite '%s' --db '%s' --quiet %s 2>'%s/remote.err'", bin, suite, db_remote,
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --quiet %s 2>'%s/remote.err'", bin, suite, db_remote,
                             lim, dir),
                  0, "remote run failed (see %s/remote.err)", dir);
     cb_httpd_stop(h);
@@ -377,7 +377,7 @@ Test(run_parity, smoke_local_and_loopback_remote_store_the_same_samples, .timeou
     }
     free(a.rows);
     free(b.rows);
-    cb_test_sh("rm -rf '%s'", dir);
+    cbt_sh("rm -rf '%s'", dir);
 }
 
 /* ---- cont_prefix through both backends ----------------------------------------- */
