@@ -975,11 +975,6 @@ enum { TAG_ANSWER = 0, TAG_P = 100, TAG_P_REASK = 110 }; /* + order: 0 predictio
 static const char *const p_format[] = {"text", "HTML", "LaTeX"}; /* {format} of the judge prompt */
 static const char *const p_fence[] = {"text", "html", "latex"};  /* {fmt}: the fences' language */
 
-static int meta_int(const cb_item *it, const char *key, int dflt) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(it->meta, key);
-    return cJSON_IsNumber(v) && v->valuedouble >= 1 && v->valuedouble <= 1e6 ? (int)v->valuedouble : dflt;
-}
-
 /* Whether a response text parses as a table of the item's format (the same
  * rule grade() applies: raw needs a row in either table). */
 static int parses(const cb_item *it, int sub, const char *text, int *parsed, cb_err *err) {
@@ -1054,7 +1049,7 @@ static int next_round(cb_item *it, const cb_task_resp *resps, int n_resps, int r
             cb_textbuf_free(&b);
             if (!t || !t[0].text || !t[1].text) return cb_err_set(err, CB_ENOMEM, "out of memory");
             rq[n++] = (cb_treq){.kind = CB_TREQ_GENERATE, .target = CB_TARGET_JUDGE, .tag = TAG_P + o, .turns = t,
-                                .n_turns = 2, .max_tokens = meta_int(it, "judge_max_tokens", 512),
+                                .n_turns = 2, .max_tokens = cb_item_meta_int(it, "judge_max_tokens", 512),
                                 .temperature = P_TEMPERATURE, .seed = p_seed(it, TAG_P + o)};
         }
     } else if (!reasked) {

@@ -149,7 +149,7 @@ static const char *src_dir(void) {
     return d ? d : ".";
 }
 
-/* Every shipped suite (configs/*.json) loads, names only registered families,
+/* Every shipped suite (each JSON file in configs/) loads, names only registered families,
  * subtasks and settings (cb_suite_load and the task specs check them) and
  * yields items; the nightly and full suites run all five families, and full
  * has a judge for the judge-graded ones. */

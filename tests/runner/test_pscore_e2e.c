@@ -16,13 +16,13 @@
  * JSON, CSV and text, `regrade` without any call, and a second run that
  * takes every judgement from the cache. A run without a judge reports P as
  * not computed. */
+#include "tests/util/cbtest.h"
 #include "tests/util/httpd.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
 #include <math.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,27 +47,6 @@ static void teardown(void) {
 }
 
 TestSuite(pscore_e2e, .init = setup, .fini = teardown, .timeout = 300);
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return strdup("");
-    static char buf[1 << 18];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    return strdup(buf);
-}
 
 static double q_num(const char *db, const char *sql) {
     sqlite3 *h = NULL;
@@ -161,8 +140,8 @@ Test(pscore_e2e, both_orders_reask_judge_failed_cache_and_report) {
     snprintf(db, sizeof db, "%s/r.db", g_dir);
     snprintf(out, sizeof out, "%s/out.txt", g_dir);
     write_suite(suite, cb_httpd_url(h), 1);
-    int rc = sh("'%s' run --suite '%s' --db '%s' --quiet > '%s' 2>&1", g_bin, suite, db, out);
-    char *text = slurp(out);
+    int rc = cbt_sh("'%s' run --suite '%s' --db '%s' --quiet > '%s' 2>&1", g_bin, suite, db, out);
+    char *text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
 
@@ -204,8 +183,8 @@ Test(pscore_e2e, both_orders_reask_judge_failed_cache_and_report) {
     /* the report: JSON, CSV and text */
     char rep[128];
     snprintf(rep, sizeof rep, "%s/rep.json", g_dir);
-    cr_assert_eq(sh("'%s' report --db '%s' --format json > '%s'", g_bin, db, rep), 0);
-    text = slurp(rep);
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' --format json > '%s'", g_bin, db, rep), 0);
+    text = cbt_read_text(rep);
     cJSON *r = cJSON_Parse(text);
     free(text);
     cr_assert_not_null(r);
@@ -227,28 +206,28 @@ Test(pscore_e2e, both_orders_reask_judge_failed_cache_and_report) {
     cr_assert_eq(caps, 2, "structured_output and html_table");
     cr_assert(strncmp(jget(fam, "p_score")->valuestring, "judged", 6) == 0);
     cJSON_Delete(r);
-    cr_assert_eq(sh("'%s' report --db '%s' --format csv | grep -q '^1,setting,structured-output,html,plain,.*,0.25,0.45,2,1\r$'",
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' --format csv | grep -q '^1,setting,structured-output,html,plain,.*,0.25,0.45,2,1\r$'",
                     g_bin, db),
                  0);
-    cr_assert_eq(sh("'%s' report --db '%s' --format csv | grep -q '^1,capability,,,,html_table,.*,0.25,0.45,2,1\r$'",
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' --format csv | grep -q '^1,capability,,,,html_table,.*,0.25,0.45,2,1\r$'",
                     g_bin, db),
                  0);
-    cr_assert_eq(sh("'%s' report --db '%s' | grep -q 'P-Score: judged'", g_bin, db), 0);
-    cr_assert_eq(sh("'%s' report --db '%s' --format md | grep -q '^| structured-o/html/plain | 3 .*| 0.250 | 0.450 | 2 | 1 |$'",
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' | grep -q 'P-Score: judged'", g_bin, db), 0);
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' --format md | grep -q '^| structured-o/html/plain | 3 .*| 0.250 | 0.450 | 2 | 1 |$'",
                     g_bin, db),
                  0);
 
     /* regrade replays the rounds from the stored responses: no call, same P */
     int total = cb_httpd_count(h);
-    cr_assert_eq(sh("'%s' regrade 1 --db '%s' > '%s' 2>&1", g_bin, db, out), 0);
+    cr_assert_eq(cbt_sh("'%s' regrade 1 --db '%s' > '%s' 2>&1", g_bin, db, out), 0);
     cr_assert_eq(cb_httpd_count(h), total, "regrade made %d calls", cb_httpd_count(h) - total);
     snprintf(q, sizeof q, "SELECT json_extract(metrics_json, '$.p_content') %s", s0);
     cr_assert_float_eq(q_num(db, q), 0.5, 1e-12);
 
     /* a second run: the student is asked again, every judgement comes from the cache */
     g_model_calls = g_judge_calls = 0;
-    rc = sh("'%s' run --suite '%s' --db '%s' --quiet > '%s' 2>&1", g_bin, suite, db, out);
-    text = slurp(out);
+    rc = cbt_sh("'%s' run --suite '%s' --db '%s' --quiet > '%s' 2>&1", g_bin, suite, db, out);
+    text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
     cr_assert_eq(g_model_calls, 3);
@@ -269,13 +248,13 @@ Test(pscore_e2e, no_judge_reports_not_computed) {
     snprintf(db, sizeof db, "%s/r.db", g_dir);
     snprintf(rep, sizeof rep, "%s/rep.json", g_dir);
     write_suite(suite, cb_httpd_url(h), 0);
-    cr_assert_eq(sh("'%s' run --suite '%s' --db '%s' --quiet >/dev/null 2>&1", g_bin, suite, db), 0,
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --quiet >/dev/null 2>&1", g_bin, suite, db), 0,
                  "no judge is not an error for structured-output");
     cr_assert_eq(g_judge_calls, 0);
     cr_assert_eq(q_num(db, "SELECT count(json_extract(metrics_json, '$.h_content')) FROM samples"), 3,
                  "H-Score still computed");
-    cr_assert_eq(sh("'%s' report --db '%s' --format json > '%s'", g_bin, db, rep), 0);
-    char *text = slurp(rep);
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' --format json > '%s'", g_bin, db, rep), 0);
+    char *text = cbt_read_text(rep);
     cJSON *r = cJSON_Parse(text);
     free(text);
     const cJSON *fam = jget(r, "families");
@@ -284,6 +263,6 @@ Test(pscore_e2e, no_judge_reports_not_computed) {
     cr_assert(cJSON_IsNull(jget(row, "p_content")));
     cr_assert(cJSON_IsNumber(jget(row, "h_content")));
     cJSON_Delete(r);
-    cr_assert_eq(sh("'%s' report --db '%s' | grep -q 'P-Score: not computed: no judge'", g_bin, db), 0);
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' | grep -q 'P-Score: not computed: no judge'", g_bin, db), 0);
     cb_httpd_stop(h);
 }

@@ -508,9 +508,9 @@ Test(run_parity, knowledge_bits_local_and_loopback_remote_agree, .timeout = 600)
             "\"stories260K\",\"mode\":\"completions\",\"logprobs\":true,\"concurrency\":4},%s",
             cb_httpd_url(h), task);
     fclose(f);
-    cr_assert_eq(cb_test_sh("'%s' run --suite '%s' --db '%s' --quiet --threads 1 2>'%s/l.err'", bin, local, db_l, dir), 0,
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --quiet --threads 1 2>'%s/l.err'", bin, local, db_l, dir), 0,
                  "local run failed (see %s/l.err)", dir);
-    cr_assert_eq(cb_test_sh("'%s' run --suite '%s' --db '%s' --quiet 2>'%s/r.err'", bin, remote, db_r, dir), 0,
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --quiet 2>'%s/r.err'", bin, remote, db_r, dir), 0,
                  "remote run failed (see %s/r.err)", dir);
     cb_httpd_stop(h);
     cb_engine_free(S.e);
@@ -534,13 +534,13 @@ Test(run_parity, knowledge_bits_local_and_loopback_remote_agree, .timeout = 600)
     char ra[256], rb[256];
     snprintf(ra, sizeof ra, "%s/a.txt", dir);
     snprintf(rb, sizeof rb, "%s/b.txt", dir);
-    cr_assert_eq(cb_test_sh("'%s' report --db '%s' --format json | jq -c '.families.knowledge[0] | [.probed, .bits]' > '%s'",
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' --format json | jq -c '.families.knowledge[0] | [.probed, .bits]' > '%s'",
                             bin, db_l, ra),
                  0);
-    cr_assert_eq(cb_test_sh("'%s' report --db '%s' --format json | jq -c '.families.knowledge[0] | [.probed, .bits]' > '%s'",
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' --format json | jq -c '.families.knowledge[0] | [.probed, .bits]' > '%s'",
                             bin, db_r, rb),
                  0);
-    cr_assert_eq(cb_test_sh("grep -q '^\\[4,' '%s' && cmp -s '%s' '%s'", ra, ra, rb), 0, "report bits differ");
-    cb_test_sh("cat '%s' >&2", ra);
-    cb_test_sh("rm -rf '%s'", dir);
+    cr_assert_eq(cbt_sh("grep -q '^\\[4,' '%s' && cmp -s '%s' '%s'", ra, ra, rb), 0, "report bits differ");
+    cbt_sh("cat '%s' >&2", ra);
+    cbt_sh("rm -rf '%s'", dir);
 }
