@@ -323,14 +323,17 @@ int cb_judge_parse_similarity(const char *judgement, double *content, double *st
      * reasoning cannot shift the pairing; the last block with both keys decides */
     const cJSON *best = NULL;
     cJSON *keep = NULL;
-    for (const char *p = text; (p = strstr(p, "```")); p += 3) {
+    /* linear: each scan stops at the next fence, which is the next opener */
+    for (const char *p = strstr(text, "```"), *next; p; p = next) {
+        next = strstr(p + 3, "```");
         const char *info = p + 3, *eol = info;
-        while (*eol && *eol != '\n') eol++;
+        while (*eol && *eol != '\n' && eol - info < 64 && (!next || eol < next)) eol++;
+        if (*eol != '\n') continue; /* no newline before the next fence: not an opener line */
         const char *a = info, *b = eol;
         while (a < b && isspace((unsigned char)*a)) a++;
         while (b > a && isspace((unsigned char)b[-1])) b--;
-        if (!(b == a || (b - a == 4 && strncasecmp(a, "json", 4) == 0)) || !*eol) continue;
-        const char *body = eol + 1, *close = strstr(body, "```");
+        if (!(b == a || (b - a == 4 && strncasecmp(a, "json", 4) == 0))) continue;
+        const char *body = eol + 1, *close = next;
         size_t len = close ? (size_t)(close - body) : strlen(body);
         while (len && isspace((unsigned char)*body)) body++, len--;
         if (!len || *body != '{') continue;

@@ -5,6 +5,8 @@
 #include "graders/judge.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
 
 static const char *const SK[] = {"metaphor", "red herring"};
 
@@ -190,4 +192,21 @@ Test(judge, similarity_golden_table_of_judge_outputs) {
         if (!ok) cr_expect(c == -99 && s == -99, "case %zu: outputs untouched when unreadable", i);
     }
     cr_assert_eq(cb_judge_parse_similarity(NULL, &(double){0}, &(double){0}), 0);
+}
+
+/* Large hostile judgements stay linear: 2 MB of fences, of fence lines with
+ * an opening brace, of keys without numbers (a quadratic scan would not finish). */
+Test(judge, similarity_large_inputs_are_linear, .timeout = 20) {
+    size_t n = 2u << 20;
+    char *t = malloc(n + 1);
+    cr_assert_not_null(t);
+    static const char *const pats[] = {"`", "```\n{", "content_similarity:", "```json\n{\"content_similarity\": 1,"};
+    for (size_t k = 0; k < sizeof pats / sizeof pats[0]; k++) {
+        size_t pl = strlen(pats[k]), i = 0;
+        for (; i + pl <= n; i += pl) memcpy(t + i, pats[k], pl);
+        t[i] = 0;
+        double c, s;
+        cr_expect_eq(cb_judge_parse_similarity(t, &c, &s), 0, "pattern %zu", k);
+    }
+    free(t);
 }
