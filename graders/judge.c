@@ -315,6 +315,14 @@ static int last_pair(const char *text, const char *key, double *out) {
     return found && score_ok(last);
 }
 
+/* The next "```" at or after p, or NULL. A plain loop: it stops at the match
+ * (a sanitizer's strstr reads the whole rest of the string on every call). */
+static const char *next_fence(const char *p) {
+    for (; *p; p++)
+        if (p[0] == '`' && p[1] == '`' && p[2] == '`') return p;
+    return NULL;
+}
+
 int cb_judge_parse_similarity(const char *judgement, double *content, double *structure) {
     if (!judgement) return 0;
     const char *text = judgement, *th = find_last_ci(judgement, "</think>");
@@ -324,8 +332,8 @@ int cb_judge_parse_similarity(const char *judgement, double *content, double *st
     const cJSON *best = NULL;
     cJSON *keep = NULL;
     /* linear: each scan stops at the next fence, which is the next opener */
-    for (const char *p = strstr(text, "```"), *next; p; p = next) {
-        next = strstr(p + 3, "```");
+    for (const char *p = next_fence(text), *next; p; p = next) {
+        next = next_fence(p + 3);
         const char *info = p + 3, *eol = info;
         while (*eol && *eol != '\n' && eol - info < 64 && (!next || eol < next)) eol++;
         if (*eol != '\n') continue; /* no newline before the next fence: not an opener line */
