@@ -180,6 +180,9 @@ int cb_cuda_add_rmsnorm_t(cb_cuda_ctx *c, float *x, const float *add, const floa
                           const int32_t *rows, int64_t T, int64_t R, int64_t C, float eps, cb_err *err);
 /* y (n) += x (n). */
 int cb_cuda_add(cb_cuda_ctx *c, float *y, const float *x, int64_t n, cb_err *err);
+/* y (T, N) [row stride ldy] += b (N) in every row (the q/k/v biases of
+ * qwen2). One float add per element, as the CPU model's add: bit-identical. */
+int cb_cuda_add_bias(cb_cuda_ctx *c, float *y, int64_t ldy, const float *b, int64_t T, int64_t N, cb_err *err);
 /* Rotates, in place, H heads of D floats in each of T rows of x (row stride
  * ld) at position pos[t] (device int32, T). inv_freq: device float (n_rot/2).
  * neox as in cb_rope. Angles are computed in double as the CPU does. */

@@ -410,6 +410,31 @@ Test(cuda, rope_norm_and_neox) {
     done();
 }
 
+Test(cuda, add_bias_rows) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    /* y (T, N) [ldy] += b (N): the same float add as the CPU model's, so bit for bit; columns past N untouched */
+    const int64_t T = 9, N = 320, ldy = 333;
+    float *hy = hrand((size_t)(T * ldy), 1.0f), *hb = hrand((size_t)N, 1.0f);
+    float *dy = dup_to_dev(hy, (size_t)(T * ldy) * 4), *db = dup_to_dev(hb, (size_t)N * 4);
+    OK(cb_cuda_add_bias(ctx, dy, ldy, db, T, N, &err));
+    float *got = to_host(dy, (size_t)(T * ldy) * 4);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t j = 0; j < ldy; j++) {
+            float want = j < N ? hy[t * ldy + j] + hb[j] : hy[t * ldy + j];
+            cr_assert(memcmp(&want, &got[t * ldy + j], 4) == 0, "row %lld column %lld: %.9g, want %.9g",
+                      (long long)t, (long long)j, got[t * ldy + j], want);
+        }
+    cr_assert_eq(cb_cuda_add_bias(ctx, dy, 10, db, T, N, &err), CB_EUSAGE);
+    free(hy);
+    free(hb);
+    free(got);
+    cb_cuda_free(ctx, dy);
+    cb_cuda_free(ctx, db);
+#endif
+    done();
+}
+
 Test(cuda, swiglu) {
     need_gpu();
 #ifdef CB_HAVE_CUDA
