@@ -129,24 +129,24 @@ static char *render(cb_report_format fmt) {
 static const char *expected_csv =
     "run_id,section,task,subtask,setting,capability,by,n,n_scored,mean,sd,se,ci_low,ci_high,ci_method,baseline,"
     "chance,indistinct,unparsed_rate,n_unparsed,format_violation_rate,n_failed,soft_accuracy,mae,signed_error,"
-    "off_by_one_rate,q_gold,expected_error,brier,gold_logprob,score_1to100,full_marks,skill_fraction,prompt_tokens,completion_tokens,mean_latency_s,grading,n_unscored,judge_calls,judge_tokens\r\n"
+    "off_by_one_rate,q_gold,expected_error,brier,gold_logprob,score_1to100,full_marks,skill_fraction,prompt_tokens,completion_tokens,mean_latency_s,grading,n_unscored,judge_calls,judge_tokens,h_content,h_structure,p_content,p_structure,p_n,p_judge_failed\r\n"
     /* unparsed rate over the 17 answered samples: the failed request is not unparsed */
     "1,all,all,,,,,18,17,0.7411764706,0.4154197027,0.1007540773,0.5437021063,0.9386508349,normal,,,0,"
-    "0.05882352941,1,0,1,,,,,,,,,,,,340,85,0.2055555556,,0,0,0\r\n"
+    "0.05882352941,1,0,1,,,,,,,,,,,,340,85,0.2055555556,,0,0,0,,,,,,\r\n"
     "1,setting,counting,char_occur,direct,,,10,10,0.8,0.4216370214,0.1333333333,0.4901624691,0.9433178491,wilson,,,"
-    "0,0.1,1,0,0,,,,,,,,,,,,200,50,0.1,,0,0,0\r\n"
+    "0,0.1,1,0,0,,,,,,,,,,,,200,50,0.1,,0,0,0,,,,,,\r\n"
     "1,setting,counting,word_len,cot,,,4,3,0.6666666667,0.5773502692,0.3333333333,0.2076595988,0.938508056,wilson,,,"
-    "0,0,0,0,1,,,,,,,,,,,,60,15,0.575,,0,0,0\r\n"
+    "0,0,0,0,1,,,,,,,,,,,,60,15,0.575,,0,0,0,,,,,,\r\n"
     "1,setting,cross-capability,sr,file,,,4,4,0.65,0.3696845502,0.1848422751,0.2877157951,1.012284205,normal,,,0,0,"
-    "0,0,0,,,,,,,,,,,,80,20,0.1,,0,0,0\r\n"
+    "0,0,0,,,,,,,,,,,,80,20,0.1,,0,0,0,,,,,,\r\n"
     "1,capability,,,,Spanish&Reasoning,,4,4,0.65,0.3696845502,0.1848422751,0.2877157951,1.012284205,normal,,,0,0,0,"
-    "0,0,,,,,,,,,,,,80,20,0.1,,0,0,0\r\n"
+    "0,0,,,,,,,,,,,,80,20,0.1,,0,0,0,,,,,,\r\n"
     "1,capability,,,,char_counting,,10,10,0.8,0.4216370214,0.1333333333,0.4901624691,0.9433178491,wilson,,,0,0.1,1,"
-    "0,0,,,,,,,,,,,,200,50,0.1,,0,0,0\r\n"
+    "0,0,,,,,,,,,,,,200,50,0.1,,0,0,0,,,,,,\r\n"
     "1,capability,,,,char_perception,,14,13,0.7692307692,0.4385290097,0.1216260639,0.4974362384,0.9182047135,"
-    "wilson,,,0,0.07692307692,1,0,1,,,,,,,,,,,,260,65,0.2357142857,,0,0,0\r\n"
+    "wilson,,,0,0.07692307692,1,0,1,,,,,,,,,,,,260,65,0.2357142857,,0,0,0,,,,,,\r\n"
     "1,capability,,,,length_counting,,4,3,0.6666666667,0.5773502692,0.3333333333,0.2076595988,0.938508056,wilson,,,"
-    "0,0,0,0,1,,,,,,,,,,,,60,15,0.575,,0,0,0\r\n";
+    "0,0,0,0,1,,,,,,,,,,,,60,15,0.575,,0,0,0,,,,,,\r\n";
 
 Test(report, csv_numbers) {
     char *out = render(CB_REPORT_CSV);
