@@ -275,5 +275,12 @@ size_t cb_llc_bytes(void);
  * last-level cache to measure memory, not cache. */
 double cb_bench_matvec_bandwidth(cb_pool *pool, uint32_t wtype, int64_t K, int64_t N,
                                  int64_t n_mats, int reps);
+/* FLOP rate (2 T K N per second) of y (T, N) = x (T, K) @ W^T with the kernel
+ * set `impl` (CB_KIMPL_*), random weights of `wtype` quantized by
+ * cb_quantize_row: the T tokens as one batch, or (one_at_a_time) as T
+ * calls of one token each, the way a loop of matrix-vector products would
+ * run them. Best of `reps`. 0 when allocation fails or the shape is invalid. */
+double cb_bench_matmul_flops(cb_pool *pool, int impl, uint32_t wtype, int64_t K, int64_t N, int64_t T,
+                             int one_at_a_time, int reps);
 
 #endif
