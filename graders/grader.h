@@ -40,7 +40,7 @@ enum {
 /* Name of flag bit number `bit` (0..CB_GRADE_NFLAGS-1), or NULL. */
 const char *cb_grade_flag_name(int bit);
 
-#define CB_GRADE_MAX_METRICS 24
+#define CB_GRADE_MAX_METRICS 32
 #define CB_GRADE_EXTRACTED_CAP 512
 
 /* A named continuous secondary metric. `name` is a string literal (static

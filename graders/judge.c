@@ -1,7 +1,9 @@
 /* graders/judge.c — judge-output parsing and sentence counting (judge.h). */
 #include "graders/judge.h"
 
+#include <cjson/cJSON.h>
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +246,116 @@ int cb_judge_parse_rating(const char *judgement, double *rating) {
     }
     if (found) *rating = last;
     return found;
+}
+
+/* ---- P-Score similarity scores (4.5) ------------------------------------------ */
+
+/* A plain decimal number at p ("7", "7.5": no sign, exponent, hex, inf or
+ * nan) not followed by a letter, digit or '_'. Writes *v and returns its end,
+ * else NULL. */
+static const char *plain_number(const char *p, double *v) {
+    const char *q = p;
+    if (!isdigit((unsigned char)*q)) return NULL;
+    while (isdigit((unsigned char)*q)) q++;
+    if (*q == '.' && isdigit((unsigned char)q[1])) {
+        q++;
+        while (isdigit((unsigned char)*q)) q++;
+    }
+    if (isalnum((unsigned char)*q) || *q == '_' || q - p > 30) return NULL;
+    char buf[32];
+    memcpy(buf, p, (size_t)(q - p));
+    buf[q - p] = 0;
+    *v = strtod(buf, NULL);
+    return q;
+}
+
+static int score_ok(double v) { return isfinite(v) && v >= 0 && v <= 10; }
+
+/* Score of one JSON member: a number, or a string that is a plain number
+ * (surrounding spaces allowed). 1 when it lies in [0, 10]. */
+static int json_score(const cJSON *x, double *v) {
+    if (cJSON_IsNumber(x)) {
+        *v = x->valuedouble;
+    } else if (cJSON_IsString(x) && x->valuestring) {
+        const char *s = x->valuestring;
+        while (isspace((unsigned char)*s)) s++;
+        const char *e = plain_number(s, v);
+        if (!e) return 0;
+        while (isspace((unsigned char)*e)) e++;
+        if (*e) return 0;
+    } else {
+        return 0;
+    }
+    return score_ok(*v);
+}
+
+/* The last `key` in text followed by an optional quote, ':' and a plain
+ * number (optionally quoted), with no word character right before the key.
+ * 1 when found and in [0, 10]; 0 when absent or when the last one is out of
+ * range. */
+static int last_pair(const char *text, const char *key, double *out) {
+    size_t kn = strlen(key);
+    int found = 0;
+    double last = 0;
+    for (const char *p = text; (p = find_ci(p, key)); p++) {
+        if (p > text && (isalnum((unsigned char)p[-1]) || p[-1] == '_')) continue;
+        const char *q = p + kn;
+        if (*q == '"' || *q == '\'') q++;
+        while (*q == ' ' || *q == '\t') q++;
+        if (*q != ':') continue;
+        q++;
+        while (*q == ' ' || *q == '\t') q++;
+        if (*q == '"' || *q == '\'') q++;
+        double v;
+        if (!plain_number(q, &v)) continue;
+        last = v;
+        found = 1;
+    }
+    if (found) *out = last;
+    return found && score_ok(last);
+}
+
+int cb_judge_parse_similarity(const char *judgement, double *content, double *structure) {
+    if (!judgement) return 0;
+    const char *text = judgement, *th = find_last_ci(judgement, "</think>");
+    if (th) text = th + 8;
+    /* fenced JSON: every ``` is tried as an opener, so stray fences in the
+     * reasoning cannot shift the pairing; the last block with both keys decides */
+    const cJSON *best = NULL;
+    cJSON *keep = NULL;
+    for (const char *p = text; (p = strstr(p, "```")); p += 3) {
+        const char *info = p + 3, *eol = info;
+        while (*eol && *eol != '\n') eol++;
+        const char *a = info, *b = eol;
+        while (a < b && isspace((unsigned char)*a)) a++;
+        while (b > a && isspace((unsigned char)b[-1])) b--;
+        if (!(b == a || (b - a == 4 && strncasecmp(a, "json", 4) == 0)) || !*eol) continue;
+        const char *body = eol + 1, *close = strstr(body, "```");
+        size_t len = close ? (size_t)(close - body) : strlen(body);
+        while (len && isspace((unsigned char)*body)) body++, len--;
+        if (!len || *body != '{') continue;
+        cJSON *o = cJSON_ParseWithLengthOpts(body, len, NULL, 0);
+        if (cJSON_IsObject(o) && cJSON_GetObjectItem(o, "content_similarity") &&
+            cJSON_GetObjectItem(o, "structural_similarity")) {
+            cJSON_Delete(keep);
+            keep = o;
+            best = o;
+        } else {
+            cJSON_Delete(o);
+        }
+    }
+    double c = 0, s = 0;
+    int ok = 0;
+    if (best)
+        ok = json_score(cJSON_GetObjectItem(best, "content_similarity"), &c) &&
+             json_score(cJSON_GetObjectItem(best, "structural_similarity"), &s);
+    cJSON_Delete(keep);
+    if (!ok) ok = last_pair(text, "content_similarity", &c) && last_pair(text, "structural_similarity", &s);
+    if (ok) {
+        *content = c;
+        *structure = s;
+    }
+    return ok;
 }
 
 /* ---- sentences ---------------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /* graders/judge.h — reading what a judge model wrote (TASKS.md 2.5, 3.4) and
  * the rule-based measures judged families share: the skill-mix rubric table,
- * the 1-5 rating of a CrossEval judgement, sentence counting. Pure functions
+ * the 1-5 rating of a CrossEval judgement, the two 0-10 scores of a
+ * Struc-Bench P-Score judgement, sentence counting. Pure functions
  * over text: no model is called here (the scheduler sends judge requests; see
  * tasks/task.h next_round). Judgements are untrusted text: every scan is
  * bounded by the terminator, and tests/fuzz/fuzz_judge.c runs these parsers on
@@ -27,6 +28,19 @@ int cb_judge_parse_rubric(const char *judgement, const char *const *skills, int 
  * the text. Returns 1 and writes *rating when found (any number; callers check
  * 1..5), else 0. */
 int cb_judge_parse_rating(const char *judgement, double *rating);
+
+/* Struc-Bench P-Score judgement (4.5): the two scores of one call. Reads,
+ * after the last "</think>" when there is one, every ``` fence whose info
+ * string is empty or "json" (any case) and takes the last whose content
+ * starts with a JSON object holding both "content_similarity" and
+ * "structural_similarity" (numbers, or strings that are a plain decimal
+ * number); failing that, the last `content_similarity` and the last
+ * `structural_similarity` in the text (the key with or without quotes, then
+ * ':' and a plain decimal number, optionally quoted). Each score must lie in
+ * [0, 10] (a decimal such as 7.5 is read as written); anything else makes
+ * that source unreadable. Returns 1 and writes both scores, else 0 (the
+ * caller re-asks or counts judge_failed; never a zero score). */
+int cb_judge_parse_similarity(const char *judgement, double *content, double *structure);
 
 /* Sentences of a text (2.5 override 1): common abbreviations ("Mr. ", "e.g. ",
  * ...) do not end a sentence; a sentence ends at [.!?] plus closing quotes or

@@ -12,7 +12,10 @@
 #include <string.h>
 
 #define LN2 0.69314718055994530942
-#define P_SCORE_NOTE "not computed: P-Score (TASKS.md 4.5) is not wired to the judge machinery yet"
+#define P_NO_JUDGE "not computed: no judge"
+#define P_JUDGED                                                                                                     \
+    "judged (TASKS.md 4.5: both orders, temperature 0.1; answers that are no table score 0 without a judge call; "  \
+    "judge_failed items are excluded from P and counted in P fail)"
 
 static int family_is(const char *task, const char *fam) {
     size_t n = strlen(fam);
@@ -29,11 +32,14 @@ static const char *const NAMES[] = {
     "ce_nats", "n_chars", "n_bytes", "n_tokens",
     /* structured-output */
     "parsed", "empty", "h_content", "h_structure", "h_content_empty", "h_structure_empty", "h_content_blank",
-    "h_structure_blank", "tag_coverage", "tag_hallucination", "tag_misplacement", "tag_formatting"};
+    "h_structure_blank", "tag_coverage", "tag_hallucination", "tag_misplacement", "tag_formatting", "p_content",
+    "p_structure", "p_judge_failed"};
 #define N_NAMES ((int)(sizeof NAMES / sizeof NAMES[0]))
 
+/* One sum group: a (task, subtask, setting) cell with cap "", or (structured-
+ * output only) a capability label with the other keys "". */
 typedef struct {
-    char task[128], subtask[128], setting[128];
+    char task[128], subtask[128], setting[128], cap[128];
     double sum[N_NAMES];
     int64_t n[N_NAMES];
 } fgroup;
@@ -49,39 +55,60 @@ void cb_family_stats_free(cb_family_stats *fs) {
     free(fs);
 }
 
-static int family_sample(void *ud, const cb_sample *smp, cb_err *err) {
-    cb_family_stats *fs = ud;
-    const char *task = smp->task ? smp->task : "";
-    if (smp->error || !smp->metrics_json ||
-        !(family_is(task, "knowledge-capacity") || family_is(task, "structured-output")))
-        return 0;
-    const char *sub = smp->subtask ? smp->subtask : "", *set = smp->setting ? smp->setting : "";
-    fgroup *g = NULL;
-    for (size_t i = 0; i < fs->n && !g; i++)
-        if (!strcmp(fs->g[i].task, task) && !strcmp(fs->g[i].subtask, sub) && !strcmp(fs->g[i].setting, set))
-            g = &fs->g[i];
-    if (!g) {
-        if (fs->n == fs->cap) {
-            size_t nc = fs->cap ? fs->cap * 2 : 16;
-            fgroup *ng = realloc(fs->g, nc * sizeof *ng);
-            if (!ng) return cb_err_set(err, CB_ENOMEM, "report: out of memory");
-            fs->g = ng;
-            fs->cap = nc;
+static fgroup *group_of(cb_family_stats *fs, const char *task, const char *sub, const char *set, const char *cap,
+                        cb_err *err) {
+    for (size_t i = 0; i < fs->n; i++)
+        if (!strcmp(fs->g[i].task, task) && !strcmp(fs->g[i].subtask, sub) && !strcmp(fs->g[i].setting, set) &&
+            !strcmp(fs->g[i].cap, cap))
+            return &fs->g[i];
+    if (fs->n == fs->cap) {
+        size_t nc = fs->cap ? fs->cap * 2 : 16;
+        fgroup *ng = realloc(fs->g, nc * sizeof *ng);
+        if (!ng) {
+            cb_err_set(err, CB_ENOMEM, "report: out of memory");
+            return NULL;
         }
-        g = &fs->g[fs->n++];
-        memset(g, 0, sizeof *g);
-        snprintf(g->task, sizeof g->task, "%s", task);
-        snprintf(g->subtask, sizeof g->subtask, "%s", sub);
-        snprintf(g->setting, sizeof g->setting, "%s", set);
+        fs->g = ng;
+        fs->cap = nc;
     }
-    cJSON *m = cJSON_Parse(smp->metrics_json);
-    if (!m) return 0; /* not ours to judge: the general report shows the sample */
+    fgroup *g = &fs->g[fs->n++];
+    memset(g, 0, sizeof *g);
+    snprintf(g->task, sizeof g->task, "%s", task);
+    snprintf(g->subtask, sizeof g->subtask, "%s", sub);
+    snprintf(g->setting, sizeof g->setting, "%s", set);
+    snprintf(g->cap, sizeof g->cap, "%s", cap);
+    return g;
+}
+
+static void add_metrics(fgroup *g, const cJSON *m) {
     for (int k = 0; k < N_NAMES; k++) {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, NAMES[k]);
         if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
             g->sum[k] += v->valuedouble;
             g->n[k]++;
         }
+    }
+}
+
+static int family_sample(void *ud, const cb_sample *smp, cb_err *err) {
+    cb_family_stats *fs = ud;
+    const char *task = smp->task ? smp->task : "";
+    int so = family_is(task, "structured-output");
+    if (smp->error || !smp->metrics_json || !(family_is(task, "knowledge-capacity") || so)) return 0;
+    const char *sub = smp->subtask ? smp->subtask : "", *set = smp->setting ? smp->setting : "";
+    fgroup *g = group_of(fs, task, sub, set, "", err);
+    if (!g) return CB_ENOMEM;
+    cJSON *m = cJSON_Parse(smp->metrics_json);
+    if (!m) return 0; /* not ours to judge: the general report shows the sample */
+    add_metrics(g, m);
+    for (int c = 0; so && c < 2; c++) { /* per capability label too, as the general report pools them */
+        if (!smp->cap[c] || !smp->cap[c][0]) continue;
+        fgroup *gc = group_of(fs, "", "", "", smp->cap[c], err);
+        if (!gc) {
+            cJSON_Delete(m);
+            return CB_ENOMEM;
+        }
+        add_metrics(gc, m);
     }
     cJSON_Delete(m);
     return 0;
@@ -100,13 +127,16 @@ int cb_family_stats_build(cb_store *s, int64_t run_id, cb_family_stats **out, cb
     return 0;
 }
 
-/* Mean of metric `name` over the group of g's key (NaN when absent). */
-static double metric(const cb_report *r, const cb_group *key, const char *name, int64_t *n) {
+/* Mean of metric `name` over the sum group of key: its (task, subtask,
+ * setting) cell, or with by_cap its capability label (NaN when absent). */
+static double metric_in(const cb_report *r, const cb_group *key, int by_cap, const char *name, int64_t *n) {
     if (n) *n = 0;
     const cb_family_stats *fs = r->families;
     for (size_t i = 0; fs && i < fs->n; i++) {
         const fgroup *g = &fs->g[i];
-        if (strcmp(g->task, key->task) || strcmp(g->subtask, key->subtask) || strcmp(g->setting, key->setting))
+        if (by_cap ? strcmp(g->cap, key->capability) != 0
+                   : (g->cap[0] || strcmp(g->task, key->task) || strcmp(g->subtask, key->subtask) ||
+                      strcmp(g->setting, key->setting)))
             continue;
         for (int k = 0; k < N_NAMES; k++)
             if (strcmp(NAMES[k], name) == 0) {
@@ -115,6 +145,19 @@ static double metric(const cb_report *r, const cb_group *key, const char *name, 
             }
     }
     return NAN;
+}
+
+static double metric(const cb_report *r, const cb_group *key, const char *name, int64_t *n) {
+    return metric_in(r, key, 0, name, n);
+}
+
+/* 1 when the run's stored suite has a "judge" section. */
+static int run_has_judge(const cb_report *r) {
+    cJSON *cfg = r->run.config_json ? cJSON_Parse(r->run.config_json) : NULL;
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(cfg, "judge");
+    int yes = j && !cJSON_IsNull(j);
+    cJSON_Delete(cfg);
+    return yes;
 }
 
 /* params.persons of the suite entry that produced task name `task`
@@ -201,6 +244,7 @@ static int crow_fill(const cb_report *r, size_t i, crow *c) {
 typedef struct {
     const cb_group *g;
     double v[16];
+    double p_content, p_structure, p_n, p_fail; /* NaN (not computed) without a judge */
 } srow;
 
 static const char *const S_METRICS[] = {"parsed",           "empty",           "h_content",         "h_structure",
@@ -208,11 +252,39 @@ static const char *const S_METRICS[] = {"parsed",           "empty",           "
                                         "tag_coverage",     "tag_hallucination", "tag_misplacement", "tag_formatting"};
 #define N_S 12
 
-static int srow_fill(const cb_report *r, size_t i, srow *s) {
-    const cb_group *g = &r->settings[i];
-    if (!family_is(g->task, "structured-output")) return 0;
+/* A structured-output row of the cell group g (by_cap 0) or the capability
+ * group g (by_cap 1); 0 when g has no structured-output samples. */
+static int srow_of(const cb_report *r, const cb_group *g, int by_cap, int judge, srow *s) {
+    int64_t n = 0;
+    if (by_cap) {
+        (void)metric_in(r, g, 1, "h_content", &n);
+        if (n == 0) return 0;
+    } else if (!family_is(g->task, "structured-output")) {
+        return 0;
+    }
     s->g = g;
-    for (int k = 0; k < N_S; k++) s->v[k] = metric(r, g, S_METRICS[k], NULL);
+    for (int k = 0; k < N_S; k++) s->v[k] = metric_in(r, g, by_cap, S_METRICS[k], NULL);
+    int64_t pn = 0, fn = 0;
+    s->p_content = metric_in(r, g, by_cap, "p_content", &pn);
+    s->p_structure = metric_in(r, g, by_cap, "p_structure", NULL);
+    double f = metric_in(r, g, by_cap, "p_judge_failed", &fn);
+    s->p_n = (double)pn;
+    s->p_fail = fn ? f * (double)fn : 0;
+    if (!judge) s->p_content = s->p_structure = s->p_n = s->p_fail = NAN;
+    return 1;
+}
+
+static int srow_fill(const cb_report *r, size_t i, srow *s) { return srow_of(r, &r->settings[i], 0, 1, s); }
+
+int cb_family_structured_values(const cb_report *r, const cb_group *g, int by_cap, double out[6]) {
+    srow s;
+    if (!r->families || !srow_of(r, g, by_cap, run_has_judge(r), &s)) return 0;
+    out[0] = s.v[2];
+    out[1] = s.v[3];
+    out[2] = s.p_content;
+    out[3] = s.p_structure;
+    out[4] = s.p_n;
+    out[5] = s.p_fail;
     return 1;
 }
 
@@ -231,7 +303,7 @@ static void row(FILE *f, int md, const int *w, int n, char cells[][32]) {
 }
 
 static void head(FILE *f, int md, const char *title, const int *w, int n, const char *const *names) {
-    char cells[20][32];
+    char cells[24][32];
     fprintf(f, md ? "### %s\n\n" : "%s\n", title);
     for (int k = 0; k < n; k++) snprintf(cells[k], sizeof cells[k], "%s", names[k]);
     row(f, md, w, n, cells);
@@ -309,24 +381,33 @@ int cb_family_report_write(const cb_report *r, FILE *f, int md) {
         static const char *const names[] = {"task/subtask/setting", "n",        "exact",    "parsed",  "empty",
                                             "no table",             "H cont",   "H struct", "H0 cont", "H0 struct",
                                             "Hb cont",              "Hb struct", "cover",   "halluc",  "misplace",
-                                            "format"};
-        static const int w[] = {34, 4, 6, 6, 6, 8, 6, 8, 7, 9, 7, 9, 6, 6, 8, 6};
-        head(f, md, "Structured output: H-Score (TASKS.md 4.5; H0 = empty table, Hb = blank gold-shaped table)", w,
-             16, names);
-        for (size_t i = 0; i < r->n_settings; i++) {
+                                            "format",               "P cont",   "P struct", "P n",     "P fail"};
+        static const int w[] = {34, 4, 6, 6, 6, 8, 6, 8, 7, 9, 7, 9, 6, 6, 8, 6, 6, 8, 4, 6};
+        int judge = run_has_judge(r);
+        head(f, md, "Structured output: H-Score and P-Score (TASKS.md 4.5; H0 = empty table, Hb = blank gold-shaped table)",
+             w, 20, names);
+        /* the cells, then each capability label pooled over its cells */
+        for (size_t i = 0; i < r->n_settings + r->n_capabilities; i++) {
             srow s;
-            if (!srow_fill(r, i, &s)) continue;
-            char c[16][32];
-            snprintf(c[0], 32, "%.12s/%.8s/%.10s", s.g->task, s.g->subtask, s.g->setting);
-            num(c[1], 32, (double)s.g->sum.n_scored, 0);
-            num(c[2], 32, s.g->sum.mean, 3);
+            int cap = i >= r->n_settings;
+            const cb_group *g = cap ? &r->capabilities[i - r->n_settings] : &r->settings[i];
+            if (!srow_of(r, g, cap, judge, &s)) continue;
+            char c[20][32];
+            if (cap) snprintf(c[0], 32, "capability %.20s", g->capability);
+            else snprintf(c[0], 32, "%.12s/%.8s/%.10s", g->task, g->subtask, g->setting);
+            num(c[1], 32, (double)g->sum.n_scored, 0);
+            num(c[2], 32, g->sum.mean, 3);
             num(c[3], 32, s.v[0], 3);
             num(c[4], 32, s.v[1], 3);
-            num(c[5], 32, s.g->sum.unparsed_rate - (isfinite(s.v[1]) ? s.v[1] : 0), 3);
+            num(c[5], 32, g->sum.unparsed_rate - (isfinite(s.v[1]) ? s.v[1] : 0), 3);
             for (int k = 2; k < N_S; k++) num(c[k + 4], 32, s.v[k], 3);
-            row(f, md, w, 16, c);
+            num(c[16], 32, s.p_content, 3);
+            num(c[17], 32, s.p_structure, 3);
+            num(c[18], 32, s.p_n, 0);
+            num(c[19], 32, s.p_fail, 0);
+            row(f, md, w, 20, c);
         }
-        fprintf(f, "%sP-Score: %s.\n\n", md ? "\n" : "", P_SCORE_NOTE);
+        fprintf(f, "%sP-Score: %s.\n\n", md ? "\n" : "", judge ? P_JUDGED : P_NO_JUDGE);
     }
     return ferror(f) ? -1 : 0;
 }
@@ -339,11 +420,35 @@ static void add_key(cJSON *o, const cb_group *g) {
     cJSON_AddStringToObject(o, "setting", g->setting);
 }
 
+/* One structured-output JSON entry (cell or capability row). */
+static cJSON *sentry(const srow *s, int by_cap) {
+    cJSON *e = cJSON_CreateObject();
+    if (!e) return NULL;
+    const cb_group *g = s->g;
+    if (by_cap) cJSON_AddStringToObject(e, "capability", g->capability);
+    else add_key(e, g);
+    cJSON_AddNumberToObject(e, "n", (double)g->sum.n_scored);
+    cJSON_AddItemToObject(e, "exact", jnum(g->sum.mean));
+    cJSON_AddItemToObject(e, "parse_rate", jnum(s->v[0]));
+    cJSON_AddItemToObject(e, "empty_rate", jnum(s->v[1]));
+    cJSON_AddItemToObject(e, "no_table_rate", jnum(g->sum.unparsed_rate - (isfinite(s->v[1]) ? s->v[1] : 0)));
+    static const char *const keys[] = {"h_content",       "h_structure",       "h_content_empty", "h_structure_empty",
+                                       "h_content_blank", "h_structure_blank", "coverage",        "hallucination",
+                                       "misplacement",    "formatting"};
+    for (int k = 0; k < 10; k++) cJSON_AddItemToObject(e, keys[k], jnum(s->v[k + 2]));
+    cJSON_AddItemToObject(e, "p_content", jnum(s->p_content));
+    cJSON_AddItemToObject(e, "p_structure", jnum(s->p_structure));
+    cJSON_AddItemToObject(e, "p_n", jnum(s->p_n));
+    cJSON_AddItemToObject(e, "p_judge_failed", jnum(s->p_fail));
+    return e;
+}
+
 cJSON *cb_family_report_json(const cb_report *r) {
-    cJSON *o = cJSON_CreateObject(), *K = cJSON_CreateArray(), *C = cJSON_CreateArray(), *S = cJSON_CreateArray();
-    int any = 0, any_s = 0;
+    cJSON *o = cJSON_CreateObject(), *K = cJSON_CreateArray(), *C = cJSON_CreateArray(), *S = cJSON_CreateArray(),
+          *SC = cJSON_CreateArray();
+    int any = 0, any_s = 0, judge = run_has_judge(r);
     double P = (double)r->run.n_params, Pn = (double)r->run.n_params_nonembd;
-    if (!o || !K || !C || !S) goto fail;
+    if (!o || !K || !C || !S || !SC) goto fail;
     for (size_t i = 0; i < r->n_settings; i++) {
         krow k;
         crow c;
@@ -379,35 +484,32 @@ cJSON *cb_family_report_json(const cb_report *r) {
             cJSON_AddItemToObject(e, "bits_per_byte", jnum(c.bpb));
             cJSON_AddItemToObject(e, "ppl", jnum(c.ppl));
             any = 1;
-        } else if (srow_fill(r, i, &s)) {
-            cJSON *e = cJSON_CreateObject();
+        } else if (srow_of(r, &r->settings[i], 0, judge, &s)) {
+            cJSON *e = sentry(&s, 0);
             if (!e) goto fail;
             cJSON_AddItemToArray(S, e);
-            add_key(e, s.g);
-            cJSON_AddNumberToObject(e, "n", (double)s.g->sum.n_scored);
-            cJSON_AddItemToObject(e, "exact", jnum(s.g->sum.mean));
-            cJSON_AddItemToObject(e, "parse_rate", jnum(s.v[0]));
-            cJSON_AddItemToObject(e, "empty_rate", jnum(s.v[1]));
-            cJSON_AddItemToObject(e, "no_table_rate",
-                                  jnum(s.g->sum.unparsed_rate - (isfinite(s.v[1]) ? s.v[1] : 0)));
-            static const char *const keys[] = {"h_content",         "h_structure",     "h_content_empty",
-                                               "h_structure_empty", "h_content_blank", "h_structure_blank",
-                                               "coverage",          "hallucination",   "misplacement",
-                                               "formatting"};
-            for (int k = 0; k < 10; k++) cJSON_AddItemToObject(e, keys[k], jnum(s.v[k + 2]));
             any = any_s = 1;
         }
+    }
+    for (size_t i = 0; any_s && i < r->n_capabilities; i++) {
+        srow s;
+        if (!srow_of(r, &r->capabilities[i], 1, judge, &s)) continue;
+        cJSON *e = sentry(&s, 1);
+        if (!e) goto fail;
+        cJSON_AddItemToArray(SC, e);
     }
     if (!any) goto fail;
     cJSON_AddItemToObject(o, "knowledge", K);
     cJSON_AddItemToObject(o, "compression", C);
     cJSON_AddItemToObject(o, "structured", S);
-    if (any_s) cJSON_AddStringToObject(o, "p_score", P_SCORE_NOTE);
+    cJSON_AddItemToObject(o, "structured_capabilities", SC);
+    if (any_s) cJSON_AddStringToObject(o, "p_score", judge ? P_JUDGED : P_NO_JUDGE);
     return o;
 fail:
     cJSON_Delete(o);
     cJSON_Delete(K);
     cJSON_Delete(C);
     cJSON_Delete(S);
+    cJSON_Delete(SC);
     return NULL;
 }

@@ -1,11 +1,12 @@
 /* results/family_report.h — report sections of the families whose headline
  * numbers are not a mean score: knowledge-capacity (knowledge bits, bits per
  * parameter, BPC; TASKS.md 5, 7) and structured-output (H-Score with its
- * baselines and error tags; TASKS.md 4.5). results/report.c calls
+ * baselines and error tags, P-Score; TASKS.md 4.5). results/report.c calls
  * cb_family_stats_build while it builds a report and the writers after its
  * own tables. The build reads the metrics of these families' samples itself
  * (they record more metrics than the report's general table keeps) and sums
- * them per (task, subtask, setting); counts, the mean score and the unparsed
+ * them per (task, subtask, setting), and structured-output's also per
+ * capability label; counts, the mean score and the unparsed
  * rate come from the report's groups; the population size from the run's
  * stored config, the parameter counts from the run row.
  *
@@ -24,8 +25,15 @@
  *   chars, bpc, bits_per_byte, ppl}], "structured":[{task, subtask, setting,
  *   n, exact, parse_rate, empty_rate, no_table_rate, h_content, h_structure,
  *   h_content_empty, h_structure_empty, h_content_blank, h_structure_blank,
- *   coverage, hallucination, misplacement, formatting}], "p_score":
- *   "not computed: ..."}; undefined numbers are null.
+ *   coverage, hallucination, misplacement, formatting, p_content,
+ *   p_structure, p_n, p_judge_failed}], "structured_capabilities": [{capability,
+ *   n, ... the same numbers}], "p_score": "judged (...)" | "not computed: no
+ *   judge"}; undefined numbers are null.
+ * P-Score (TASKS.md 4.5): p_content / p_structure are the means of the
+ *   samples' metrics of the same names (judged items, and answers that are no
+ *   table at 0), p_n how many samples have them, p_judge_failed how many had
+ *   no readable judgement in either order (excluded from P). A run whose
+ *   suite has no "judge" section shows P as not computed (null / "-").
  */
 #ifndef CB_RESULTS_FAMILY_REPORT_H
 #define CB_RESULTS_FAMILY_REPORT_H
@@ -49,6 +57,13 @@ void cb_family_stats_free(cb_family_stats *fs); /* NULL is a no-op */
  * families) as aligned text (md = 0) or Markdown. Returns 0, -1 on a write
  * error. */
 int cb_family_report_write(const cb_report *r, FILE *f, int md);
+
+/* The H and P numbers of a report group for the CSV writer: g is a
+ * (task, subtask, setting) group (by_cap 0) or a capability group (by_cap 1).
+ * OUT out = {h_content, h_structure, p_content, p_structure, p_n,
+ * p_judge_failed} (NaN where undefined or not computed). Returns 1 when g has
+ * structured-output samples, else 0 (out untouched). */
+int cb_family_structured_values(const cb_report *r, const cb_group *g, int by_cap, double out[6]);
 
 /* The same as a JSON object (NULL when the run has neither family or on
  * allocation failure; caller owns). */

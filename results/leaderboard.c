@@ -329,6 +329,43 @@ static void step_text(const lb_entry *e, char *buf, size_t cap) {
         buf[0] = 0;
 }
 
+/* The markup of one table row: Markdown and HTML tables share the cells. */
+typedef struct {
+    const char *row_open, *td, *td_num, *td_close, *row_close, *small_open, *small_close;
+    void (*esc)(FILE *, const char *);
+} lb_markup;
+
+/* One row per entry: rank, model, step, run, overall, each capability's mean
+ * [CI] #rank, and the weakest capability with its p. */
+static void write_rows(const cb_leaderboard *lb, FILE *f, const lb_markup *m) {
+    for (size_t i = 0; i < lb->n; i++) {
+        const lb_entry *e = &lb->e[i];
+        char st[32];
+        step_text(e, st, sizeof st);
+        fprintf(f, "%s%s%d%s%s", m->row_open, m->td, e->rank, m->td_close, m->td);
+        m->esc(f, e->model);
+        fprintf(f, "%s%s%s%s%s%lld%s%s", m->td_close, m->td, st, m->td_close, m->td, (long long)e->info.id,
+                m->td_close, m->td_num);
+        num(f, e->overall, "%.3f");
+        fputs(m->td_close, f);
+        for (size_t c = 0; c < lb->ncaps; c++) {
+            const lb_cap *k = find_cap(e, lb->caps[c]);
+            fputs(m->td_num, f);
+            if (k) {
+                num(f, k->mean, "%.3f");
+                if (isfinite(k->ci_low))
+                    fprintf(f, " %s[%.3f, %.3f]%s", m->small_open, k->ci_low, k->ci_high, m->small_close);
+                fprintf(f, " %s#%d%s", m->small_open, k->rank, m->small_close);
+            }
+            fputs(m->td_close, f);
+        }
+        fputs(m->td, f);
+        m->esc(f, e->weakest);
+        if (e->weakest[0]) fprintf(f, " (%.2f)", e->p_weakest);
+        fprintf(f, "%s%s", m->td_close, m->row_close);
+    }
+}
+
 static int write_md(const cb_leaderboard *lb, FILE *f) {
     fputs("| rank | model | step | run | overall |", f);
     for (size_t c = 0; c < lb->ncaps; c++) {
@@ -339,30 +376,8 @@ static int write_md(const cb_leaderboard *lb, FILE *f) {
     fputs(" weakest (p) |\n|---:|---|---:|---:|---:|", f);
     for (size_t c = 0; c < lb->ncaps; c++) fputs("---:|", f);
     fputs("---|\n", f);
-    for (size_t i = 0; i < lb->n; i++) {
-        const lb_entry *e = &lb->e[i];
-        char st[32];
-        step_text(e, st, sizeof st);
-        fprintf(f, "| %d | ", e->rank);
-        esc_md(f, e->model);
-        fprintf(f, " | %s | %lld | ", st, (long long)e->info.id);
-        num(f, e->overall, "%.3f");
-        fputs(" |", f);
-        for (size_t c = 0; c < lb->ncaps; c++) {
-            const lb_cap *k = find_cap(e, lb->caps[c]);
-            fputc(' ', f);
-            if (k) {
-                num(f, k->mean, "%.3f");
-                if (isfinite(k->ci_low)) fprintf(f, " [%.3f, %.3f]", k->ci_low, k->ci_high);
-                fprintf(f, " #%d", k->rank);
-            }
-            fputs(" |", f);
-        }
-        fputc(' ', f);
-        esc_md(f, e->weakest);
-        if (e->weakest[0]) fprintf(f, " (%.2f)", e->p_weakest);
-        fputs(" |\n", f);
-    }
+    static const lb_markup md = {"|", " ", " ", " |", "\n", "", "", esc_md};
+    write_rows(lb, f, &md);
     return 0;
 }
 
@@ -513,30 +528,9 @@ static void html_table(const cb_leaderboard *lb, FILE *f) {
         fputs("</th>", f);
     }
     fputs("<th>weakest (p)</th></tr></thead><tbody>\n", f);
-    for (size_t i = 0; i < lb->n; i++) {
-        const lb_entry *e = &lb->e[i];
-        char st[32];
-        step_text(e, st, sizeof st);
-        fprintf(f, "<tr><td>%d</td><td>", e->rank);
-        esc_html(f, e->model);
-        fprintf(f, "</td><td>%s</td><td>%lld</td><td class=\"num\">", st, (long long)e->info.id);
-        num(f, e->overall, "%.3f");
-        fputs("</td>", f);
-        for (size_t c = 0; c < lb->ncaps; c++) {
-            const lb_cap *k = find_cap(e, lb->caps[c]);
-            fputs("<td class=\"num\">", f);
-            if (k) {
-                num(f, k->mean, "%.3f");
-                if (isfinite(k->ci_low)) fprintf(f, " <small>[%.3f, %.3f]</small>", k->ci_low, k->ci_high);
-                fprintf(f, " <small>#%d</small>", k->rank);
-            }
-            fputs("</td>", f);
-        }
-        fputs("<td>", f);
-        esc_html(f, e->weakest);
-        if (e->weakest[0]) fprintf(f, " (%.2f)", e->p_weakest);
-        fputs("</td></tr>\n", f);
-    }
+    static const lb_markup html = {"<tr>", "<td>", "<td class=\"num\">", "</td>", "</tr>\n", "<small>", "</small>",
+                                   esc_html};
+    write_rows(lb, f, &html);
     fputs("</tbody></table></div>\n", f);
 }
 

@@ -656,10 +656,10 @@ static void csv_num(FILE *f, double v) {
     if (isfinite(v)) fprintf(f, "%.10g", v);
 }
 
-static void csv_row(FILE *f, int64_t run_id, const char *section, const cb_group *g, const cb_group_extra *x,
+static void csv_row(FILE *f, const cb_report *r, const char *section, const cb_group *g, const cb_group_extra *x,
                     int by_cap) {
     const cb_summary *m = &g->sum;
-    fprintf(f, "%lld,", (long long)run_id);
+    fprintf(f, "%lld,", (long long)r->run.id);
     csv_str(f, section);
     fputc(',', f);
     csv_str(f, by_cap ? "" : g->task);
@@ -701,6 +701,13 @@ static void csv_row(FILE *f, int64_t run_id, const char *section, const cb_group
     fputc(',', f);
     csv_str(f, x->grading);
     fprintf(f, ",%lld,%lld,%lld", (long long)m->n_unscored, (long long)m->judge_calls, (long long)m->judge_tokens);
+    /* structured-output's H and P (results/family_report.h); empty elsewhere */
+    double hp[6] = {NAN, NAN, NAN, NAN, NAN, NAN};
+    if (!g->by[0]) cb_family_structured_values(r, g, by_cap, hp);
+    for (int k = 0; k < 6; k++) {
+        fputc(',', f);
+        csv_num(f, hp[k]);
+    }
     fputs("\r\n", f);
 }
 
@@ -709,12 +716,14 @@ static void write_csv(const cb_report *r, FILE *f) {
           "baseline,chance,indistinct,unparsed_rate,n_unparsed,format_violation_rate,n_failed",
           f);
     for (int k = 0; k < N_KNOWN; k++) fprintf(f, ",%s", KNOWN[k].csv);
-    fputs(",prompt_tokens,completion_tokens,mean_latency_s,grading,n_unscored,judge_calls,judge_tokens\r\n", f);
-    csv_row(f, r->run.id, "all", &r->overall, &r->overall_x, 0);
-    for (size_t i = 0; i < r->n_settings; i++) csv_row(f, r->run.id, "setting", &r->settings[i], &r->settings_x[i], 0);
+    fputs(",prompt_tokens,completion_tokens,mean_latency_s,grading,n_unscored,judge_calls,judge_tokens,"
+          "h_content,h_structure,p_content,p_structure,p_n,p_judge_failed\r\n",
+          f);
+    csv_row(f, r, "all", &r->overall, &r->overall_x, 0);
+    for (size_t i = 0; i < r->n_settings; i++) csv_row(f, r, "setting", &r->settings[i], &r->settings_x[i], 0);
     for (size_t i = 0; i < r->n_capabilities; i++)
-        csv_row(f, r->run.id, "capability", &r->capabilities[i], &r->capabilities_x[i], 1);
-    for (size_t i = 0; i < r->n_breakdown; i++) csv_row(f, r->run.id, "by", &r->breakdown[i], &r->breakdown_x[i], 0);
+        csv_row(f, r, "capability", &r->capabilities[i], &r->capabilities_x[i], 1);
+    for (size_t i = 0; i < r->n_breakdown; i++) csv_row(f, r, "by", &r->breakdown[i], &r->breakdown_x[i], 0);
 }
 
 /* ---- JSON ----------------------------------------------------------------- */

@@ -22,9 +22,12 @@
  *   ci_low,ci_high,ci_method,baseline,chance,indistinct,unparsed_rate,
  *   n_unparsed,format_violation_rate,n_failed,soft_accuracy,mae,signed_error,
  *   off_by_one_rate,q_gold,expected_error,brier,gold_logprob,prompt_tokens,
- *   completion_tokens,mean_latency_s,grading,n_unscored,judge_calls,judge_tokens
+ *   completion_tokens,mean_latency_s,grading,n_unscored,judge_calls,judge_tokens,
+ *   h_content,h_structure,p_content,p_structure,p_n,p_judge_failed
  * where section is "all", "setting", "capability" or "by", n counts every
- * sample and n_scored the answered ones (the denominator).
+ * sample and n_scored the answered ones (the denominator). The last six
+ * columns are structured-output's H- and P-Score (results/family_report.h),
+ * filled on its setting and capability rows only (P empty without a judge).
  * JSON layout: {"run":{id, suite, model_id, model_sha256, model_bytes,
  *   backend, base_url, device, capbench_version, seed (decimal string),
  *   config_sha256, status, started_at, finished_at (ISO 8601 UTC or null),

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1143,70 +1144,94 @@ static int intern(strbuf *b, const char *v, size_t *prev_off, size_t *off) {
     return 0;
 }
 
-enum { N_STAT_STR = 10 };
+/* Reads every row of a stepped statement into a growable array of elem-byte
+ * rows. n_str fields of each row are strings: the const char * at byte offset
+ * str_off[c] is read from column str_col[c] and interned in one string block;
+ * fill sets the other fields. OUT *rows_out (malloc'd), *n_out, *strings_out
+ * (the block the string fields point into). what names the read in errors. */
+typedef void (*row_fill_fn)(sqlite3_stmt *st, void *row);
 
-int cb_store_sample_stats(cb_store *s, int64_t run_id, cb_stat_set *out, cb_err *err) {
-    int rc = 0;
+static int read_rows(cb_store *s, sqlite3_stmt *st, size_t elem, int n_str, const int *str_col,
+                     const size_t *str_off, row_fill_fn fill, const char *what, void **rows_out, size_t *n_out,
+                     char **strings_out, cb_err *err) {
+    int rc = 0, r;
     strbuf b = {0};
-    size_t cap = 0, n = 0, prev[N_STAT_STR];
-    size_t(*offs)[N_STAT_STR] = NULL;
-    cb_sample_stat *rows = NULL;
-    /* string columns of ST_STATS, in cb_sample_stat order */
-    static const int str_col[N_STAT_STR] = {0, 1, 2, 3, 4, 11, 13, 14, 15, 16};
-    for (int c = 0; c < N_STAT_STR; c++) prev[c] = SIZE_MAX;
-    memset(out, 0, sizeof *out);
-    sqlite3_stmt *st = stmt(s, ST_STATS);
-    sqlite3_bind_int64(st, 1, run_id);
-    int r;
+    size_t cap = 0, n = 0, prev[16];
+    size_t *offs = NULL; /* n * n_str string offsets */
+    char *rows = NULL;
+    if (n_str > 16) return cb_err_set(err, CB_ERUNTIME, "%s: too many string columns", what);
+    for (int c = 0; c < n_str; c++) prev[c] = SIZE_MAX;
     while ((r = sqlite3_step(st)) == SQLITE_ROW) {
         if (n == cap) {
             size_t nc = cap ? cap * 2 : 1024;
-            cb_sample_stat *nr = realloc(rows, nc * sizeof *nr);
+            char *nr = realloc(rows, nc * elem);
             if (nr) rows = nr;
-            size_t(*no)[N_STAT_STR] = nr ? realloc(offs, nc * sizeof *no) : NULL;
+            size_t *no = nr ? realloc(offs, nc * (size_t)n_str * sizeof *no) : NULL;
             if (!nr || !no) goto nomem;
             offs = no;
             cap = nc;
         }
-        cb_sample_stat *row = &rows[n];
-        memset(row, 0, sizeof *row);
-        for (int c = 0; c < N_STAT_STR; c++)
-            if (intern(&b, col_text(st, str_col[c]), &prev[c], &offs[n][c])) goto nomem;
-        row->score = col_real(st, 5);
-        row->unparsed = sqlite3_column_int(st, 6);
-        row->failed = sqlite3_column_int(st, 7);
-        row->prompt_tokens = sqlite3_column_int(st, 8);
-        row->completion_tokens = sqlite3_column_int(st, 9);
-        row->latency_s = col_real(st, 10);
-        row->format_violation = sqlite3_column_int(st, 12);
-        row->judge_calls = sqlite3_column_int(st, 17);
-        row->judge_tokens = sqlite3_column_int64(st, 18);
+        char *row = rows + n * elem;
+        memset(row, 0, elem);
+        for (int c = 0; c < n_str; c++)
+            if (intern(&b, col_text(st, str_col[c]), &prev[c], &offs[n * (size_t)n_str + (size_t)c])) goto nomem;
+        fill(st, row);
         n++;
     }
     if (r != SQLITE_DONE) {
-        rc = sql_err(s, s->db, err, "reading sample numbers");
+        rc = sql_err(s, s->db, err, what);
         goto out;
     }
-    for (size_t i = 0; i < n; i++) {
-        const char **dst[N_STAT_STR] = {&rows[i].task,   &rows[i].subtask,      &rows[i].setting,
-                                        &rows[i].cap[0], &rows[i].cap[1],      &rows[i].gold,
-                                        &rows[i].metrics_json, &rows[i].meta_json, &rows[i].error,
-                                        &rows[i].grading};
-        for (int c = 0; c < N_STAT_STR; c++) *dst[c] = offs[i][c] == SIZE_MAX ? NULL : b.buf + offs[i][c];
-    }
-    out->rows = rows;
-    out->n = n;
-    out->strings = b.buf;
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < n_str; c++) {
+            size_t o = offs[i * (size_t)n_str + (size_t)c];
+            const char *v = o == SIZE_MAX ? NULL : b.buf + o;
+            memcpy(rows + i * elem + str_off[c], &v, sizeof v);
+        }
+    *rows_out = rows;
+    *n_out = n;
+    *strings_out = b.buf;
     rows = NULL;
     b.buf = NULL;
     goto out;
 nomem:
-    rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory reading sample numbers", s->path);
+    rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory %s", s->path, what);
 out:
-    sqlite3_reset(st);
     free(offs);
     free(rows);
     free(b.buf);
+    return rc;
+}
+
+static void fill_stat(sqlite3_stmt *st, void *vrow) {
+    cb_sample_stat *row = vrow;
+    row->score = col_real(st, 5);
+    row->unparsed = sqlite3_column_int(st, 6);
+    row->failed = sqlite3_column_int(st, 7);
+    row->prompt_tokens = sqlite3_column_int(st, 8);
+    row->completion_tokens = sqlite3_column_int(st, 9);
+    row->latency_s = col_real(st, 10);
+    row->format_violation = sqlite3_column_int(st, 12);
+    row->judge_calls = sqlite3_column_int(st, 17);
+    row->judge_tokens = sqlite3_column_int64(st, 18);
+}
+
+int cb_store_sample_stats(cb_store *s, int64_t run_id, cb_stat_set *out, cb_err *err) {
+    /* string columns of ST_STATS and the fields they fill */
+    static const int str_col[] = {0, 1, 2, 3, 4, 11, 13, 14, 15, 16};
+    static const size_t str_off[] = {
+        offsetof(cb_sample_stat, task),    offsetof(cb_sample_stat, subtask),      offsetof(cb_sample_stat, setting),
+        offsetof(cb_sample_stat, cap[0]),  offsetof(cb_sample_stat, cap[1]),       offsetof(cb_sample_stat, gold),
+        offsetof(cb_sample_stat, metrics_json), offsetof(cb_sample_stat, meta_json), offsetof(cb_sample_stat, error),
+        offsetof(cb_sample_stat, grading)};
+    memset(out, 0, sizeof *out);
+    sqlite3_stmt *st = stmt(s, ST_STATS);
+    sqlite3_bind_int64(st, 1, run_id);
+    void *rows = NULL;
+    int rc = read_rows(s, st, sizeof(cb_sample_stat), 10, str_col, str_off, fill_stat, "reading sample numbers", &rows,
+                       &out->n, &out->strings, err);
+    out->rows = rows;
+    sqlite3_reset(st);
     return rc;
 }
 
@@ -1484,15 +1509,21 @@ void cb_item_score_set_clear(cb_item_score_set *set) {
     memset(set, 0, sizeof *set);
 }
 
-enum { N_IS_STR = 4 };
+static void fill_item_score(sqlite3_stmt *st, void *vrow) {
+    cb_item_score *row = vrow;
+    row->repeat = sqlite3_column_int(st, 4);
+    row->has_seed = sqlite3_column_type(st, 5) != SQLITE_NULL;
+    row->item_seed = (uint64_t)sqlite3_column_int64(st, 5);
+    row->score = col_real(st, 6);
+    row->failed = sqlite3_column_int(st, 7);
+    row->judge_failed = sqlite3_column_int(st, 8);
+}
 
 int cb_store_item_scores(cb_store *s, int64_t run_id, cb_item_score_set *out, cb_err *err) {
+    static const int str_col[] = {0, 1, 2, 3};
+    static const size_t str_off[] = {offsetof(cb_item_score, cap[0]), offsetof(cb_item_score, cap[1]),
+                                     offsetof(cb_item_score, item_id), offsetof(cb_item_score, item_hash)};
     sqlite3_stmt *st = NULL;
-    strbuf b = {0};
-    size_t cap = 0, n = 0, prev[N_IS_STR];
-    size_t(*offs)[N_IS_STR] = NULL;
-    cb_item_score *rows = NULL;
-    for (int c = 0; c < N_IS_STR; c++) prev[c] = SIZE_MAX;
     memset(out, 0, sizeof *out);
     int rc = prep(s,
                   "SELECT cap1, cap2, item_id, item_hash, repeat, item_seed, score, error IS NOT NULL, "
@@ -1500,49 +1531,10 @@ int cb_store_item_scores(cb_store *s, int64_t run_id, cb_item_score_set *out, cb
                   &st, err);
     if (rc) return rc;
     sqlite3_bind_int64(st, 1, run_id);
-    int r;
-    while ((r = sqlite3_step(st)) == SQLITE_ROW) {
-        if (n == cap) {
-            size_t nc = cap ? cap * 2 : 1024;
-            cb_item_score *nr = realloc(rows, nc * sizeof *nr);
-            if (nr) rows = nr;
-            size_t(*no)[N_IS_STR] = nr ? realloc(offs, nc * sizeof *no) : NULL;
-            if (!nr || !no) goto nomem;
-            offs = no;
-            cap = nc;
-        }
-        cb_item_score *row = &rows[n];
-        memset(row, 0, sizeof *row);
-        for (int c = 0; c < N_IS_STR; c++)
-            if (intern(&b, col_text(st, c), &prev[c], &offs[n][c])) goto nomem;
-        row->repeat = sqlite3_column_int(st, 4);
-        row->has_seed = sqlite3_column_type(st, 5) != SQLITE_NULL;
-        row->item_seed = (uint64_t)sqlite3_column_int64(st, 5);
-        row->score = col_real(st, 6);
-        row->failed = sqlite3_column_int(st, 7);
-        row->judge_failed = sqlite3_column_int(st, 8);
-        n++;
-    }
-    if (r != SQLITE_DONE) {
-        rc = sql_err(s, s->db, err, "reading item scores");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        const char **dst[N_IS_STR] = {&rows[i].cap[0], &rows[i].cap[1], &rows[i].item_id, &rows[i].item_hash};
-        for (int c = 0; c < N_IS_STR; c++) *dst[c] = offs[i][c] == SIZE_MAX ? NULL : b.buf + offs[i][c];
-    }
+    void *rows = NULL;
+    rc = read_rows(s, st, sizeof(cb_item_score), 4, str_col, str_off, fill_item_score, "reading item scores", &rows,
+                   &out->n, &out->strings, err);
     out->rows = rows;
-    out->n = n;
-    out->strings = b.buf;
-    rows = NULL;
-    b.buf = NULL;
-    goto out;
-nomem:
-    rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory reading item scores", s->path);
-out:
     sqlite3_finalize(st);
-    free(offs);
-    free(rows);
-    free(b.buf);
     return rc;
 }

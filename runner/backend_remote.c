@@ -201,8 +201,40 @@ static int as_int(const cJSON *n) {
     return (int)v;
 }
 
+/* Byte spans of the scored tokens [start, end) in the continuation, from
+ * their code-point offsets: token k covers [offs[k], offs[k+1]) (the last
+ * scored one up to the prompt's end), clamped to [ctx_cp, prompt_cp] and
+ * made relative to the continuation's first byte. prompt: the prompt sent,
+ * prompt_cp code points. Returns 0 or CB_ENOMEM. */
+static int scored_spans(const char *prompt, long ctx_cp, long prompt_cp, const long *offs, int n, int start, int end,
+                        cb_response *out) {
+    int ns = end - start;
+    if (ns <= 0) return 0;
+    size_t len = strlen(prompt);
+    int64_t *cpb = malloc(((size_t)prompt_cp + 1) * sizeof *cpb); /* byte offset of each code point */
+    out->token_spans = malloc((size_t)ns * 2 * sizeof *out->token_spans);
+    if (!cpb || !out->token_spans) {
+        free(cpb);
+        return CB_ENOMEM;
+    }
+    long c = 0;
+    for (size_t i = 0; i < len && c < prompt_cp; i++)
+        if (((unsigned char)prompt[i] & 0xC0) != 0x80) cpb[c++] = (int64_t)i;
+    while (c <= prompt_cp) cpb[c++] = (int64_t)len;
+    for (int k = start; k < end; k++) {
+        long a = offs[k], b = k + 1 < n ? offs[k + 1] : prompt_cp;
+        if (b > prompt_cp) b = prompt_cp;
+        if (a < ctx_cp) a = ctx_cp;
+        if (b < a) b = a;
+        out->token_spans[2 * (k - start)] = cpb[a] - cpb[ctx_cp];
+        out->token_spans[2 * (k - start) + 1] = cpb[b] - cpb[ctx_cp];
+    }
+    free(cpb);
+    return 0;
+}
+
 static int parse_logprobs(cb_remote_reply kind, const cJSON *c0, const char *where, long ctx_cp, long prompt_cp,
-                          cb_response *out, cb_err *err) {
+                          const char *spans_of, cb_response *out, cb_err *err) {
     const cJSON *lp = cJSON_GetObjectItemCaseSensitive(c0, "logprobs");
     if (!cJSON_IsObject(lp))
         return cb_err_set(err, CB_EUNSUP,
@@ -275,6 +307,12 @@ static int parse_logprobs(cb_remote_reply kind, const cJSON *c0, const char *whe
     } else {
         if (ctx_cp >= prompt_cp) { /* empty continuation */
             start = end;
+        } else if (ctx_cp == 0) {
+            /* empty context: everything after a first token that carries no
+             * text (the BOS the server adds) is the continuation, zero-width
+             * tokens included (SPM's dummy space, which the local engine also
+             * scores); a first token with text has no log-prob and fails below */
+            start = n > 1 && offs[1] == 0 ? 1 : 0;
         } else {
             start = 0;
             for (int k = 0; k < end; k++)
@@ -319,6 +357,9 @@ static int parse_logprobs(cb_remote_reply kind, const cJSON *c0, const char *whe
     out->n_scored = ns;
     out->logprob_sum = sum;
     out->is_greedy = kind == CB_REMOTE_REPLY_LOGLIK ? greedy : 0;
+    if (spans_of && kind == CB_REMOTE_REPLY_LOGLIK && ctx_cp <= prompt_cp &&
+        scored_spans(spans_of, ctx_cp, prompt_cp, offs, n, start, end, out))
+        rc = cb_err_set(err, CB_ENOMEM, "%s: out of memory", where);
 out:
     free(offs);
     free(vals);
@@ -326,7 +367,7 @@ out:
 }
 
 int cb_remote_parse_reply(cb_remote_reply kind, const char *body, size_t len, const char *where, long ctx_cp,
-                          long prompt_cp, cb_response *out, cb_err *err) {
+                          long prompt_cp, const char *spans_of, cb_response *out, cb_err *err) {
     const char *end = NULL;
     int rc = 0;
     size_t bad = utf8_bad_offset((const unsigned char *)body, len);
@@ -380,7 +421,7 @@ int cb_remote_parse_reply(cb_remote_reply kind, const char *body, size_t len, co
             goto out;
         }
     } else {
-        rc = parse_logprobs(kind, c0, where, ctx_cp, prompt_cp, out, err);
+        rc = parse_logprobs(kind, c0, where, ctx_cp, prompt_cp, spans_of, out, err);
         if (rc) goto out;
     }
     const cJSON *fr = cJSON_GetObjectItemCaseSensitive(c0, "finish_reason");
@@ -444,6 +485,7 @@ typedef struct slot {
     char *url;
     char *body;
     long ctx_cp, prompt_cp;
+    int want_tokens; /* LOGLIK: per-token byte spans wanted (from text_offset) */
     int attempts;
     int finished;
 } slot;
@@ -499,6 +541,7 @@ static int build_request(remote *r, const cb_request *q, slot *s, cb_response *o
             memcpy(prompt, ctx, lc);
             memcpy(prompt + lc, cont, ln + 1);
             s->ctx_cp = count_cp(ctx, lc);
+            s->want_tokens = q->want_tokens;
             s->kind = CB_REMOTE_REPLY_LOGLIK;
         } else if (q->kind == CB_REQ_ROLLING) {
             prompt = xstrdup(q->prompt ? q->prompt : "");
@@ -598,7 +641,8 @@ static int on_done(void *user, uint64_t i, cb_http_result *res) {
         cb_err_clear(&perr);
         free(o->error);
         o->error = NULL;
-        int rc = cb_remote_parse_reply(s->kind, res->body, res->body_len, where, s->ctx_cp, s->prompt_cp, o, &perr);
+        int rc = cb_remote_parse_reply(s->kind, res->body, res->body_len, where, s->ctx_cp, s->prompt_cp,
+                                       s->want_tokens ? o->rendered_prompt : NULL, o, &perr);
         s->finished = 1;
         if (rc == CB_EUNSUP) {
             /* every log-likelihood request would fail the same way: stop */

@@ -27,6 +27,9 @@
  * continuation's span starts at the token that contains the first continuation
  * code point and ends before the first token at or past the end of the prompt
  * (so a server that generates a token despite max_tokens 0 is not counted).
+ * An empty context (the knowledge-bits probe: the separator is the BOS the
+ * server adds) scores every token after a first token that carries no text,
+ * zero-width ones included (SPM's dummy space), as the local engine does.
  * logprob_sum is the sum of token_logprobs over that span; is_greedy is true
  * when each span token's logprob is the largest in its top_logprobs entry.
  * ROLLING sums every token's logprob (the first token has none and is skipped;
@@ -144,13 +147,18 @@ typedef enum {
 
 /* Parses a 2xx reply body (len bytes, need not be NUL-terminated) into out,
  * which must be zeroed or cleared. For LOGLIK, prompt_cp is the whole prompt's
- * length and ctx_cp the context's length, both in Unicode code points. `where`
+ * length and ctx_cp the context's length, both in Unicode code points. With
+ * spans_of set (LOGLIK only: the prompt text sent, prompt_cp code points), out
+ * also gets token_spans: each scored token's byte span in the continuation,
+ * from text_offset (token k runs to token k + 1's offset, the last one to the
+ * prompt's end; clamped to the continuation), so per-token measures such as
+ * knowledge bits work through a server as on the local engine. `where`
  * names the request in messages ("reply from URL"). Returns 0, or CB_EFORMAT
  * with err naming the JSON path expected ("expected choices[0].text (string)"),
  * or CB_EUNSUP when a LOGLIK/ROLLING reply carries no logprobs. On error out may
  * hold partial fields; cb_response_clear frees them. */
 int cb_remote_parse_reply(cb_remote_reply kind, const char *body, size_t len, const char *where, long ctx_cp,
-                          long prompt_cp, cb_response *out, cb_err *err);
+                          long prompt_cp, const char *spans_of, cb_response *out, cb_err *err);
 
 /* Pulls a human-readable message from an error body: error.message, error (string)
  * or message; else the first 200 bytes of the body. Writes a NUL-terminated

@@ -48,6 +48,7 @@
 #include "tasks/cross_capability.h"
 #include "tasks/crosseval.h"
 #include "tasks/data.h"
+#include "tasks/textbuf.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -180,28 +181,6 @@ static int needs_judge(const void *vs) {
 
 /* ---- small text helpers ---------------------------------------------------------- */
 
-static char *appendf(char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *appendf(char *s, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *add = NULL;
-    int n = vasprintf(&add, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        free(s);
-        return NULL;
-    }
-    size_t old = s ? strlen(s) : 0;
-    char *r = realloc(s, old + (size_t)n + 1);
-    if (!r) {
-        free(s);
-        free(add);
-        return NULL;
-    }
-    memcpy(r + old, add, (size_t)n + 1);
-    free(add);
-    return r;
-}
 
 static int pick(cb_rng *r, int n) { return (int)cb_rng_uniform(r, (uint64_t)n); }
 static int range(cb_rng *r, int lo, int hi) { return lo + pick(r, hi - lo + 1); } /* [lo, hi] */
@@ -286,31 +265,31 @@ static void make_word_problem(uint64_t seed, word_problem *w) {
 /* The problem text in English (es = 0) or Spanish (es = 1), without the suffix. */
 static char *word_problem_text(const word_problem *w, int es) {
     const char *P = PEOPLE[w->person], *it = es ? ITEMS_ES[w->item] : ITEMS_EN[w->item];
-    char *t = appendf(NULL, es ? "%s tiene %d %s." : "%s has %d %s.", P, w->start, it);
+    char *t = cb_str_appendf(NULL, es ? "%s tiene %d %s." : "%s has %d %s.", P, w->start, it);
     for (int k = 0; k < w->n_ops && t; k++) {
         if (w->distractor_at == k + 1) /* hard: another person's items, after k + 1 sentences */
-            t = appendf(t, es ? " %s tiene %d %s." : " %s has %d %s.", PEOPLE[w->distractor_person], w->distractor_n, it);
+            t = cb_str_appendf(t, es ? " %s tiene %d %s." : " %s has %d %s.", PEOPLE[w->distractor_person], w->distractor_n, it);
         if (!t) break;
         switch (w->op[k]) {
-        case OP_ADD: t = appendf(t, es ? " %s compra %d %s más." : " %s buys %d more %s.", P, w->a[k], it); break;
+        case OP_ADD: t = cb_str_appendf(t, es ? " %s compra %d %s más." : " %s buys %d more %s.", P, w->a[k], it); break;
         case OP_GIVE:
-            t = appendf(t, es ? " %s regala %d %s a un amigo." : " %s gives %d %s to a friend.", P, w->a[k], it);
+            t = cb_str_appendf(t, es ? " %s regala %d %s a un amigo." : " %s gives %d %s to a friend.", P, w->a[k], it);
             break;
         case OP_BOXES:
-            t = es ? appendf(t, " %s compra %d cajas con %d %s en cada caja.", P, w->a[k], w->b[k], it)
-                   : appendf(t, " %s buys %d boxes with %d %s in each box.", P, w->a[k], w->b[k], it);
+            t = es ? cb_str_appendf(t, " %s compra %d cajas con %d %s en cada caja.", P, w->a[k], w->b[k], it)
+                   : cb_str_appendf(t, " %s buys %d boxes with %d %s in each box.", P, w->a[k], w->b[k], it);
             break;
         case OP_DOUBLE:
-            t = es ? appendf(t, " La cantidad de %s de %s se duplica.", it, P)
-                   : appendf(t, " The number of %s that %s has doubles.", it, P);
+            t = es ? cb_str_appendf(t, " La cantidad de %s de %s se duplica.", it, P)
+                   : cb_str_appendf(t, " The number of %s that %s has doubles.", it, P);
             break;
         case OP_SPLIT:
-            t = es ? appendf(t, " %s reparte los %s en %d bolsas iguales y se queda con una.", P, it, w->a[k])
-                   : appendf(t, " %s shares the %s equally among %d bags and keeps one bag.", P, it, w->a[k]);
+            t = es ? cb_str_appendf(t, " %s reparte los %s en %d bolsas iguales y se queda con una.", P, it, w->a[k])
+                   : cb_str_appendf(t, " %s shares the %s equally among %d bags and keeps one bag.", P, it, w->a[k]);
             break;
         }
     }
-    if (t) t = appendf(t, es ? " ¿Cuántos %s tiene %s ahora?" : " How many %s does %s have now?", it, P);
+    if (t) t = cb_str_appendf(t, es ? " ¿Cuántos %s tiene %s ahora?" : " How many %s does %s have now?", it, P);
     return t;
 }
 
@@ -385,12 +364,12 @@ static int gen_towns(cb_item *it, cb_rng *r, int es, int diff, char **text, char
         char y[16], pop[16];
         snprintf(y, sizeof y, "%d", val[t][A_YEAR]);
         snprintf(pop, sizeof pop, "%d", val[t][A_POP]);
-        p = es ? appendf(p,
+        p = es ? cb_str_appendf(p,
                          "%s%s fue fundada en %s. Está junto al río %s. Su alcalde es %s. La fiesta del pueblo se "
                          "celebra cada %s. %s tiene %s habitantes. Su ciudad hermana es %s.",
                          t ? "\n\n" : "", T, y, RIVERS[val[t][A_RIVER]], MAYORS[val[t][A_MAYOR]],
                          MONTHS_ES[val[t][A_MONTH]], T, pop, TWINS[val[t][A_TWIN]])
-               : appendf(p,
+               : cb_str_appendf(p,
                          "%s%s was founded in %s. It lies on the river %s. Its mayor is %s. The town festival is held "
                          "every %s. %s has a population of %s. Its twin town is %s.",
                          t ? "\n\n" : "", T, y, RIVERS[val[t][A_RIVER]], MAYORS[val[t][A_MAYOR]],
@@ -413,7 +392,7 @@ static int gen_towns(cb_item *it, cb_rng *r, int es, int diff, char **text, char
     char q[160], g[64];
     snprintf(q, sizeof q, es ? Q_ES[qa] : Q_EN[qa], TOWNS[town[qt]]);
     attr_text(qa, val[qt][qa], es, g, sizeof g);
-    p = appendf(p, es ? "\n\nLee el texto y responde a la pregunta.\nPregunta: %s" : "\n\nRead the text and answer "
+    p = cb_str_appendf(p, es ? "\n\nLee el texto y responde a la pregunta.\nPregunta: %s" : "\n\nRead the text and answer "
                                                                                       "the question.\nQuestion: %s",
                 q);
     if (!p) return CB_ENOMEM;
@@ -500,11 +479,11 @@ static char *emit_fn(char *p, const fn_template *f, int longer, int bug, int *ne
     for (int i = 0; i < f->n_lines && p; i++) {
         const char *line = bug >= 0 && f->bug_line[bug] == i ? f->bug_text[bug] : f->lines[i];
         if (bug >= 0 && f->bug_line[bug] == i) *bug_at = *next;
-        p = appendf(p, "%2d | %s\n", (*next)++, line);
+        p = cb_str_appendf(p, "%2d | %s\n", (*next)++, line);
         if (p && longer && i == 0) {
-            p = appendf(p, "%2d |     \"\"\"%c%s.\"\"\"\n", (*next)++, toupper((unsigned char)f->purpose[0]),
+            p = cb_str_appendf(p, "%2d |     \"\"\"%c%s.\"\"\"\n", (*next)++, toupper((unsigned char)f->purpose[0]),
                         f->purpose + 1);
-            if (p) p = appendf(p, "%2d |     # one pass over the input\n", (*next)++);
+            if (p) p = cb_str_appendf(p, "%2d |     # one pass over the input\n", (*next)++);
         }
     }
     return p;
@@ -515,7 +494,7 @@ static int gen_coding(cb_rng *r, int diff, char **text, int64_t *gold, cJSON *me
     int bug = pick(r, N_BUGS), next = 1, bug_at = 0;
     char *p = NULL;
     if (diff < 2) {
-        p = appendf(NULL, "The Python function below should %s. Exactly one of its lines contains a bug. Which line "
+        p = cb_str_appendf(NULL, "The Python function below should %s. Exactly one of its lines contains a bug. Which line "
                           "number is it?\n\n",
                     f->purpose);
         p = p ? emit_fn(p, f, diff == 1, bug, &next, &bug_at) : NULL;
@@ -523,19 +502,19 @@ static int gen_coding(cb_rng *r, int diff, char **text, int64_t *gold, cJSON *me
     } else { /* helper + caller, the bug in either */
         int in_caller = pick(r, 2);
         const char *extra = strchr(f->params, ',') ? ", target" : "";
-        p = appendf(NULL,
+        p = cb_str_appendf(NULL,
                     "The Python function main below should %s, using the helper %s. Exactly one line of the program "
                     "contains a bug. Which line number is it?\n\n",
                     f->purpose, f->name);
         p = p ? emit_fn(p, f, 1, in_caller ? -1 : bug, &next, &bug_at) : NULL;
         if (in_caller) bug = pick(r, 2) ? BUG_RANGE : BUG_RETURN;
         const char *l3 = in_caller && bug == BUG_RANGE ? "values[1:]" : "values";
-        if (p) p = appendf(p, "%2d | def main(data%s):\n", next++, extra);
-        if (p) p = appendf(p, "%2d |     values = data[:]\n", next++);
+        if (p) p = cb_str_appendf(p, "%2d | def main(data%s):\n", next++, extra);
+        if (p) p = cb_str_appendf(p, "%2d |     values = data[:]\n", next++);
         if (in_caller && bug == BUG_RANGE) bug_at = next;
-        if (p) p = appendf(p, "%2d |     answer = %s(%s%s)\n", next++, f->name, l3, extra);
+        if (p) p = cb_str_appendf(p, "%2d |     answer = %s(%s%s)\n", next++, f->name, l3, extra);
         if (in_caller && bug == BUG_RETURN) bug_at = next;
-        if (p) p = appendf(p, "%2d |     return %s\n", next++, in_caller && bug == BUG_RETURN ? "values" : "answer");
+        if (p) p = cb_str_appendf(p, "%2d |     return %s\n", next++, in_caller && bug == BUG_RETURN ? "values" : "answer");
         cJSON_AddStringToObject(meta, "bug_in", in_caller ? "main" : f->name);
     }
     if (!p) return CB_ENOMEM;
@@ -571,14 +550,14 @@ int64_t cb_cross_trace(int64_t A, int64_t B, int64_t C, int64_t M, int64_t N, in
 static int gen_trace(cb_rng *r, int diff, char **text, int64_t *gold, cJSON *meta) {
     int A = range(r, 1, 20), B = range(r, 1, 20), C = range(r, 1, 9), M = range(r, 2, 5);
     int N = diff == 0 ? 3 : diff == 1 ? 6 : 10, K = diff == 2 ? range(r, 2, 3) : 0;
-    char *p = appendf(NULL, "What does this Python program print?\n\nx = %d\ny = %d\nfor i in range(%d):\n", A, B, N);
+    char *p = cb_str_appendf(NULL, "What does this Python program print?\n\nx = %d\ny = %d\nfor i in range(%d):\n", A, B, N);
     if (p && K)
-        p = appendf(p,
+        p = cb_str_appendf(p,
                     "    for j in range(%d):\n        if (x + i + j) %% %d == 0:\n            y = y + x\n"
                     "        else:\n            x = x + %d\nprint(x + y)",
                     K, M, C);
     else if (p)
-        p = appendf(p, "    if (x + i) %% %d == 0:\n        y = y + x\n    else:\n        x = x + %d\nprint(x + y)", M,
+        p = cb_str_appendf(p, "    if (x + i) %% %d == 0:\n        y = y + x\n    else:\n        x = x + %d\nprint(x + y)", M,
                     C);
     if (!p) return CB_ENOMEM;
     cJSON *c = cJSON_AddObjectToObject(meta, "constants");
@@ -642,33 +621,33 @@ static int gen_needle(cb_rng *r, int diff, char **text, char **gold_s, int64_t *
         while (j > 0 && opos[oorder[j - 1]] > opos[i]) oorder[j] = oorder[j - 1], j--;
         oorder[j] = i;
     }
-    char *p = appendf(NULL, "Read the following notes and answer the question at the end.\n\n");
+    char *p = cb_str_appendf(NULL, "Read the following notes and answer the question at the end.\n\n");
     size_t len0 = p ? strlen(p) : 0;
     int ri = 0, oi = 0, sentences = 0;
     while (p && (strlen(p) - len0 < (size_t)target || ri < nrec || (diff == 2 && oi < nrec))) {
         size_t len = strlen(p) - len0;
         if (ri < nrec && (size_t)pos[order[ri]] <= len) {
             int k = order[ri++];
-            p = appendf(p, "The %s %s is stored in locker %d.", COLOURS[combo[k] / 12], OBJECTS[combo[k] % 12],
+            p = cb_str_appendf(p, "The %s %s is stored in locker %d.", COLOURS[combo[k] / 12], OBJECTS[combo[k] % 12],
                         lockers[k]);
         } else if (diff == 2 && oi < nrec && (size_t)opos[oorder[oi]] <= len) {
             int k = oorder[oi++];
-            p = appendf(p, "Locker %d belongs to %s.", lockers[k], OWNERS[owner[k]]);
+            p = cb_str_appendf(p, "Locker %d belongs to %s.", lockers[k], OWNERS[owner[k]]);
         } else if (len >= (size_t)target) { /* past the target: the remaining records */
             if (ri < nrec) pos[order[ri]] = 0;
             else opos[oorder[oi]] = 0;
             continue;
         } else {
-            p = appendf(p, "The %s %s %s %s.", F_ADJ[pick(r, 8)], F_NOUN[pick(r, 8)], F_VERB[pick(r, 6)],
+            p = cb_str_appendf(p, "The %s %s %s %s.", F_ADJ[pick(r, 8)], F_NOUN[pick(r, 8)], F_VERB[pick(r, 6)],
                         F_TIME[pick(r, 6)]);
         }
-        if (p) p = appendf(p, "%s", ++sentences % 6 == 0 ? "\n" : " ");
+        if (p) p = cb_str_appendf(p, "%s", ++sentences % 6 == 0 ? "\n" : " ");
     }
     int q = pick(r, nrec);
     if (p)
-        p = diff == 2 ? appendf(p, "\n\nQuestion: Who owns the locker in which the %s %s is stored?",
+        p = diff == 2 ? cb_str_appendf(p, "\n\nQuestion: Who owns the locker in which the %s %s is stored?",
                                 COLOURS[combo[q] / 12], OBJECTS[combo[q] % 12])
-                      : appendf(p, "\n\nQuestion: In which locker is the %s %s stored?", COLOURS[combo[q] / 12],
+                      : cb_str_appendf(p, "\n\nQuestion: In which locker is the %s %s stored?", COLOURS[combo[q] / 12],
                                 OBJECTS[combo[q] % 12]);
     if (!p) return CB_ENOMEM;
     cJSON_AddNumberToObject(meta, "target_chars", target);
@@ -709,13 +688,13 @@ static int64_t lc_eval(const lc_fn *fn, int id, int64_t x, int depth) {
 
 static char *lc_render(char *p, const lc_fn *fn, int id) {
     const lc_fn *f = &fn[id];
-    p = appendf(p, "def f_%d(x): return ", id);
+    p = cb_str_appendf(p, "def f_%d(x): return ", id);
     int any = 0;
-    if (p && f->a) p = appendf(p, f->a == 1 ? "x" : "%d * x", f->a), any = 1;
+    if (p && f->a) p = cb_str_appendf(p, f->a == 1 ? "x" : "%d * x", f->a), any = 1;
     if (p && f->callee >= 0)
-        p = any ? appendf(p, " %c f_%d(x)", f->s < 0 ? '-' : '+', f->callee) : appendf(p, "f_%d(x)", f->callee);
-    if (p && f->b) p = appendf(p, " %c %d", f->b < 0 ? '-' : '+', abs(f->b));
-    return p ? appendf(p, "\n") : NULL;
+        p = any ? cb_str_appendf(p, " %c f_%d(x)", f->s < 0 ? '-' : '+', f->callee) : cb_str_appendf(p, "f_%d(x)", f->callee);
+    if (p && f->b) p = cb_str_appendf(p, " %c %d", f->b < 0 ? '-' : '+', abs(f->b));
+    return p ? cb_str_appendf(p, "\n") : NULL;
 }
 
 static int gen_module(cb_rng *r, int diff, char **text, int64_t *gold, cJSON *meta) {
@@ -760,9 +739,9 @@ static int gen_module(cb_rng *r, int diff, char **text, int64_t *gold, cJSON *me
             if (!in_chain) fn[i].callee = -1;
         }
     int v = range(r, 1, 9);
-    char *p = appendf(NULL, "Here is a Python module.\n\n");
+    char *p = cb_str_appendf(NULL, "Here is a Python module.\n\n");
     for (int i = 0; i < n && p; i++) p = lc_render(p, fn, order[i]);
-    if (p) p = appendf(p, "\nWhat is the value of f_%d(%d)?", chain[0], v);
+    if (p) p = cb_str_appendf(p, "\nWhat is the value of f_%d(%d)?", chain[0], v);
     if (p) {
         *gold = lc_eval(fn, chain[0], v, 0);
         cJSON *ch = cJSON_AddArrayToObject(meta, "chain");
@@ -855,7 +834,7 @@ static int generate(const void *vs, uint64_t task_seed, cb_item *it, cb_err *err
         if (rc) goto nomem;
     }
     cJSON_AddStringToObject(meta, "difficulty", DIFF_NAMES[diff]);
-    char *prompt = appendf(NULL, "%s%s", text, es ? SUFFIX_ES : SUFFIX_EN);
+    char *prompt = cb_str_appendf(NULL, "%s%s", text, es ? SUFFIX_ES : SUFFIX_EN);
     if (!prompt) goto nomem;
     cb_turn t = {CB_TURN_USER, prompt};
     rc = cb_item_set_turns(it, &t, 1);
@@ -876,21 +855,13 @@ out:
     return rc;
 }
 
-static int meta_int(const cb_item *it, const char *key, int def) {
-    const cJSON *j = it->meta ? cJSON_GetObjectItemCaseSensitive(it->meta, key) : NULL;
-    return cJSON_IsNumber(j) ? (int)j->valuedouble : def;
-}
-static const char *meta_str(const cb_item *it, const char *key) {
-    const cJSON *j = it->meta ? cJSON_GetObjectItemCaseSensitive(it->meta, key) : NULL;
-    return cJSON_IsString(j) ? j->valuestring : "";
-}
-static int is_file_item(const cb_item *it) { return strcmp(meta_str(it, "source"), "file") == 0; }
+static int is_file_item(const cb_item *it) { return strcmp(cb_item_meta_str(it, "source", ""), "file") == 0; }
 
 static int build_requests(cb_item *it, cb_err *err) {
     int st = subtask_index(it->subtask);
     if (st < 0 || it->n_turns < 1) return cb_err_set(err, CB_EFORMAT, "%s: unknown subtask or no turn", it->id);
-    int rc = is_file_item(it) ? set_requests(it, meta_int(it, "max_tokens", 1024), NULL, NULL)
-                              : set_requests(it, meta_int(it, "max_tokens", 1024),
+    int rc = is_file_item(it) ? set_requests(it, cb_item_meta_int(it, "max_tokens", 1024), NULL, NULL)
+                              : set_requests(it, cb_item_meta_int(it, "max_tokens", 1024),
                                              is_spanish_subtask(st) ? "Respuesta:" : "Answer:", it->gold);
     return rc ? cb_err_set(err, CB_ENOMEM, "out of memory") : 0;
 }
@@ -921,7 +892,7 @@ static int gen_file_item(const cc_state *s, cb_item *it, cJSON *meta, cb_err *er
         }
         cJSON_AddItemToArray(refs, o);
     }
-    char *prompt = row->attachment ? appendf(NULL, "%s\n\n%s", row->attachment, row->prompt) : strdup(row->prompt);
+    char *prompt = row->attachment ? cb_str_appendf(NULL, "%s\n\n%s", row->attachment, row->prompt) : strdup(row->prompt);
     if (!prompt) return cb_err_set(err, CB_ENOMEM, "out of memory");
     cb_turn t = {CB_TURN_USER, prompt};
     int rc = cb_item_set_turns(it, &t, 1) || cb_item_set_gold_str(it, "");
@@ -967,8 +938,8 @@ char *cb_cross_judge_prompt(const cJSON *meta, const char *response) {
     const cJSON *pr = cJSON_GetObjectItemCaseSensitive(meta, "prompt_text");
     const cJSON *refs = cJSON_GetObjectItemCaseSensitive(meta, "references");
     char *p = NULL;
-    if (cJSON_IsString(att) && att->valuestring[0]) p = appendf(p, "[Attached]\n%s\n\n", att->valuestring);
-    p = appendf(p, "[User Prompt]:\n%s\n\nCalibrate your scale on these rated reference responses:\n\n",
+    if (cJSON_IsString(att) && att->valuestring[0]) p = cb_str_appendf(p, "[Attached]\n%s\n\n", att->valuestring);
+    p = cb_str_appendf(p, "[User Prompt]:\n%s\n\nCalibrate your scale on these rated reference responses:\n\n",
                 cJSON_IsString(pr) ? pr->valuestring : "");
     int i = 0;
     const cJSON *ref;
@@ -976,18 +947,18 @@ char *cb_cross_judge_prompt(const cJSON *meta, const char *response) {
         const cJSON *resp = cJSON_GetObjectItemCaseSensitive(ref, "response");
         const cJSON *ra = cJSON_GetObjectItemCaseSensitive(ref, "ratings");
         const cJSON *ea = cJSON_GetObjectItemCaseSensitive(ref, "explanations");
-        if (p) p = appendf(p, "[Reference Example %d]:\nModel Response: %s\n", ++i,
+        if (p) p = cb_str_appendf(p, "[Reference Example %d]:\nModel Response: %s\n", ++i,
                            cJSON_IsString(resp) ? resp->valuestring : "");
         for (int h = 0; h < 2 && p; h++) {
             const cJSON *rv = cJSON_GetArrayItem(ra, h), *ev = cJSON_GetArrayItem(ea, h);
             char rb[32];
             fmt_rating(rb, sizeof rb, cJSON_IsNumber(rv) ? rv->valuedouble : 0);
-            p = appendf(p, "Rating %d: %s/5 | Explanation %d: %s\n", h + 1, rb, h + 1,
+            p = cb_str_appendf(p, "Rating %d: %s/5 | Explanation %d: %s\n", h + 1, rb, h + 1,
                         cJSON_IsString(ev) ? ev->valuestring : "");
         }
-        if (p) p = appendf(p, "\n");
+        if (p) p = cb_str_appendf(p, "\n");
     }
-    return p ? appendf(p, JUDGE_TAIL, response) : NULL;
+    return p ? cb_str_appendf(p, JUDGE_TAIL, response) : NULL;
 }
 
 /* Text after <think>...</think> blocks are removed (malloc'd). */
@@ -1035,7 +1006,7 @@ static int next_round(cb_item *it, const cb_task_resp *resps, int n_resps, int r
         free(prompt);
         if (!t || !t[0].text || !t[1].text) return cb_err_set(err, CB_ENOMEM, "out of memory");
         rq = (cb_treq){.kind = CB_TREQ_GENERATE, .target = CB_TARGET_JUDGE, .tag = TAG_JUDGE, .turns = t,
-                       .n_turns = 2, .max_tokens = meta_int(it, "judge_max_tokens", 2048), .temperature = 0,
+                       .n_turns = 2, .max_tokens = cb_item_meta_int(it, "judge_max_tokens", 2048), .temperature = 0,
                        .seed = JUDGE_SEED};
     } else {
         double r;

@@ -147,6 +147,16 @@ int cb_item_set_capabilities(cb_item *it, const char *a, const char *b) {
     return 0;
 }
 
+int cb_item_meta_int(const cb_item *it, const char *key, int def) {
+    const cJSON *j = it->meta ? cJSON_GetObjectItemCaseSensitive(it->meta, key) : NULL;
+    return cJSON_IsNumber(j) ? (int)j->valuedouble : def;
+}
+
+const char *cb_item_meta_str(const cb_item *it, const char *key, const char *def) {
+    const cJSON *j = it->meta ? cJSON_GetObjectItemCaseSensitive(it->meta, key) : NULL;
+    return cJSON_IsString(j) ? j->valuestring : def;
+}
+
 void cb_item_set_reqs(cb_item *it, cb_treq *reqs, int n) {
     it->reqs = reqs;
     it->n_reqs = n;

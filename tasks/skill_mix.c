@@ -42,6 +42,7 @@
 #include "graders/judge.h"
 #include "tasks/csv.h"
 #include "tasks/data.h"
+#include "tasks/textbuf.h"
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
@@ -475,28 +476,6 @@ static const char REASK[] =
     "\n\nYour previous grading could not be read: give every criterion its own table row with a bare 0 or 1.";
 
 /* Appends printf output to a malloc'd string. */
-static char *appendf(char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static char *appendf(char *s, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    char *add = NULL;
-    int n = vasprintf(&add, fmt, ap);
-    va_end(ap);
-    if (n < 0) {
-        free(s);
-        return NULL;
-    }
-    size_t old = s ? strlen(s) : 0;
-    char *r = realloc(s, old + (size_t)n + 1);
-    if (!r) {
-        free(s);
-        free(add);
-        return NULL;
-    }
-    memcpy(r + old, add, (size_t)n + 1);
-    free(add);
-    return r;
-}
 
 static int build_first_round(cb_item *it, int G, int max_tokens, cb_err *err) {
     cb_treq *reqs = cb_item_alloc(it, (size_t)G * sizeof *reqs);
@@ -559,10 +538,10 @@ static int generate(const void *vs, uint64_t task_seed, cb_item *it, cb_err *err
     if (!names || !cats || !pools || !vars) goto nomem;
     for (int i = 0; i < k; i++) {
         const skill *q = &s->skills[pick[i]];
-        csv = appendf(csv, "%s%s", i ? ", " : "", q->name);
+        csv = cb_str_appendf(csv, "%s%s", i ? ", " : "", q->name);
         size_t dl = strlen(q->definition);
         int stop = dl && strchr(".!?", q->definition[dl - 1]);
-        block = appendf(block, "%s**%s**: %s%s For example, %s", i ? "\n" : "", q->name, q->definition,
+        block = cb_str_appendf(block, "%s**%s**: %s%s For example, %s", i ? "\n" : "", q->name, q->definition,
                         stop ? "" : ".", q->example);
         if (!csv || !block) goto nomem;
         cJSON_AddItemToArray(names, cJSON_CreateString(q->name));
@@ -578,7 +557,7 @@ static int generate(const void *vs, uint64_t task_seed, cb_item *it, cb_err *err
         heldout &= !train_skill(q);
         ext |= strcmp(q->pool, "ext") == 0;
     }
-    turn1 = appendf(NULL, TURN1, tpc->name, csv, block);
+    turn1 = cb_str_appendf(NULL, TURN1, tpc->name, csv, block);
     if (!turn1) goto nomem;
     cJSON_AddNumberToObject(meta, "k", k);
     cJSON_AddStringToObject(meta, "topic", tpc->name);
@@ -616,22 +595,12 @@ out:
     return rc;
 }
 
-static int meta_int(const cb_item *it, const char *key, int def) {
-    const cJSON *j = it->meta ? cJSON_GetObjectItemCaseSensitive(it->meta, key) : NULL;
-    return cJSON_IsNumber(j) ? (int)j->valuedouble : def;
-}
-
-static const char *meta_str(const cb_item *it, const char *key) {
-    const cJSON *j = it->meta ? cJSON_GetObjectItemCaseSensitive(it->meta, key) : NULL;
-    return cJSON_IsString(j) ? j->valuestring : "";
-}
-
 static int build_requests(cb_item *it, cb_err *err) {
-    int G = meta_int(it, "generations", 3);
+    int G = cb_item_meta_int(it, "generations", 3);
     if (G < 1 || G > MAX_G || it->n_turns < 1)
         return cb_err_set(err, CB_EFORMAT, "%s: meta.generations must be 1..%d and the item needs its turn", it->id,
                           MAX_G);
-    return build_first_round(it, G, meta_int(it, "max_tokens", 512), err);
+    return build_first_round(it, G, cb_item_meta_int(it, "max_tokens", 512), err);
 }
 
 /* ---- the graded text ----------------------------------------------------------- */
@@ -697,22 +666,22 @@ static int judge_prompt(cb_item *it, const char *answer, int reask, char **out) 
     int i = 0;
     cJSON_ArrayForEach(n, names) {
         if (!cJSON_IsString(n)) continue;
-        csv = appendf(csv, "%s%s", i ? ", " : "", n->valuestring);
+        csv = cb_str_appendf(csv, "%s%s", i ? ", " : "", n->valuestring);
         char low[256];
         size_t j = 0;
         for (; n->valuestring[j] && j < sizeof low - 1; j++) low[j] = (char)tolower((unsigned char)n->valuestring[j]);
         low[j] = 0;
-        items = appendf(items, "%s\"Correctly illustrates %s\"", i ? ", " : "", low);
+        items = cb_str_appendf(items, "%s\"Correctly illustrates %s\"", i ? ", " : "", low);
         i++;
         if (!csv || !items) break;
     }
     if (csv && items)
-        items = appendf(items, ", \"Pertains to %s\", \"Text makes sense\", \"At most %s\"", meta_str(it, "topic"),
-                        meta_str(it, "limit_words"));
-    char *p = csv && items ? appendf(NULL, JUDGE, meta_str(it, "limit_words"), meta_str(it, "topic"), csv, answer,
-                                     meta_str(it, "skill_block"), items)
+        items = cb_str_appendf(items, ", \"Pertains to %s\", \"Text makes sense\", \"At most %s\"", cb_item_meta_str(it, "topic", ""),
+                        cb_item_meta_str(it, "limit_words", ""));
+    char *p = csv && items ? cb_str_appendf(NULL, JUDGE, cb_item_meta_str(it, "limit_words", ""), cb_item_meta_str(it, "topic", ""), csv, answer,
+                                     cb_item_meta_str(it, "skill_block", ""), items)
                            : NULL;
-    if (p && reask) p = appendf(p, "%s", REASK);
+    if (p && reask) p = cb_str_appendf(p, "%s", REASK);
     free(csv);
     free(items);
     *out = p;
@@ -728,7 +697,7 @@ static int skill_names(const cb_item *it, const char **names, int cap) {
 }
 
 static int next_round(cb_item *it, const cb_task_resp *resps, int n_resps, int round, int have_judge, cb_err *err) {
-    int G = meta_int(it, "generations", 3), J = meta_int(it, "judge_runs", 3);
+    int G = cb_item_meta_int(it, "generations", 3), J = cb_item_meta_int(it, "judge_runs", 3);
     cb_treq add[MAX_G * MAX_J];
     int na = 0;
     if (round == 0) { /* second turns, quoting each first reply */
@@ -736,7 +705,7 @@ static int next_round(cb_item *it, const cb_task_resp *resps, int n_resps, int r
             if (it->reqs[k].tag >= TAG_T2 || !resps[k].ok) continue;
             cb_turn *t = cb_item_alloc(it, 3 * sizeof *t);
             char *t2 = NULL;
-            if (!t || asprintf(&t2, TURN2, meta_str(it, "limit_words")) < 0)
+            if (!t || asprintf(&t2, TURN2, cb_item_meta_str(it, "limit_words", "")) < 0)
                 return cb_err_set(err, CB_ENOMEM, "out of memory");
             t[0] = it->turns[0];
             t[1] = (cb_turn){CB_TURN_ASSISTANT, cb_item_strdup(it, resps[k].text ? resps[k].text : "", -1)};
@@ -748,7 +717,7 @@ static int next_round(cb_item *it, const cb_task_resp *resps, int n_resps, int r
                                   .tag = TAG_T2 + g,
                                   .turns = t,
                                   .n_turns = 3,
-                                  .max_tokens = meta_int(it, "max_tokens", 512),
+                                  .max_tokens = cb_item_meta_int(it, "max_tokens", 512),
                                   .temperature = 0.7f,
                                   .seed = cb_splitmix64(it->seed ^ (0x5F2ull << 32) ^ (uint64_t)(g + 1))};
         }
@@ -779,7 +748,7 @@ static int next_round(cb_item *it, const cb_task_resp *resps, int n_resps, int r
                                           .tag = TAG_JUDGE + g * 16 + j,
                                           .turns = t,
                                           .n_turns = 1,
-                                          .max_tokens = meta_int(it, "judge_max_tokens", 1024),
+                                          .max_tokens = cb_item_meta_int(it, "judge_max_tokens", 1024),
                                           .temperature = 0.7f,
                                           .seed = cb_splitmix64(it->seed ^ (0x3D6Eull << 32) ^ (uint64_t)(g * 16 + j))};
             }
@@ -923,8 +892,8 @@ static int grade(cb_grader_ctx *gctx, const cb_item *it, const cb_task_resp *res
     (void)gctx;
     const char *names[MAX_K];
     int k = skill_names(it, names, MAX_K);
-    int G = meta_int(it, "generations", 3), sl = meta_int(it, "sentence_limit", 1);
-    int gen_mean = strcmp(meta_str(it, "gen_agg"), "mean") == 0;
+    int G = cb_item_meta_int(it, "generations", 3), sl = cb_item_meta_int(it, "sentence_limit", 1);
+    int gen_mean = strcmp(cb_item_meta_str(it, "gen_agg", ""), "mean") == 0;
     const cJSON *npj = cJSON_GetObjectItemCaseSensitive(it->meta, "name_penalty");
     int name_penalty = !npj || cJSON_IsTrue(npj);
     if (k < 1 || G < 1 || G > MAX_G) return cb_err_set(err, CB_EFORMAT, "%s: meta.skills / generations", it->id);
@@ -983,7 +952,7 @@ static int grade(cb_grader_ctx *gctx, const cb_item *it, const cb_task_resp *res
                     int v = proxy_skill(ans, names[i]);
                     if (v >= 0) d++, hit += v;
                 }
-                int tpc = proxy_topic(ans, meta_str(it, "topic")), sns = proxy_sense(ans);
+                int tpc = proxy_topic(ans, cb_item_meta_str(it, "topic", "")), sns = proxy_sense(ans);
                 int lim = cb_count_sentences(ans, 0) <= sl;
                 proxy_sum += (double)(hit + tpc + sns + lim) / (double)(d + 3);
                 proxy_n++;

@@ -9,7 +9,8 @@
  * "Format requirements" block derived from the gold: column and row names in
  * order, delimiters, empty cells, caption and spec), oneshot (one solved
  * example: item 10^6 + index of the same subtask as a user/assistant pair).
- * Params: "max_tokens" (default 2048).
+ * Params: "max_tokens" (default 2048), "judge_max_tokens" (P-Score
+ * judgements, default 512).
  *
  * Generation (all draws from the item's xoshiro256** stream, in code order):
  *   raw: two distinct teams (city + nickname lists; the row label is the
@@ -38,11 +39,28 @@
  * tag_misplacement, tag_formatting (0/1). An empty response is unparsed
  * with flag "empty"; a response without a table is unparsed; both score 0 on
  * every component (they stay in every mean) and are reported apart.
- * P-Score needs a judge and is not computed here (the report says so).
+ *
+ * P-Score (4.5; needs the suite's judge; tasks/task.h next_round): round 0 is
+ * the model's answer. When it parses as a table and a judge is configured,
+ * round 1 asks the judge twice at temperature 0.1 (prediction as Table 1
+ * with tag TAG_P, then the gold as Table 1 with TAG_P + 1), the texts being
+ * the fence-stripped, trimmed prediction and the gold. A judgement that
+ * graders/judge.c cannot read is re-asked once in round 2 (TAG_P_REASK + order:
+ * the same conversation, the unreadable answer, then a note asking for the
+ * json block, and a fresh seed). Per order the first readable judgement
+ * counts; p_content / p_structure = mean over the readable orders of the
+ * score / 10, p_orders = how many orders were readable; no readable order
+ * at all is p_judge_failed = 1 (no P metrics: never a zero). A response that
+ * does not parse as a table scores p_content = p_structure = 0 by rule (no
+ * judge call, judge or not); a parsed response without a judge has no P
+ * metrics, and the report then says "not computed: no judge". A failed model
+ * request has none either (the sample is failed). The primary score stays
+ * the exact match; P is a secondary metric.
  */
 #include "tasks/task.h"
 
 #include "common/rng.h"
+#include "graders/judge.h"
 #include "graders/table.h"
 #include "tasks/textbuf.h"
 
@@ -66,7 +84,7 @@ static const char *const settings[] = {"plain", "formatcot", "oneshot", NULL};
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 typedef struct so_state {
-    int max_tokens;
+    int max_tokens, judge_max_tokens;
 } so_state;
 
 static void state_free(void *p) { free(p); }
@@ -76,19 +94,23 @@ static int state_parse(const cJSON *params, const char *path, void **out, cb_err
     so_state *st = calloc(1, sizeof *st);
     if (!st) return cb_err_set(err, CB_ENOMEM, "%s: out of memory", path);
     st->max_tokens = 2048;
+    st->judge_max_tokens = 512;
     const cJSON *it;
     cJSON_ArrayForEach(it, params) {
-        if (strcmp(it->string, "max_tokens") == 0) {
-            if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 1e6 ||
-                it->valuedouble != floor(it->valuedouble)) {
-                free(st);
-                return cb_err_set(err, CB_EUSAGE, "%s.max_tokens: expected an integer from 1 to 1000000", path);
-            }
-            st->max_tokens = (int)it->valuedouble;
-        } else {
+        int *dst = strcmp(it->string, "max_tokens") == 0         ? &st->max_tokens
+                   : strcmp(it->string, "judge_max_tokens") == 0 ? &st->judge_max_tokens
+                                                                 : NULL;
+        if (!dst) {
             free(st);
-            return cb_err_set(err, CB_EUSAGE, "%s.%s: unknown key (expected max_tokens)", path, it->string);
+            return cb_err_set(err, CB_EUSAGE, "%s.%s: unknown key (expected max_tokens or judge_max_tokens)", path,
+                              it->string);
         }
+        if (!cJSON_IsNumber(it) || it->valuedouble < 1 || it->valuedouble > 1e6 ||
+            it->valuedouble != floor(it->valuedouble)) {
+            free(st);
+            return cb_err_set(err, CB_EUSAGE, "%s.%s: expected an integer from 1 to 1000000", path, it->string);
+        }
+        *dst = (int)it->valuedouble;
     }
     *out = st;
     return 0;
@@ -97,7 +119,8 @@ static int state_parse(const cJSON *params, const char *path, void **out, cb_err
 static cJSON *state_to_json(const void *p) {
     const so_state *st = p;
     cJSON *o = cJSON_CreateObject();
-    if (o && !cJSON_AddNumberToObject(o, "max_tokens", st->max_tokens)) {
+    if (o && (!cJSON_AddNumberToObject(o, "max_tokens", st->max_tokens) ||
+              !cJSON_AddNumberToObject(o, "judge_max_tokens", st->judge_max_tokens))) {
         cJSON_Delete(o);
         return NULL;
     }
@@ -699,7 +722,8 @@ static int generate(const void *state, uint64_t task_seed, cb_item *it, cb_err *
     it->meta = m;
     if (!cJSON_AddStringToObject(m, "format", subtasks[sub]) ||
         !cJSON_AddStringToObject(m, "text", cb_textbuf_str(&x.text)) ||
-        !cJSON_AddNumberToObject(m, "max_tokens", st->max_tokens))
+        !cJSON_AddNumberToObject(m, "max_tokens", st->max_tokens) ||
+        !cJSON_AddNumberToObject(m, "judge_max_tokens", st->judge_max_tokens))
         goto oom;
     if (sub == ST_LATEX &&
         (!cJSON_AddStringToObject(m, "caption", x.caption) || !cJSON_AddStringToObject(m, "spec", x.spec)))
@@ -938,6 +962,147 @@ static void add_h(cb_grade *out, const comps *c, const char *cr_name, const char
     cb_grade_add_metric(out, sn_name, sn);
 }
 
+/* ---- P-Score: judge rounds (TASKS.md 4.5) ---- */
+
+enum { TAG_ANSWER = 0, TAG_P = 100, TAG_P_REASK = 110 }; /* + order: 0 prediction first, 1 gold first */
+
+#define P_SYSTEM "You are a helpful data-processing assistant."
+#define P_REASK                                                                                                      \
+    "Your answer could not be read. Reply with a ```json block containing the keys \"content_similarity\" and "   \
+    "\"structural_similarity\", each an integer from 0 to 10."
+#define P_TEMPERATURE 0.1f
+
+static const char *const p_format[] = {"text", "HTML", "LaTeX"}; /* {format} of the judge prompt */
+static const char *const p_fence[] = {"text", "html", "latex"};  /* {fmt}: the fences' language */
+
+/* Whether a response text parses as a table of the item's format (the same
+ * rule grade() applies: raw needs a row in either table). */
+static int parses(const cb_item *it, int sub, const char *text, int *parsed, cb_err *err) {
+    cb_table t0, t1;
+    cb_table_init(&t0);
+    cb_table_init(&t1);
+    cb_html_cells mode = sub == ST_HTML ? cb_table_html_mode(it->gold) : CB_HTML_CELLS_TABLE;
+    int rc = parse_as(sub, text, mode, &t0, &t1, err);
+    *parsed = !rc && (t0.found || (sub == ST_RAW && t1.found));
+    cb_table_clear(&t0);
+    cb_table_clear(&t1);
+    return rc;
+}
+
+/* The table text shown to the judge: inside a surrounding code fence, trimmed. */
+static void judge_table(const char *text, cb_textbuf *b) {
+    size_t a, e;
+    cb_table_strip_fence(text, &a, &e);
+    while (a < e && strchr(" \t\r\n", text[a])) a++;
+    while (e > a && strchr(" \t\r\n", text[e - 1])) e--;
+    cb_textbuf_add(b, text + a, e - a);
+}
+
+/* The judge prompt of 4.5 with Table 1 = first, Table 2 = second. */
+static void p_prompt(int sub, const char *first, const char *second, cb_textbuf *b) {
+    cb_textbuf_printf(b, "Compare the two %s tables below.\nTable 1:\n```%s\n", p_format[sub], p_fence[sub]);
+    judge_table(first, b);
+    cb_textbuf_printf(b, "\n```\nTable 2:\n```%s\n", p_fence[sub]);
+    judge_table(second, b);
+    cb_textbuf_puts(b, "\n```\nGive two integer scores from 0 to 10.\n"
+                       "- content_similarity: 10 when every cell holds the same data in both tables,\n"
+                       "  0 when no cell does; roughly half the cells agreeing is a 5.\n"
+                       "- structural_similarity: 10 when rows and columns agree in number and order\n"
+                       "  and alignment matches; styling alone (font, colour) does not count.\n"
+                       "Reason briefly, then give a ```json block containing the keys\n"
+                       "\"content_similarity\" and \"structural_similarity\".");
+}
+
+static uint64_t p_seed(const cb_item *it, int tag) { return cb_splitmix64(it->seed ^ (0x9C0Eull << 32) ^ (uint64_t)tag); }
+
+static int readable(const cb_task_resp *r) {
+    double c, s;
+    return r->ok && cb_judge_parse_similarity(r->text ? r->text : "", &c, &s);
+}
+
+/* Rounds: the two judge calls once the answer parses; then one re-ask per
+ * order whose judgement could not be read (a judge request that failed at
+ * the backend is not re-asked). A pure function of (item, responses, judge). */
+static int next_round(cb_item *it, const cb_task_resp *resps, int n_resps, int round, int have_judge, cb_err *err) {
+    (void)round;
+    if (!have_judge || n_resps < 1 || !resps[0].ok) return 0;
+    int sub = cb_task_family_subtask(it->family, it->subtask);
+    int asked = 0, reasked = 0;
+    for (int q = 0; q < n_resps; q++) {
+        asked |= it->reqs[q].tag >= TAG_P && it->reqs[q].tag < TAG_P + 2;
+        reasked |= it->reqs[q].tag >= TAG_P_REASK;
+    }
+    cb_treq rq[2];
+    int n = 0;
+    if (!asked) {
+        int parsed = 0, rc = parses(it, sub, resps[0].text ? resps[0].text : "", &parsed, err);
+        if (rc || !parsed) return rc; /* an unparsed answer scores P = 0 without a judge call */
+        for (int o = 0; o < 2; o++) {
+            cb_textbuf b;
+            cb_textbuf_init(&b);
+            p_prompt(sub, o == 0 ? resps[0].text : it->gold, o == 0 ? it->gold : resps[0].text, &b);
+            cb_turn *t = cb_item_alloc(it, 2 * sizeof *t);
+            if (t) {
+                t[0] = (cb_turn){CB_TURN_SYSTEM, cb_item_strdup(it, P_SYSTEM, -1)};
+                t[1] = (cb_turn){CB_TURN_USER, cb_textbuf_failed(&b) ? NULL : cb_item_strdup(it, cb_textbuf_str(&b), -1)};
+            }
+            cb_textbuf_free(&b);
+            if (!t || !t[0].text || !t[1].text) return cb_err_set(err, CB_ENOMEM, "out of memory");
+            rq[n++] = (cb_treq){.kind = CB_TREQ_GENERATE, .target = CB_TARGET_JUDGE, .tag = TAG_P + o, .turns = t,
+                                .n_turns = 2, .max_tokens = cb_item_meta_int(it, "judge_max_tokens", 512),
+                                .temperature = P_TEMPERATURE, .seed = p_seed(it, TAG_P + o)};
+        }
+    } else if (!reasked) {
+        for (int q = 0; q < n_resps; q++) {
+            const cb_treq *o = &it->reqs[q];
+            if (o->tag < TAG_P || o->tag >= TAG_P + 2 || !resps[q].ok || readable(&resps[q])) continue;
+            cb_turn *t = cb_item_alloc(it, (size_t)(o->n_turns + 2) * sizeof *t);
+            if (!t) return cb_err_set(err, CB_ENOMEM, "out of memory");
+            memcpy(t, o->turns, (size_t)o->n_turns * sizeof *t);
+            t[o->n_turns] = (cb_turn){CB_TURN_ASSISTANT, cb_item_strdup(it, resps[q].text ? resps[q].text : "", -1)};
+            t[o->n_turns + 1] = (cb_turn){CB_TURN_USER, cb_item_strdup(it, P_REASK, -1)};
+            if (!t[o->n_turns].text || !t[o->n_turns + 1].text) return cb_err_set(err, CB_ENOMEM, "out of memory");
+            rq[n] = *o;
+            rq[n].tag = TAG_P_REASK + (o->tag - TAG_P);
+            rq[n].turns = t;
+            rq[n].n_turns = o->n_turns + 2;
+            rq[n].seed = p_seed(it, rq[n].tag);
+            n++;
+        }
+    }
+    return n && cb_item_append_reqs(it, rq, n) ? cb_err_set(err, CB_ENOMEM, "out of memory") : 0;
+}
+
+/* P metrics of a graded item (see the file header). */
+static void add_p(const cb_item *it, const cb_task_resp *resps, int n_resps, int parsed, cb_grade *out) {
+    if (!resps[0].ok) return;
+    if (!parsed) {
+        cb_grade_add_metric(out, "p_content", 0);
+        cb_grade_add_metric(out, "p_structure", 0);
+        return;
+    }
+    double cs = 0, ss = 0;
+    int n_ord = 0, n_calls = 0;
+    for (int o = 0; o < 2; o++) {
+        double c = 0, s = 0;
+        int got = 0;
+        for (int q = 1; q < n_resps && !got; q++) { /* the first call, then its re-ask */
+            int tag = it->reqs[q].tag;
+            if (tag != TAG_P + o && tag != TAG_P_REASK + o) continue;
+            n_calls++;
+            got = resps[q].ok && cb_judge_parse_similarity(resps[q].text ? resps[q].text : "", &c, &s);
+        }
+        if (got) cs += c, ss += s, n_ord++;
+    }
+    if (!n_calls) return; /* no judge: not computed */
+    if (n_ord) {
+        cb_grade_add_metric(out, "p_content", cs / n_ord / 10.0);
+        cb_grade_add_metric(out, "p_structure", ss / n_ord / 10.0);
+        cb_grade_add_metric(out, "p_orders", n_ord);
+    }
+    cb_grade_add_metric(out, "p_judge_failed", n_ord == 0);
+}
+
 static int grade(cb_grader_ctx *gctx, const cb_item *it, const cb_task_resp *resps, int n_resps, cb_grade *out,
                  cb_err *err) {
     (void)gctx;
@@ -1014,6 +1179,7 @@ static int grade(cb_grader_ctx *gctx, const cb_item *it, const cb_task_resp *res
     cb_grade_add_metric(out, "tag_hallucination", hal);
     cb_grade_add_metric(out, "tag_misplacement", mis);
     cb_grade_add_metric(out, "tag_formatting", !shape_ok);
+    add_p(it, resps, n_resps, parsed, out);
 out:
     for (int k = 0; k < 2; k++) {
         cb_table_clear(&gt[k]);
@@ -1025,8 +1191,9 @@ out:
 
 const cb_task_family cb_family_structured_output = {
     .name = FAMILY,
-    .summary = "turn prose into exact tables: raw text (team/player), HTML and LaTeX (Struc-Bench H-Score)",
-    .grader_version = "structured-output/1",
+    .summary = "turn prose into exact tables: raw text (team/player), HTML and LaTeX (Struc-Bench H-Score; "
+               "P-Score with a judge)",
+    .grader_version = "structured-output/2",
     .capability = FAMILY_CAP,
     .subtasks = subtasks,
     .subtask_capabilities = subtask_caps,
@@ -1038,4 +1205,5 @@ const cb_task_family cb_family_structured_output = {
     .generate = generate,
     .build_requests = build_requests,
     .grade = grade,
+    .next_round = next_round,
 };

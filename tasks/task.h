@@ -313,6 +313,10 @@ int cb_item_set_turns(cb_item *it, const cb_turn *turns, int n);
 int cb_item_set_gold_int(cb_item *it, int64_t v);
 int cb_item_set_gold_str(cb_item *it, const char *s);
 int cb_item_set_capabilities(cb_item *it, const char *a, const char *b); /* b may be NULL */
+/* Reads the item's meta object: the number at key as an int (def when absent
+ * or not a number), the string at key (def when absent or not a string). */
+int cb_item_meta_int(const cb_item *it, const char *key, int def);
+const char *cb_item_meta_str(const cb_item *it, const char *key, const char *def);
 /* reqs: array allocated with cb_item_alloc (strings/turns already in the arena). */
 void cb_item_set_reqs(cb_item *it, cb_treq *reqs, int n);
 /* Appends n requests (copied; their turns and strings must already live in the

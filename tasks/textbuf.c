@@ -61,3 +61,21 @@ void cb_textbuf_printf(cb_textbuf *b, const char *fmt, ...) {
 const char *cb_textbuf_str(const cb_textbuf *b) { return b->s && !b->failed ? b->s : ""; }
 
 int cb_textbuf_failed(const cb_textbuf *b) { return b->failed; }
+
+char *cb_str_appendf(char *s, const char *fmt, ...) {
+    va_list ap, aq;
+    va_start(ap, fmt);
+    va_copy(aq, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    size_t old = s ? strlen(s) : 0;
+    char *r = n < 0 ? NULL : realloc(s, old + (size_t)n + 1);
+    if (!r) {
+        va_end(aq);
+        free(s);
+        return NULL;
+    }
+    vsnprintf(r + old, (size_t)n + 1, fmt, aq);
+    va_end(aq);
+    return r;
+}

@@ -24,4 +24,9 @@ void cb_textbuf_printf(cb_textbuf *b, const char *fmt, ...) __attribute__((forma
 const char *cb_textbuf_str(const cb_textbuf *b);
 int cb_textbuf_failed(const cb_textbuf *b);
 
+/* Appends printf-formatted text to a malloc'd string s (NULL counts as "")
+ * and returns the grown string; on allocation failure frees s and returns
+ * NULL, so a chain of appends needs one check at the end. */
+char *cb_str_appendf(char *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 #endif

@@ -16,6 +16,7 @@
  * otherwise, saying why.
  */
 #include "engine/engine.h"
+#include "tests/util/cbtest.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
@@ -25,23 +26,6 @@
 
 #ifdef CB_HAVE_HARNESS
 #include <cjson/cJSON.h>
-
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    if (buf) buf[n] = '\0';
-    if (len) *len = (size_t)n;
-    return buf;
-}
 
 /* Resolves shared/<rel>; skips the test when the variable or file is absent. */
 static void shared_path(char *out, size_t cap, const char *rel) {
@@ -56,7 +40,7 @@ static void shared_path(char *out, size_t cap, const char *rel) {
 static cJSON *load_json(const char *rel) {
     char path[1024];
     shared_path(path, sizeof path, rel);
-    char *txt = slurp(path, NULL);
+    char *txt = cbt_read_file(path, NULL);
     cr_assert(txt, "cannot read %s", path);
     cJSON *j = cJSON_Parse(txt);
     free(txt);
@@ -245,7 +229,7 @@ Test(reference, stories260k_perplexity) {
     char path[1024];
     shared_path(path, sizeof path, "reference/stories260K/perplexity_text.txt");
     size_t len;
-    char *text = slurp(path, &len);
+    char *text = cbt_read_file(path, &len);
     cr_assert(text);
     if (len > 0 && text[len - 1] == '\n') text[--len] = '\0'; /* llama-perplexity -f strips one newline */
     cb_engine *e = open_model("models/stories260K.gguf", 256, 4, 2);

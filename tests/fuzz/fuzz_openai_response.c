@@ -25,7 +25,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memset(&out, 0, sizeof out);
     cb_err err;
     cb_err_clear(&err);
-    int rc = cb_remote_parse_reply(kind, body, len, "reply from fuzz", ctx_cp, prompt_cp, &out, &err);
+    /* a prompt of prompt_cp code points (two-byte ones every third), for token spans */
+    char prompt[3 * 256 + 1];
+    size_t pl = 0;
+    for (long i = 0; i < prompt_cp; i++) {
+        if (i % 3 == 2) prompt[pl++] = (char)0xC3, prompt[pl++] = (char)0xA9;
+        else prompt[pl++] = 'a';
+    }
+    prompt[pl] = 0;
+    size_t cont_bytes = 0;
+    for (long i = ctx_cp; i < prompt_cp; i++) cont_bytes += i % 3 == 2 ? 2 : 1;
+    int rc = cb_remote_parse_reply(kind, body, len, "reply from fuzz", ctx_cp, prompt_cp, prompt, &out, &err);
     if (rc == 0) {
         if (kind == CB_REMOTE_REPLY_CHAT || kind == CB_REMOTE_REPLY_COMPLETION) {
             if (!out.text) abort();
@@ -35,6 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             double s = 0;
             for (int i = 0; i < out.n_scored; i++) s += out.token_logprobs[i];
             if (fabs(s - out.logprob_sum) > 1e-6 * (1 + fabs(s))) abort();
+            /* spans: inside the continuation, each [a, b) ordered, starts non-decreasing */
+            for (int i = 0; out.token_spans && i < out.n_scored; i++) {
+                int64_t a = out.token_spans[2 * i], b = out.token_spans[2 * i + 1];
+                if (a < 0 || b < a || (size_t)b > cont_bytes) abort();
+                if (i > 0 && a < out.token_spans[2 * i - 2]) abort();
+            }
         }
     } else if (err.msg[0] == '\0') {
         abort();

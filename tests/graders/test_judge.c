@@ -122,3 +122,72 @@ Test(judge, sentences_of_2_7) {
     cr_assert_eq(cb_count_sentences("He said \"Stop.\" (Then) nothing.", 0), 2, "an opening bracket may precede");
     cr_assert_eq(cb_count_words("  a b\tc\n"), 3);
 }
+
+/* ---- P-Score judgements (4.5): a golden table of judge outputs ---- */
+
+typedef struct {
+    const char *text;
+    int ok;
+    double c, s;
+} sim_case;
+
+Test(judge, similarity_golden_table_of_judge_outputs) {
+    static const sim_case cases[] = {
+        /* the asked form: reasoning, then a json fence */
+        {"Both tables agree on most cells.\n```json\n{\"content_similarity\": 8, \"structural_similarity\": 10}\n```",
+         1, 8, 10},
+        /* fence without a language, upper-case JSON tag, CRLF lines */
+        {"ok\r\n```\r\n{\"content_similarity\":3,\"structural_similarity\":4}\r\n```\r\n", 1, 3, 4},
+        {"```JSON\n{\"structural_similarity\": 2, \"content_similarity\": 9}\n```", 1, 9, 2},
+        /* an example block first, then the real one: the last block decides */
+        {"Format: ```json\n{\"content_similarity\": 0, \"structural_similarity\": 0}\n```\nMine:\n```json\n"
+         "{\"content_similarity\": 6, \"structural_similarity\": 7}\n```",
+         1, 6, 7},
+        /* the tables echoed in html fences do not count; unclosed final fence */
+        {"```html\n<table><tr><td>1</td></tr></table>\n```\n```json\n{\"content_similarity\": 5, "
+         "\"structural_similarity\": 5",
+         1, 5, 5},
+        /* numbers as strings, a decimal, trailing text after the object inside the fence */
+        {"```json\n{\"content_similarity\": \"7\", \"structural_similarity\": 7.5} done\n```", 1, 7, 7.5},
+        /* no fence: the last pairs in the text, quotes optional */
+        {"\"content_similarity\": 2 at first, but on reflection \"content_similarity\": 4 and structural_similarity: "
+         "'6'.",
+         1, 4, 6},
+        /* reasoning in <think> is skipped: the verdict after it counts */
+        {"<think>maybe {\"content_similarity\": 1, \"structural_similarity\": 1}</think>\n```json\n"
+         "{\"content_similarity\": 9, \"structural_similarity\": 8}\n```",
+         1, 9, 8},
+        /* out of range: unreadable, never clipped or zero */
+        {"```json\n{\"content_similarity\": 11, \"structural_similarity\": 5}\n```", 0, 0, 0},
+        {"```json\n{\"content_similarity\": -1, \"structural_similarity\": 5}\n```", 0, 0, 0},
+        {"```json\n{\"content_similarity\": 1e1, \"structural_similarity\": 5}\n```", 1, 10, 5},
+        {"content_similarity: 1e400, structural_similarity: 3", 0, 0, 0},
+        /* one key only, placeholders, wrong types, empty and prose-only answers */
+        {"```json\n{\"content_similarity\": 7}\n```", 0, 0, 0},
+        {"Give \"content_similarity\": N and \"structural_similarity\": N", 0, 0, 0},
+        {"```json\n{\"content_similarity\": null, \"structural_similarity\": true}\n```", 0, 0, 0},
+        {"```json\n{\"content_similarity\": [7], \"structural_similarity\": {\"v\": 7}}\n```", 0, 0, 0},
+        {"", 0, 0, 0},
+        {"The tables are very similar; I would give them a high score.", 0, 0, 0},
+        /* a broken fence falls back to the pairs in it */
+        {"```json\n{\"content_similarity\": 6, \"structural_similarity\": 3,,}\n```", 1, 6, 3},
+        /* a later out-of-range pair beats an earlier valid one (the last pair counts) */
+        {"content_similarity: 5 structural_similarity: 5 ... content_similarity: 50", 0, 0, 0},
+        /* a key glued to another word is not the key */
+        {"xcontent_similarity: 3 structural_similarity: 3", 0, 0, 0},
+        /* "8/10" and "8 out of 10" read as 8; a hex number is not a plain number */
+        {"content_similarity: 8/10, structural_similarity: 9 out of 10", 1, 8, 9},
+        {"content_similarity: 0x8, structural_similarity: 9", 0, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        double c = -99, s = -99;
+        int ok = cb_judge_parse_similarity(cases[i].text, &c, &s);
+        cr_expect_eq(ok, cases[i].ok, "case %zu: ok %d, want %d (%s)", i, ok, cases[i].ok, cases[i].text);
+        if (ok && cases[i].ok) {
+            cr_expect_eq(c, cases[i].c, "case %zu content %g", i, c);
+            cr_expect_eq(s, cases[i].s, "case %zu structure %g", i, s);
+        }
+        if (!ok) cr_expect(c == -99 && s == -99, "case %zu: outputs untouched when unreadable", i);
+    }
+    cr_assert_eq(cb_judge_parse_similarity(NULL, &(double){0}, &(double){0}), 0);
+}

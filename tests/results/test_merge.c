@@ -7,6 +7,7 @@
  * off) deleting a run cascades through the trigger; exports hold every
  * sample. */
 #include "results/export.h"
+#include "tests/util/cbtest.h"
 #include "results/merge.h"
 #include "results/store.h"
 
@@ -195,16 +196,6 @@ Test(merge, plain_sqlite3_delete_cascades) {
 }
 
 /* Reads a whole file. */
-static char *slurp(const char *file, size_t *len) {
-    FILE *f = fopen(file, "rb");
-    cr_assert_not_null(f);
-    char *buf = malloc(1 << 20);
-    *len = fread(buf, 1, (1 << 20) - 1, f);
-    buf[*len] = 0;
-    fclose(f);
-    return buf;
-}
-
 Test(merge, exports_hold_every_sample) {
     make_shard(path("a.db"), "", 0, 20, NULL, NULL);
     cb_store *s = open_db(path("a.db"), CB_STORE_OPEN_EXISTING);
@@ -218,7 +209,7 @@ Test(merge, exports_hold_every_sample) {
     cr_assert_eq(cb_export_run(s, 7, CB_EXPORT_JSONL, stdout, &err), CB_EUSAGE);
     cb_store_close(s);
     size_t len;
-    char *t = slurp(path("x.jsonl"), &len);
+    char *t = cbt_read_file(path("x.jsonl"), &len);
     int lines = 0, right = 0;
     for (char *line = t, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
         *nl = 0;
@@ -232,13 +223,13 @@ Test(merge, exports_hold_every_sample) {
     cr_assert_eq(lines, 20);
     cr_assert_eq(right, 7, "items 0,3,..,18 are right");
     free(t);
-    t = slurp(path("x.csv"), &len);
+    t = cbt_read_file(path("x.csv"), &len);
     lines = 0;
     for (size_t i = 0; i < len; i++) lines += t[i] == '\n';
     cr_assert_eq(lines, 21);
     cr_assert(strncmp(t, "run_id,item_id,repeat,", 22) == 0);
     free(t);
-    t = slurp(path("x.json"), &len);
+    t = cbt_read_file(path("x.json"), &len);
     cJSON *j = cJSON_Parse(t);
     cr_assert_not_null(j);
     const cJSON *res = cJSON_GetObjectItem(j, "results");

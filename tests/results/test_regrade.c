@@ -7,6 +7,7 @@
  * samples are untouched, capability scores are recomputed, and bad input
  * (missing database, unknown run, a corrupt item) exits with status 2. */
 #include "results/responses.h"
+#include "tests/util/cbtest.h"
 #include "results/store.h"
 #include "tasks/task.h"
 
@@ -41,41 +42,13 @@ static void rm_tmp(void) {
 
 TestSuite(regrade, .init = mk_tmp, .fini = rm_tmp);
 
+/* Runs `capbench args...` with stdout/stderr into files in dir; returns the exit status. */
 static int run_bin(char *const args[], char **out_text, char **err_text) {
     const char *bin = getenv("CAPBENCH_BIN");
     if (!bin || access(bin, X_OK) != 0) cr_skip_test("CAPBENCH_BIN is not set or not executable (run through ctest)");
-    char out_path[400], err_path[400];
-    snprintf(out_path, sizeof out_path, "%s/out.txt", dir);
-    snprintf(err_path, sizeof err_path, "%s/err.txt", dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        if (!freopen(out_path, "w", stdout) || !freopen(err_path, "w", stderr)) _exit(120);
-        char *argv[16];
-        int n = 0;
-        argv[n++] = (char *)bin;
-        for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
-        argv[n] = NULL;
-        execv(bin, argv);
-        _exit(121);
-    }
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status));
-    const char *paths[2] = {out_path, err_path};
-    char **dst[2] = {out_text, err_text};
-    for (int k = 0; k < 2; k++) {
-        if (!dst[k]) continue;
-        FILE *f = fopen(paths[k], "rb");
-        cr_assert_not_null(f);
-        char *buf = calloc(1, 1 << 16);
-        size_t n = fread(buf, 1, (1 << 16) - 1, f);
-        buf[n] = 0;
-        fclose(f);
-        *dst[k] = buf;
-    }
-    return WEXITSTATUS(status);
+    int rc = cbt_run_bin(bin, dir, args, out_text, err_text);
+    cr_assert_geq(rc, 0, "capbench could not be run or was killed by a signal");
+    return rc;
 }
 
 /* The expected grade of each stored sample, by item id. */

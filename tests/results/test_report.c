@@ -5,6 +5,7 @@
  * command's exit codes through the built binary (CAPBENCH_BIN): a missing
  * database is exit 2 and is not created, an unknown run is exit 2. */
 #include "results/report.h"
+#include "tests/util/cbtest.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -128,24 +129,24 @@ static char *render(cb_report_format fmt) {
 static const char *expected_csv =
     "run_id,section,task,subtask,setting,capability,by,n,n_scored,mean,sd,se,ci_low,ci_high,ci_method,baseline,"
     "chance,indistinct,unparsed_rate,n_unparsed,format_violation_rate,n_failed,soft_accuracy,mae,signed_error,"
-    "off_by_one_rate,q_gold,expected_error,brier,gold_logprob,score_1to100,full_marks,skill_fraction,prompt_tokens,completion_tokens,mean_latency_s,grading,n_unscored,judge_calls,judge_tokens\r\n"
+    "off_by_one_rate,q_gold,expected_error,brier,gold_logprob,score_1to100,full_marks,skill_fraction,prompt_tokens,completion_tokens,mean_latency_s,grading,n_unscored,judge_calls,judge_tokens,h_content,h_structure,p_content,p_structure,p_n,p_judge_failed\r\n"
     /* unparsed rate over the 17 answered samples: the failed request is not unparsed */
     "1,all,all,,,,,18,17,0.7411764706,0.4154197027,0.1007540773,0.5437021063,0.9386508349,normal,,,0,"
-    "0.05882352941,1,0,1,,,,,,,,,,,,340,85,0.2055555556,,0,0,0\r\n"
+    "0.05882352941,1,0,1,,,,,,,,,,,,340,85,0.2055555556,,0,0,0,,,,,,\r\n"
     "1,setting,counting,char_occur,direct,,,10,10,0.8,0.4216370214,0.1333333333,0.4901624691,0.9433178491,wilson,,,"
-    "0,0.1,1,0,0,,,,,,,,,,,,200,50,0.1,,0,0,0\r\n"
+    "0,0.1,1,0,0,,,,,,,,,,,,200,50,0.1,,0,0,0,,,,,,\r\n"
     "1,setting,counting,word_len,cot,,,4,3,0.6666666667,0.5773502692,0.3333333333,0.2076595988,0.938508056,wilson,,,"
-    "0,0,0,0,1,,,,,,,,,,,,60,15,0.575,,0,0,0\r\n"
+    "0,0,0,0,1,,,,,,,,,,,,60,15,0.575,,0,0,0,,,,,,\r\n"
     "1,setting,cross-capability,sr,file,,,4,4,0.65,0.3696845502,0.1848422751,0.2877157951,1.012284205,normal,,,0,0,"
-    "0,0,0,,,,,,,,,,,,80,20,0.1,,0,0,0\r\n"
+    "0,0,0,,,,,,,,,,,,80,20,0.1,,0,0,0,,,,,,\r\n"
     "1,capability,,,,Spanish&Reasoning,,4,4,0.65,0.3696845502,0.1848422751,0.2877157951,1.012284205,normal,,,0,0,0,"
-    "0,0,,,,,,,,,,,,80,20,0.1,,0,0,0\r\n"
+    "0,0,,,,,,,,,,,,80,20,0.1,,0,0,0,,,,,,\r\n"
     "1,capability,,,,char_counting,,10,10,0.8,0.4216370214,0.1333333333,0.4901624691,0.9433178491,wilson,,,0,0.1,1,"
-    "0,0,,,,,,,,,,,,200,50,0.1,,0,0,0\r\n"
+    "0,0,,,,,,,,,,,,200,50,0.1,,0,0,0,,,,,,\r\n"
     "1,capability,,,,char_perception,,14,13,0.7692307692,0.4385290097,0.1216260639,0.4974362384,0.9182047135,"
-    "wilson,,,0,0.07692307692,1,0,1,,,,,,,,,,,,260,65,0.2357142857,,0,0,0\r\n"
+    "wilson,,,0,0.07692307692,1,0,1,,,,,,,,,,,,260,65,0.2357142857,,0,0,0,,,,,,\r\n"
     "1,capability,,,,length_counting,,4,3,0.6666666667,0.5773502692,0.3333333333,0.2076595988,0.938508056,wilson,,,"
-    "0,0,0,0,1,,,,,,,,,,,,60,15,0.575,,0,0,0\r\n";
+    "0,0,0,0,1,,,,,,,,,,,,60,15,0.575,,0,0,0,,,,,,\r\n";
 
 Test(report, csv_numbers) {
     char *out = render(CB_REPORT_CSV);
@@ -262,38 +263,9 @@ Test(report, unknown_run) {
 static int run_bin(char *const args[], char **out_text, char **err_text) {
     const char *bin = getenv("CAPBENCH_BIN");
     if (!bin || access(bin, X_OK) != 0) cr_skip_test("CAPBENCH_BIN is not set or not executable (run through ctest)");
-    char out_path[400], err_path[400];
-    snprintf(out_path, sizeof out_path, "%s/out.txt", dir);
-    snprintf(err_path, sizeof err_path, "%s/err.txt", dir);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) {
-        if (!freopen(out_path, "w", stdout) || !freopen(err_path, "w", stderr)) _exit(120);
-        char *argv[16];
-        int n = 0;
-        argv[n++] = (char *)bin;
-        for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
-        argv[n] = NULL;
-        execv(bin, argv);
-        _exit(121);
-    }
-    int status = 0;
-    cr_assert_eq(waitpid(pid, &status, 0), pid);
-    cr_assert(WIFEXITED(status));
-    const char *paths[2] = {out_path, err_path};
-    char **dst[2] = {out_text, err_text};
-    for (int k = 0; k < 2; k++) {
-        if (!dst[k]) continue;
-        FILE *f = fopen(paths[k], "rb");
-        cr_assert_not_null(f);
-        char *buf = calloc(1, 1 << 16);
-        size_t n = fread(buf, 1, (1 << 16) - 1, f);
-        buf[n] = 0;
-        fclose(f);
-        *dst[k] = buf;
-    }
-    return WEXITSTATUS(status);
+    int rc = cbt_run_bin(bin, dir, args, out_text, err_text);
+    cr_assert_geq(rc, 0, "capbench could not be run or was killed by a signal");
+    return rc;
 }
 
 Test(report, binary_missing_db_exits_2_and_creates_nothing) {

@@ -676,7 +676,7 @@ Test(remote, parse_reply_table) {
         cb_err err;
         cb_err_clear(&err);
         int rc = cb_remote_parse_reply(cases[i].kind, cases[i].body, strlen(cases[i].body), "reply from X", 1, 3,
-                                       &out, &err);
+                                       NULL, &out, &err);
         cr_assert_eq(rc, cases[i].rc, "case %zu: rc %d (%s)", i, rc, err.msg);
         if (rc == 0) cr_assert_str_eq(out.text, cases[i].msg, "case %zu", i);
         else {
@@ -873,4 +873,46 @@ Test(remote, completions_mode_with_a_named_template) {
     o.chat_template = "jinja-magic";
     cr_assert_eq(cb_backend_remote_open(&o, &b, &err), CB_EUSAGE);
     cr_assert(strstr(err.msg, "chat_template") && strstr(err.msg, "jinja-magic"), "%s", err.msg);
+}
+
+/* text_offset (code points) -> byte spans of the scored tokens in the
+ * continuation, with two-byte characters on both sides of the boundary. */
+Test(backend_remote, loglik_token_spans_from_text_offset) {
+    /* prompt "h\xc3\xa9llo w\xc3\xb6rld": context "h\xc3\xa9llo" (5 code points), continuation " w\xc3\xb6rld" */
+    const char *prompt = "h\xc3\xa9llo w\xc3\xb6rld";
+    const char *body = "{\"choices\":[{\"logprobs\":{\"tokens\":[\"h\xc3\xa9\",\"llo\",\" w\xc3\xb6\",\"rld\"],"
+                       "\"token_logprobs\":[null,-1.5,-2.25,-0.5],\"text_offset\":[0,2,5,8]}}]}";
+    cb_response out;
+    memset(&out, 0, sizeof out);
+    cb_err err;
+    cb_err_clear(&err);
+    cr_assert_eq(cb_remote_parse_reply(CB_REMOTE_REPLY_LOGLIK, body, strlen(body), "reply from X", 5, 11, prompt, &out,
+                                       &err),
+                 0, "%s", err.msg);
+    cr_assert_eq(out.n_scored, 2);
+    cr_assert_not_null(out.token_spans);
+    int64_t want[] = {0, 4, 4, 7}; /* " w\xc3\xb6" is 4 bytes, "rld" 3 */
+    for (int i = 0; i < 4; i++) cr_assert_eq(out.token_spans[i], want[i], "span value %d: %lld", i, (long long)out.token_spans[i]);
+    cr_assert_eq(out.token_logprobs[0], -2.25);
+    cr_assert_eq(out.logprob_sum, -2.75);
+    cb_response_clear(&out);
+    /* without spans_of (no per-token request) the spans stay NULL */
+    memset(&out, 0, sizeof out);
+    cr_assert_eq(cb_remote_parse_reply(CB_REMOTE_REPLY_LOGLIK, body, strlen(body), "reply from X", 5, 11, NULL, &out,
+                                       &err),
+                 0, "%s", err.msg);
+    cr_assert_null(out.token_spans);
+    cb_response_clear(&out);
+    /* a token that straddles the boundary is clamped to the continuation's start */
+    const char *body2 = "{\"choices\":[{\"logprobs\":{\"token_logprobs\":[null,-1,-2],\"text_offset\":[0,4,8]}}]}";
+    memset(&out, 0, sizeof out);
+    cr_assert_eq(cb_remote_parse_reply(CB_REMOTE_REPLY_LOGLIK, body2, strlen(body2), "reply from X", 5, 11, prompt,
+                                       &out, &err),
+                 0, "%s", err.msg);
+    cr_assert_eq(out.n_scored, 2);
+    cr_assert_eq(out.token_spans[0], 0);
+    cr_assert_eq(out.token_spans[1], 4);
+    cr_assert_eq(out.token_spans[2], 4);
+    cr_assert_eq(out.token_spans[3], 7);
+    cb_response_clear(&out);
 }

@@ -7,6 +7,7 @@
 #include "tasks/task.h"
 
 #include <criterion/criterion.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,23 +149,41 @@ static const char *src_dir(void) {
     return d ? d : ".";
 }
 
+/* Every shipped suite (each JSON file in configs/) loads, names only registered families,
+ * subtasks and settings (cb_suite_load and the task specs check them) and
+ * yields items; the nightly and full suites run all five families, and full
+ * has a judge for the judge-graded ones. */
 Test(config, shipped_suites_parse) {
-    const char *names[] = {"configs/smoke.json", "configs/nightly.json"};
-    for (int i = 0; i < 2; i++) {
-        char path[1024];
-        snprintf(path, sizeof path, "%s/%s", src_dir(), names[i]);
+    char pat[1024];
+    snprintf(pat, sizeof pat, "%s/configs/*.json", src_dir());
+    glob_t gl;
+    cr_assert_eq(glob(pat, 0, NULL, &gl), 0, "no suites match %s", pat);
+    cr_assert_geq(gl.gl_pathc, 3, "smoke, nightly and full at least");
+    int n_families = 0;
+    const cb_task_family *const *fams = cb_task_families(&n_families);
+    cr_assert_eq(n_families, 5);
+    for (size_t i = 0; i < gl.gl_pathc; i++) {
+        const char *path = gl.gl_pathv[i];
         cb_suite *s = NULL;
         cb_err err;
         cb_err_clear(&err);
         cr_assert_eq(cb_suite_load(path, &s, &err), 0, "%s", err.msg);
+        int seen[8] = {0};
         for (int t = 0; t < s->n_tasks; t++) {
             cb_task_spec *spec = NULL;
-            cr_assert_eq(cb_suite_task_spec(s, t, 0, &spec, &err), 0, "%s", err.msg);
+            cr_assert_eq(cb_suite_task_spec(s, t, 0, &spec, &err), 0, "%s: %s", path, err.msg);
             cr_assert_gt(cb_task_spec_n_items(spec), 0);
+            for (int f = 0; f < n_families; f++) seen[f] |= cb_task_spec_family(spec) == fams[f];
             cb_task_spec_free(spec);
+        }
+        const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        if (strcmp(base, "nightly.json") == 0 || strcmp(base, "full.json") == 0) {
+            for (int f = 0; f < n_families; f++) cr_expect(seen[f], "%s lacks family %s", path, fams[f]->name);
+            cr_expect(s->has_judge, "%s: skill-mix and P-Score need a judge", path);
         }
         cb_suite_free(s);
     }
+    globfree(&gl);
 }
 
 Test(config, missing_file) {

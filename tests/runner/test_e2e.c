@@ -4,7 +4,7 @@
  * with SIGINT, resume with nothing lost or duplicated; the report shows scores
  * per capability. */
 #include "results/store.h"
-#include "tests/util/sh.h"
+#include "tests/util/cbtest.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -77,8 +77,8 @@ Test(e2e, smoke_twice_is_identical, .init = setup, .fini = teardown) {
     char db1[128], db2[128];
     snprintf(db1, sizeof db1, "%s/a.db", g_dir);
     snprintf(db2, sizeof db2, "%s/b.db", g_dir);
-    cr_assert_eq(cb_test_sh("'%s' run --suite '%s/configs/smoke.json' --db '%s' --quiet --threads 2", g_bin, g_src, db1), 0);
-    cr_assert_eq(cb_test_sh("'%s' run --suite '%s/configs/smoke.json' --db '%s' --quiet --threads 1 --batch-size 5", g_bin,
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s/configs/smoke.json' --db '%s' --quiet --threads 2", g_bin, g_src, db1), 0);
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s/configs/smoke.json' --db '%s' --quiet --threads 1 --batch-size 5", g_bin,
                     g_src, db2),
                  0);
     rowlist a = read_run(db1, 1), b = read_run(db2, 1);
@@ -96,7 +96,7 @@ Test(e2e, smoke_twice_is_identical, .init = setup, .fini = teardown) {
     /* the report reads the database back, per capability */
     char out[128];
     snprintf(out, sizeof out, "%s/report.txt", g_dir);
-    cr_assert_eq(cb_test_sh("'%s' report --db '%s' > '%s'", g_bin, db1, out), 0);
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' > '%s'", g_bin, db1, out), 0);
     FILE *f = fopen(out, "r");
     char buf[65536];
     size_t got = fread(buf, 1, sizeof buf - 1, f);
@@ -169,7 +169,7 @@ Test(e2e, sigkill_then_resume, .init = setup, .fini = teardown, .timeout = 600) 
     int64_t before = count(db);
     cr_assert_geq(before, 16);
     cr_assert_lt(before, 320, "killed before the end (got %lld)", (long long)before);
-    cr_assert_eq(cb_test_sh("'%s' run --suite '%s' --db '%s' --resume 1 --quiet", g_bin, suite, db), 0);
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --resume 1 --quiet", g_bin, suite, db), 0);
     check_complete(db, 320);
 }
 
@@ -186,7 +186,7 @@ Test(e2e, sigint_commits_and_resumes, .init = setup, .fini = teardown, .timeout 
     cr_assert_geq(before, at, "nothing graded before Ctrl-C is lost");
     cr_assert_eq(before % 8, 0, "whole batches are committed");
     /* a different seed is a different config: resume refuses it (exit 2) */
-    cr_assert_eq(cb_test_sh("'%s' run --suite '%s' --db '%s' --resume 1 --seed 99 --quiet 2>/dev/null", g_bin, suite, db), 2);
-    cr_assert_eq(cb_test_sh("'%s' run --suite '%s' --db '%s' --resume 1 --quiet", g_bin, suite, db), 0);
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --resume 1 --seed 99 --quiet 2>/dev/null", g_bin, suite, db), 2);
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --resume 1 --quiet", g_bin, suite, db), 0);
     check_complete(db, 320);
 }

@@ -6,6 +6,7 @@
  * and the report carries bits, bits per parameter, BPC and the H-Score rows;
  * regrade from the stored responses gives the same grades. */
 #include <cjson/cJSON.h>
+#include "tests/util/cbtest.h"
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdarg.h>
@@ -37,17 +38,6 @@ static void teardown(void) {
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
     cr_assert_eq(system(cmd), 0);
-}
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
 static cJSON *load(const char *path) {
@@ -100,8 +90,8 @@ Test(families_e2e, run_report_reference_perplexity, .init = setup, .fini = teard
             " ]}\n",
             g_shared, g_shared);
     fclose(f);
-    cr_assert_eq(sh("'%s' run --suite '%s' --db '%s' --threads 2 --quiet", g_bin, suite, db), 0);
-    cr_assert_eq(sh("'%s' report --db '%s' --format json > '%s'", g_bin, db, rep), 0);
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --threads 2 --quiet", g_bin, suite, db), 0);
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' --format json > '%s'", g_bin, db, rep), 0);
     cJSON *r = load(rep);
     const cJSON *fam = cJSON_GetObjectItem(r, "families");
     cr_assert_not_null(fam, "report has no families section");
@@ -158,12 +148,12 @@ Test(families_e2e, run_report_reference_perplexity, .init = setup, .fini = teard
     cJSON_Delete(r);
 
     /* the text report shows the sections */
-    cr_expect_eq(sh("'%s' report --db '%s' | grep -q 'Knowledge capacity: bits'", g_bin, db), 0);
-    cr_expect_eq(sh("'%s' report --db '%s' | grep -q 'P-Score: not computed'", g_bin, db), 0);
+    cr_expect_eq(cbt_sh("'%s' report --db '%s' | grep -q 'Knowledge capacity: bits'", g_bin, db), 0);
+    cr_expect_eq(cbt_sh("'%s' report --db '%s' | grep -q 'P-Score: not computed'", g_bin, db), 0);
 
     /* regrade from the stored responses (token log-probs and spans kept) changes nothing */
-    cr_assert_eq(sh("'%s' regrade 1 --db '%s' >/dev/null 2>&1", g_bin, db), 0);
-    cr_assert_eq(sh("'%s' report --db '%s' --format json > '%s'", g_bin, db, rep2), 0);
+    cr_assert_eq(cbt_sh("'%s' regrade 1 --db '%s' >/dev/null 2>&1", g_bin, db), 0);
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' --format json > '%s'", g_bin, db, rep2), 0);
     cJSON *a = load(rep), *c = load(rep2);
     char *sa = cJSON_PrintUnformatted(cJSON_GetObjectItem(a, "families"));
     char *sc = cJSON_PrintUnformatted(cJSON_GetObjectItem(c, "families"));

@@ -8,6 +8,7 @@
  * and a second run in the same database getting every judgement from the cache
  * (only the student is asked again). */
 #include "tests/util/httpd.h"
+#include "tests/util/cbtest.h"
 
 #include <criterion/criterion.h>
 #include <sqlite3.h>
@@ -37,27 +38,6 @@ static void teardown(void) {
 }
 
 TestSuite(judge_e2e, .init = setup, .fini = teardown, .timeout = 300);
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return strdup("");
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    return strdup(buf);
-}
 
 static double q_num(const char *db, const char *sql) {
     sqlite3 *h = NULL;
@@ -156,8 +136,8 @@ Test(judge_e2e, call_counts_regrade_without_calls_and_cache_on_rerun) {
             "\"params\":{\"source\":\"file:%s\"}}]}",
             cb_httpd_url(h), cb_httpd_url(h), export);
     fclose(f);
-    int rc = sh("'%s' run --suite '%s' --db '%s' --no-loglik --quiet > '%s' 2>&1", g_bin, suite, db, out);
-    char *text = slurp(out);
+    int rc = cbt_sh("'%s' run --suite '%s' --db '%s' --no-loglik --quiet > '%s' 2>&1", g_bin, suite, db, out);
+    char *text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
     /* skill-mix: 2 items x (2 student turns + 1 judgement); cross: 2 answers,
@@ -177,8 +157,8 @@ Test(judge_e2e, call_counts_regrade_without_calls_and_cache_on_rerun) {
     cr_assert_eq(q_num(db, "SELECT count(*) FROM samples WHERE cap1 = 'English' AND cap2 IS NULL"), 2);
 
     /* regrade replays the rounds from stored responses and cached judgements: no call */
-    rc = sh("'%s' regrade 1 --db '%s' > '%s' 2>&1", g_bin, db, out);
-    text = slurp(out);
+    rc = cbt_sh("'%s' regrade 1 --db '%s' > '%s' 2>&1", g_bin, db, out);
+    text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
     cr_assert_eq(cb_httpd_count(h), total, "regrade made %d calls", cb_httpd_count(h) - total);
@@ -186,8 +166,8 @@ Test(judge_e2e, call_counts_regrade_without_calls_and_cache_on_rerun) {
 
     /* a second run of the same suite: the student is asked again, every judgement is cached */
     g_model_calls = g_judge_calls = 0;
-    rc = sh("'%s' run --suite '%s' --db '%s' --no-loglik --quiet > '%s' 2>&1", g_bin, suite, db, out);
-    text = slurp(out);
+    rc = cbt_sh("'%s' run --suite '%s' --db '%s' --no-loglik --quiet > '%s' 2>&1", g_bin, suite, db, out);
+    text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
     cr_assert_eq(g_model_calls, 6);

@@ -8,6 +8,7 @@
  * one-node Slurm (scripts/slurm-local; skipped, saying why, where Slurm
  * cannot start). */
 #include <cjson/cJSON.h>
+#include "tests/util/cbtest.h"
 #include <criterion/criterion.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -33,21 +34,10 @@ static void setup(void) {
     cr_assert_not_null(mkdtemp(g_dir));
 }
 
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static void teardown(void) {
-    if (g_slurm) sh("'%s/scripts/slurm-local' stop '%s/slurm' >/dev/null 2>&1", g_src, g_dir);
+    if (g_slurm) cbt_sh("'%s/scripts/slurm-local' stop '%s/slurm' >/dev/null 2>&1", g_src, g_dir);
     g_slurm = 0;
-    if (g_dir[0]) sh("rm -rf '%s'", g_dir);
+    if (g_dir[0]) cbt_sh("rm -rf '%s'", g_dir);
     g_dir[0] = 0;
 }
 
@@ -99,18 +89,8 @@ static void config_hash(const char *db, char out[65]) {
     sqlite3_close(h);
 }
 
-static char *slurp(const char *file) {
-    FILE *f = fopen(file, "rb");
-    cr_assert_not_null(f, "%s", file);
-    char *buf = malloc(1 << 22);
-    size_t n = fread(buf, 1, (1 << 22) - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
-
 static void run_smoke(const char *db, const char *extra) {
-    cr_assert_eq(sh("'%s' run --suite '%s/configs/smoke.json' --model '%s' --db '%s/%s' --quiet %s", g_bin, g_src,
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s/configs/smoke.json' --model '%s' --db '%s/%s' --quiet %s", g_bin, g_src,
                     g_model, g_dir, db, extra),
                  0, "capbench run %s", extra);
 }
@@ -119,11 +99,11 @@ Test(nightly, sharded_run_merged_equals_unsharded) {
     run_smoke("s0.db", "--shard 0/2 --label night=d1");
     run_smoke("s1.db", "--shard 1/2 --label night=d1");
     run_smoke("u.db", "");
-    cr_assert_eq(sh("cd '%s' && '%s' merge s0.db s1.db -o all.db > merge1.txt", g_dir, g_bin), 0);
-    cr_assert_eq(sh("cd '%s' && '%s' merge s0.db s1.db -o all.db > merge2.txt", g_dir, g_bin), 0);
+    cr_assert_eq(cbt_sh("cd '%s' && '%s' merge s0.db s1.db -o all.db > merge1.txt", g_dir, g_bin), 0);
+    cr_assert_eq(cbt_sh("cd '%s' && '%s' merge s0.db s1.db -o all.db > merge2.txt", g_dir, g_bin), 0);
     char p[256];
     snprintf(p, sizeof p, "%s/merge2.txt", g_dir);
-    char *m2 = slurp(p);
+    char *m2 = cbt_read_text(p);
     cr_assert(strstr(m2, " 0 samples added"), "merging again adds nothing: %s", m2);
     free(m2);
     snprintf(p, sizeof p, "%s/all.db", g_dir);
@@ -144,15 +124,15 @@ Test(nightly, sharded_run_merged_equals_unsharded) {
     cr_assert_str_neq(h_shard, h_plain, "a shard's config hash covers its shard");
     /* a different run cannot be merged into these shards */
     run_smoke("other.db", "--seed 7 --limit 2");
-    cr_assert_eq(sh("cd '%s' && '%s' merge s0.db other.db -o bad.db 2> refuse.txt", g_dir, g_bin), 2);
+    cr_assert_eq(cbt_sh("cd '%s' && '%s' merge s0.db other.db -o bad.db 2> refuse.txt", g_dir, g_bin), 2);
     snprintf(p, sizeof p, "%s/refuse.txt", g_dir);
-    char *r = slurp(p);
+    char *r = cbt_read_text(p);
     cr_assert(strstr(r, "refusing to merge"), "%s", r);
     free(r);
     /* runs lists the merged run as finished and unsharded */
-    cr_assert_eq(sh("'%s' runs --db '%s/all.db' --format json > '%s/runs.json'", g_bin, g_dir, g_dir), 0);
+    cr_assert_eq(cbt_sh("'%s' runs --db '%s/all.db' --format json > '%s/runs.json'", g_bin, g_dir, g_dir), 0);
     snprintf(p, sizeof p, "%s/runs.json", g_dir);
-    char *t = slurp(p);
+    char *t = cbt_read_text(p);
     cJSON *j = cJSON_Parse(t);
     cr_assert_eq(cJSON_GetArraySize(j), 1);
     cr_assert_str_eq(cJSON_GetObjectItem(cJSON_GetArrayItem(j, 0), "status")->valuestring, "finished");
@@ -163,7 +143,7 @@ Test(nightly, sharded_run_merged_equals_unsharded) {
 
 /* The text "0.123" of every capability mean of every entry of the leaderboard JSON. */
 static int check_scores_in(const char *json_file, const char *dom) {
-    char *t = slurp(json_file);
+    char *t = cbt_read_text(json_file);
     cJSON *j = cJSON_Parse(t);
     cr_assert_not_null(j);
     int checked = 0;
@@ -186,20 +166,20 @@ static int check_scores_in(const char *json_file, const char *dom) {
 
 Test(nightly, leaderboard_compare_runs_export_delete) {
     char p[256];
-    cr_assert_eq(sh("'%s' gen-model --shape tiny --type f32 --seed 3 --vocab '%s' -o '%s/tiny.gguf' >/dev/null 2>&1",
+    cr_assert_eq(cbt_sh("'%s' gen-model --shape tiny --type f32 --seed 3 --vocab '%s' -o '%s/tiny.gguf' >/dev/null 2>&1",
                     g_bin, g_model, g_dir),
                  0);
     run_smoke("r.db", "--label step=1000 --label series=demo");
-    cr_assert_eq(sh("'%s' run --suite '%s/configs/smoke.json' --model '%s/tiny.gguf' --db '%s/r.db' --quiet "
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s/configs/smoke.json' --model '%s/tiny.gguf' --db '%s/r.db' --quiet "
                     "--label step=2000 --label series=demo",
                     g_bin, g_src, g_dir, g_dir),
                  0);
-    cr_assert_eq(sh("cd '%s' && '%s' leaderboard --db r.db -o board.html && '%s' leaderboard --db r.db --format json "
+    cr_assert_eq(cbt_sh("cd '%s' && '%s' leaderboard --db r.db -o board.html && '%s' leaderboard --db r.db --format json "
                     "> board.json && '%s' leaderboard --db r.db --format csv > board.csv",
                     g_dir, g_bin, g_bin, g_bin),
                  0);
     snprintf(p, sizeof p, "%s/board.html", g_dir);
-    char *html = slurp(p);
+    char *html = cbt_read_text(p);
     cr_assert(strstr(html, "<svg") && strstr(html, "Trends over training step"));
     for (const char *h = strstr(html, "http"); h; h = strstr(h + 1, "http"))
         cr_assert(strncmp(h, "http://www.w3.org/2000/svg", 26) == 0, "no network reference but the SVG namespace: %.60s", h);
@@ -210,47 +190,47 @@ Test(nightly, leaderboard_compare_runs_export_delete) {
     free(html);
 
     /* compare: run 1 (stories260K) against run 2 (random weights) regresses; a run against itself does not */
-    int rc = sh("'%s' compare 1 2 --db '%s/r.db' --format json > '%s/cmp.json'", g_bin, g_dir, g_dir);
+    int rc = cbt_sh("'%s' compare 1 2 --db '%s/r.db' --format json > '%s/cmp.json'", g_bin, g_dir, g_dir);
     cr_assert_eq(rc, 0);
     snprintf(p, sizeof p, "%s/cmp.json", g_dir);
-    char *t = slurp(p);
+    char *t = cbt_read_text(p);
     cJSON *j = cJSON_Parse(t);
     int nreg = cJSON_GetObjectItem(j, "regressions")->valueint;
     cJSON_Delete(j);
     free(t);
-    rc = sh("'%s' compare 1 2 --db '%s/r.db' --format md --fail-on-regression > '%s/cmp.md'", g_bin, g_dir, g_dir);
+    rc = cbt_sh("'%s' compare 1 2 --db '%s/r.db' --format md --fail-on-regression > '%s/cmp.md'", g_bin, g_dir, g_dir);
     cr_assert_eq(rc, nreg ? 3 : 0, "exit 3 exactly when a capability regressed (%d did)", nreg);
-    cr_assert_eq(sh("'%s' compare '%s/r.db:1' '%s/r.db:1' --fail-on-regression > /dev/null", g_bin, g_dir, g_dir), 0);
-    cr_assert_eq(sh("'%s' compare 1 9 --db '%s/r.db' 2>/dev/null", g_bin, g_dir), 2, "unknown run: exit 2");
+    cr_assert_eq(cbt_sh("'%s' compare '%s/r.db:1' '%s/r.db:1' --fail-on-regression > /dev/null", g_bin, g_dir, g_dir), 0);
+    cr_assert_eq(cbt_sh("'%s' compare 1 9 --db '%s/r.db' 2>/dev/null", g_bin, g_dir), 2, "unknown run: exit 2");
 
     /* export, delete */
-    cr_assert_eq(sh("'%s' export 2 --db '%s/r.db' --format lm-eval -o '%s/lm.json'", g_bin, g_dir, g_dir), 0);
+    cr_assert_eq(cbt_sh("'%s' export 2 --db '%s/r.db' --format lm-eval -o '%s/lm.json'", g_bin, g_dir, g_dir), 0);
     snprintf(p, sizeof p, "%s/lm.json", g_dir);
-    t = slurp(p);
+    t = cbt_read_text(p);
     j = cJSON_Parse(t);
     cr_assert(cJSON_IsObject(cJSON_GetObjectItem(j, "results")) && cJSON_IsObject(cJSON_GetObjectItem(j, "configs")));
     cJSON_Delete(j);
     free(t);
-    cr_assert_eq(sh("'%s' export 2 --db '%s/r.db' --format jsonl | wc -l | grep -qx 94", g_bin, g_dir), 0);
-    cr_assert_eq(sh("'%s' delete 2 --db '%s/r.db' > /dev/null", g_bin, g_dir), 0);
-    cr_assert_eq(sh("'%s' delete 2 --db '%s/r.db' 2>/dev/null", g_bin, g_dir), 2);
-    cr_assert_eq(sh("'%s' runs --db '%s/r.db' | grep -c finished | grep -qx 1", g_bin, g_dir), 0);
+    cr_assert_eq(cbt_sh("'%s' export 2 --db '%s/r.db' --format jsonl | wc -l | grep -qx 94", g_bin, g_dir), 0);
+    cr_assert_eq(cbt_sh("'%s' delete 2 --db '%s/r.db' > /dev/null", g_bin, g_dir), 0);
+    cr_assert_eq(cbt_sh("'%s' delete 2 --db '%s/r.db' 2>/dev/null", g_bin, g_dir), 2);
+    cr_assert_eq(cbt_sh("'%s' runs --db '%s/r.db' | grep -c finished | grep -qx 1", g_bin, g_dir), 0);
 
     /* the page in a real browser */
-    if (sh("command -v chromium > /dev/null") != 0)
+    if (cbt_sh("command -v chromium > /dev/null") != 0)
         cr_skip_test("chromium is not installed (scripts/setup installs Debian's chromium): the HTML was checked as "
                      "text only, not rendered");
-    cr_assert_eq(sh("cd '%s' && timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+    cr_assert_eq(cbt_sh("cd '%s' && timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
                     "--window-size=1200,2400 --screenshot=board.png file://%s/board.html > chromium.log 2>&1",
                     g_dir, g_dir),
                  0);
-    cr_assert_eq(sh("cd '%s' && timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+    cr_assert_eq(cbt_sh("cd '%s' && timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
                     "--dump-dom file://%s/board.html > dom.html 2>> chromium.log",
                     g_dir, g_dir),
                  0);
-    cr_assert_eq(sh("test $(stat -c %%s '%s/board.png') -gt 20000", g_dir), 0, "a real screenshot");
+    cr_assert_eq(cbt_sh("test $(stat -c %%s '%s/board.png') -gt 20000", g_dir), 0, "a real screenshot");
     snprintf(p, sizeof p, "%s/dom.html", g_dir);
-    char *dom = slurp(p);
+    char *dom = cbt_read_text(p);
     cr_assert(strstr(dom, "capbench leaderboard"), "the browser's DOM holds the page");
     /* run 2 was deleted after board.json was written: the page still has both runs */
     snprintf(p, sizeof p, "%s/board.json", g_dir);
@@ -260,20 +240,20 @@ Test(nightly, leaderboard_compare_runs_export_delete) {
 
 Test(nightly, slurm_job_array_then_merge) {
     char p[512];
-    if (sh("command -v sbatch slurmctld slurmd munged > /dev/null") != 0)
+    if (cbt_sh("command -v sbatch slurmctld slurmd munged > /dev/null") != 0)
         cr_skip_test("Slurm (slurm-wlm, munge) is not installed: the Slurm template was not run");
     snprintf(p, sizeof p, "%s/slurm", g_dir);
-    int rc = sh("'%s/scripts/slurm-local' start '%s' > '%s/slurm-start.txt' 2>&1", g_src, p, g_dir);
+    int rc = cbt_sh("'%s/scripts/slurm-local' start '%s' > '%s/slurm-start.txt' 2>&1", g_src, p, g_dir);
     g_slurm = 1;
     if (rc != 0) {
         char f[300];
         snprintf(f, sizeof f, "%s/slurm-start.txt", g_dir);
-        char *why = slurp(f);
+        char *why = cbt_read_text(f);
         cr_log_warn("%s", why);
         free(why);
         cr_skip_test("a one-node Slurm could not start on this machine (see the log above)");
     }
-    cr_assert_eq(sh("cd '%s' && SLURM_CONF='%s/slurm.conf' CAPBENCH='%s' CAPBENCH_SUITE='%s/configs/smoke.json' "
+    cr_assert_eq(cbt_sh("cd '%s' && SLURM_CONF='%s/slurm.conf' CAPBENCH='%s' CAPBENCH_SUITE='%s/configs/smoke.json' "
                     "CAPBENCH_MODEL='%s' CAPBENCH_OUT='%s/night' sbatch --parsable --array=0-1 --export=ALL "
                     "--output='%s/task-%%a.out' '%s/configs/slurm/nightly.sbatch' > jobid.txt",
                     g_dir, p, g_bin, g_src, g_model, g_dir, g_dir, g_src),
@@ -287,7 +267,7 @@ Test(nightly, slurm_job_array_then_merge) {
         waited += 2;
     }
     if (access(ok, F_OK) != 0) {
-        sh("cat '%s'/task-*.out '%s'/night/merge-*.out >&2; SLURM_CONF='%s/slurm.conf' squeue >&2", g_dir, g_dir, p);
+        cbt_sh("cat '%s'/task-*.out '%s'/night/merge-*.out >&2; SLURM_CONF='%s/slurm.conf' squeue >&2", g_dir, g_dir, p);
         cr_assert_fail("the Slurm merge step did not finish within 600 s");
     }
     run_smoke("u.db", "");
@@ -298,7 +278,7 @@ Test(nightly, slurm_job_array_then_merge) {
     cr_assert_str_eq(merged, plain, "the Slurm array's merged database equals the unsharded run sample for sample");
     free(merged);
     free(plain);
-    cr_assert_eq(sh("test -s '%s/night/report.md' && test -f '%s/night/shard-0.db' && test -f '%s/night/shard-1.db'",
+    cr_assert_eq(cbt_sh("test -s '%s/night/report.md' && test -f '%s/night/shard-0.db' && test -f '%s/night/shard-1.db'",
                     g_dir, g_dir, g_dir),
                  0);
 }

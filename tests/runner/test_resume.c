@@ -10,6 +10,7 @@
  *   - --limit and --shard are stored with the run.
  * The local-model cases need stories260K (skipped, saying so, without it). */
 #include "results/store.h"
+#include "tests/util/cbtest.h"
 #include "tests/util/httpd.h"
 
 #include <criterion/criterion.h>
@@ -39,27 +40,6 @@ static void teardown(void) {
 }
 
 TestSuite(resume, .init = setup, .fini = teardown, .timeout = 300);
-
-static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int sh(const char *fmt, ...) {
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return strdup("");
-    static char buf[1 << 16];
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = 0;
-    return strdup(buf);
-}
 
 /* One integer (or text) from a query on the database. */
 static int64_t q_int(const char *db, const char *sql) {
@@ -106,8 +86,8 @@ Test(resume, server_down_exits_4_then_resume_retries_only_failures) {
             "\"settings\":[\"direct\"],\"n\":6}]}",
             cb_httpd_url(h));
     fclose(f);
-    int rc = sh("'%s' run --suite '%s' --db '%s' --quiet > '%s' 2>&1", g_bin, suite, db, out);
-    char *text = slurp(out);
+    int rc = cbt_sh("'%s' run --suite '%s' --db '%s' --quiet > '%s' 2>&1", g_bin, suite, db, out);
+    char *text = cbt_read_text(out);
     cr_assert_eq(rc, 4, "exit %d: %s", rc, text);
     cr_assert(strstr(text, "incomplete: 6 requests failed for good"), "%s", text);
     cr_assert(strstr(text, "backend down for maintenance"), "first server message missing: %s", text);
@@ -119,8 +99,8 @@ Test(resume, server_down_exits_4_then_resume_retries_only_failures) {
 
     /* the server is back: resume with no other flag asks only for the 6 failed samples */
     g_up = 1;
-    rc = sh("'%s' run --resume 1 --db '%s' --quiet > '%s' 2>&1", g_bin, db, out);
-    text = slurp(out);
+    rc = cbt_sh("'%s' run --resume 1 --db '%s' --quiet > '%s' 2>&1", g_bin, db, out);
+    text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
     cr_assert_eq(cb_httpd_count(h), 18);
@@ -157,9 +137,9 @@ Test(resume, stored_flags_conflicts_changed_words_and_finished_runs) {
             words);
     fclose(f);
     /* a limited, sharded run that stops at once (Ctrl-C is simulated by a tiny limit: run it whole) */
-    int rc = sh("'%s' run --suite '%s' --db '%s' --model '%s' --limit 4 --shard 0/2 --no-loglik --quiet > '%s' 2>&1",
+    int rc = cbt_sh("'%s' run --suite '%s' --db '%s' --model '%s' --limit 4 --shard 0/2 --no-loglik --quiet > '%s' 2>&1",
                 g_bin, suite, db, model, out);
-    char *text = slurp(out);
+    char *text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
     cr_assert_eq(q_int(db, "SELECT limit_n FROM runs WHERE id = 1"), 4);
@@ -168,40 +148,40 @@ Test(resume, stored_flags_conflicts_changed_words_and_finished_runs) {
     int64_t n1 = q_int(db, "SELECT count(*) FROM samples");
     cr_assert(n1 >= 1 && n1 <= 4, "%lld", (long long)n1);
     /* drop one sample so the resume has work; resume needs no flag at all */
-    cr_assert_eq(sh("sqlite3 '%s' \"DELETE FROM samples WHERE id = (SELECT max(id) FROM samples)\"", db), 0);
-    cr_assert_eq(sh("sqlite3 '%s' \"UPDATE runs SET status = 'interrupted'\"", db), 0);
-    rc = sh("'%s' run --resume 1 --db '%s' --quiet > '%s' 2>&1", g_bin, db, out);
-    text = slurp(out);
+    cr_assert_eq(cbt_sh("sqlite3 '%s' \"DELETE FROM samples WHERE id = (SELECT max(id) FROM samples)\"", db), 0);
+    cr_assert_eq(cbt_sh("sqlite3 '%s' \"UPDATE runs SET status = 'interrupted'\"", db), 0);
+    rc = cbt_sh("'%s' run --resume 1 --db '%s' --quiet > '%s' 2>&1", g_bin, db, out);
+    text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
     cr_assert_eq(q_int(db, "SELECT count(*) FROM samples"), n1, "the resume must restore the same sample set");
     /* a conflicting flag is refused, naming it */
-    rc = sh("'%s' run --resume 1 --db '%s' --limit 5 > '%s' 2>&1", g_bin, db, out);
-    text = slurp(out);
+    rc = cbt_sh("'%s' run --resume 1 --db '%s' --limit 5 > '%s' 2>&1", g_bin, db, out);
+    text = cbt_read_text(out);
     cr_assert_eq(rc, 2, "exit %d: %s", rc, text);
     cr_assert(strstr(text, "--limit 5 (run 1: 4)"), "%s", text);
     free(text);
     /* the same flag again is fine; a finished run is a no-op that keeps its times */
     int64_t fin = q_int(db, "SELECT CAST(finished_at * 1000 AS INTEGER) FROM runs WHERE id = 1");
-    rc = sh("'%s' run --resume 1 --db '%s' --limit 4 --threads 1 > '%s' 2>&1", g_bin, db, out);
-    text = slurp(out);
+    rc = cbt_sh("'%s' run --resume 1 --db '%s' --limit 4 --threads 1 > '%s' 2>&1", g_bin, db, out);
+    text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     cr_assert(strstr(text, "nothing to resume"), "%s", text);
     free(text);
     cr_assert_eq(q_int(db, "SELECT CAST(finished_at * 1000 AS INTEGER) FROM runs WHERE id = 1"), fin);
     /* the word list changes: the config hash (which covers file contents) no longer matches */
-    cr_assert_eq(sh("sqlite3 '%s' \"UPDATE runs SET status = 'interrupted'\"", db), 0);
+    cr_assert_eq(cbt_sh("sqlite3 '%s' \"UPDATE runs SET status = 'interrupted'\"", db), 0);
     f = fopen(words, "a");
     fputs("strawberry\n", f);
     fclose(f);
-    rc = sh("'%s' run --resume 1 --db '%s' > '%s' 2>&1", g_bin, db, out);
-    text = slurp(out);
+    rc = cbt_sh("'%s' run --resume 1 --db '%s' > '%s' 2>&1", g_bin, db, out);
+    text = cbt_read_text(out);
     cr_assert_eq(rc, 2, "exit %d: %s", rc, text);
     cr_assert(strstr(text, "config differs") && strstr(text, "a file the suite reads"), "%s", text);
     free(text);
     /* a directory or a missing file as suite or word file: exit 2 naming it */
-    rc = sh("'%s' run --suite '%s' --db '%s' > '%s' 2>&1", g_bin, g_dir, db, out);
-    text = slurp(out);
+    rc = cbt_sh("'%s' run --suite '%s' --db '%s' > '%s' 2>&1", g_bin, g_dir, db, out);
+    text = cbt_read_text(out);
     cr_assert_eq(rc, 2, "exit %d: %s", rc, text);
     cr_assert(strstr(text, g_dir) && strstr(text, "directory"), "%s", text);
     free(text);
@@ -209,8 +189,8 @@ Test(resume, stored_flags_conflicts_changed_words_and_finished_runs) {
     fprintf(f, "{\"name\":\"d\",\"tasks\":[{\"family\":\"counting\",\"n\":2,\"params\":{\"words\":\"file:%s\"}}]}",
             g_dir);
     fclose(f);
-    rc = sh("'%s' run --suite '%s' --db '%s' > '%s' 2>&1", g_bin, suite, db, out);
-    text = slurp(out);
+    rc = cbt_sh("'%s' run --suite '%s' --db '%s' > '%s' 2>&1", g_bin, suite, db, out);
+    text = cbt_read_text(out);
     cr_assert_eq(rc, 2, "a directory as word list: exit %d: %s", rc, text);
     cr_assert(strstr(text, g_dir) && strstr(text, "is a directory"), "%s", text);
     free(text);

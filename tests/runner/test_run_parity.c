@@ -24,7 +24,7 @@
 #include "runner/commands.h"
 #include "runner/prompt.h"
 #include "tests/util/httpd.h"
-#include "tests/util/sh.h"
+#include "tests/util/cbtest.h"
 
 #include <cjson/cJSON.h>
 #include <criterion/criterion.h>
@@ -348,10 +348,10 @@ Test(run_parity, smoke_local_and_loopback_remote_store_the_same_samples, .timeou
      * answers the server's ~500 requests one by one too slowly for the time
      * limit: both runs then take the same first 2 items of every cell. */
     const char *lim = getenv("CAPBENCH_SANITIZED") ? "--limit 2" : "";
-    cr_assert_eq(cb_test_sh("'%s' run --suite '%s' --db '%s' --quiet --threads 1 %s 2>'%s/local.err'", bin, smoke,
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --quiet --threads 1 %s 2>'%s/local.err'", bin, smoke,
                             db_local, lim, dir),
                  0, "local run failed (see %s/local.err)", dir);
-    cr_assert_eq(cb_test_sh("'%s' run --suite '%s' --db '%s' --quiet %s 2>'%s/remote.err'", bin, suite, db_remote,
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --quiet %s 2>'%s/remote.err'", bin, suite, db_remote,
                             lim, dir),
                  0, "remote run failed (see %s/remote.err)", dir);
     cb_httpd_stop(h);
@@ -377,7 +377,7 @@ Test(run_parity, smoke_local_and_loopback_remote_store_the_same_samples, .timeou
     }
     free(a.rows);
     free(b.rows);
-    cb_test_sh("rm -rf '%s'", dir);
+    cbt_sh("rm -rf '%s'", dir);
 }
 
 /* ---- cont_prefix through both backends ----------------------------------------- */
@@ -472,4 +472,75 @@ Test(run_parity, cont_prefix_is_context_in_both_backends, .timeout = 300) {
     remote->close(remote);
     cb_httpd_stop(h);
     cb_engine_free(S.e);
+}
+
+/* ---- knowledge bits through the API (issue 9) ------------------------------------ */
+
+/* The knowledge-capacity bits probe, run on the local engine and through the
+ * loopback server in completions mode with echo + logprobs: the per-token
+ * log-probs and their text offsets from the server give the same token spans,
+ * so every stored sample (bits metrics, responses with their per-token data)
+ * and the report's knowledge bits agree bit for bit. */
+Test(run_parity, knowledge_bits_local_and_loopback_remote_agree, .timeout = 600) {
+    const char *bin = getenv("CAPBENCH_BIN");
+    if (!bin) cr_skip_test("CAPBENCH_BIN not set (run under CTest)");
+    server S;
+    char model[1024];
+    cb_httpd *h = start_server(&S, model, sizeof model);
+    char dir[] = "/tmp/cbkbitsXXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    static const char *const task =
+        "\"tasks\":[{\"family\":\"knowledge-capacity\",\"subtasks\":[\"bits\"],\"n\":4,\"params\":{\"persons\":4}}]}";
+    char local[256], remote[256], db_l[256], db_r[256];
+    snprintf(local, sizeof local, "%s/local.json", dir);
+    snprintf(remote, sizeof remote, "%s/remote.json", dir);
+    snprintf(db_l, sizeof db_l, "%s/local.db", dir);
+    snprintf(db_r, sizeof db_r, "%s/remote.db", dir);
+    FILE *f = fopen(local, "w");
+    cr_assert_not_null(f);
+    fprintf(f, "{\"name\":\"kbits\",\"seed\":7,\"model\":{\"backend\":\"local\",\"path\":\"%s\",\"n_ctx\":512},%s", model,
+            task);
+    fclose(f);
+    f = fopen(remote, "w");
+    cr_assert_not_null(f);
+    fprintf(f,
+            "{\"name\":\"kbits\",\"seed\":7,\"model\":{\"backend\":\"openai\",\"base_url\":\"%s/v1\",\"model\":"
+            "\"stories260K\",\"mode\":\"completions\",\"logprobs\":true,\"concurrency\":4},%s",
+            cb_httpd_url(h), task);
+    fclose(f);
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --quiet --threads 1 2>'%s/l.err'", bin, local, db_l, dir), 0,
+                 "local run failed (see %s/l.err)", dir);
+    cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --quiet 2>'%s/r.err'", bin, remote, db_r, dir), 0,
+                 "remote run failed (see %s/r.err)", dir);
+    cb_httpd_stop(h);
+    cb_engine_free(S.e);
+    cr_assert_gt(S.n_echo, 0, "the bits were scored through echo + logprobs");
+
+    rowlist a = read_run(db_l), b = read_run(db_r);
+    cr_assert_eq(a.n, 4);
+    cr_assert_eq(b.n, 4);
+    qsort(a.rows, (size_t)a.n, sizeof *a.rows, cmpstr);
+    qsort(b.rows, (size_t)b.n, sizeof *b.rows, cmpstr);
+    for (int i = 0; i < a.n; i++) {
+        cr_assert(strstr(a.rows[i], "\"bits_total\":") != NULL, "local sample %d has no bits:\n%s", i, a.rows[i]);
+        cr_assert(strstr(b.rows[i], "\"bits_total\":") != NULL, "remote sample %d has no bits:\n%s", i, b.rows[i]);
+        cr_assert_str_eq(a.rows[i], b.rows[i], "sample %d differs:\nLOCAL  %s\nREMOTE %s", i, a.rows[i], b.rows[i]);
+        free(a.rows[i]);
+        free(b.rows[i]);
+    }
+    free(a.rows);
+    free(b.rows);
+    /* the report's knowledge bits: the same number, measured for all 4 persons both ways */
+    char ra[256], rb[256];
+    snprintf(ra, sizeof ra, "%s/a.txt", dir);
+    snprintf(rb, sizeof rb, "%s/b.txt", dir);
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' --format json | jq -c '.families.knowledge[0] | [.probed, .bits]' > '%s'",
+                            bin, db_l, ra),
+                 0);
+    cr_assert_eq(cbt_sh("'%s' report --db '%s' --format json | jq -c '.families.knowledge[0] | [.probed, .bits]' > '%s'",
+                            bin, db_r, rb),
+                 0);
+    cr_assert_eq(cbt_sh("grep -q '^\\[4,' '%s' && cmp -s '%s' '%s'", ra, ra, rb), 0, "report bits differ");
+    cbt_sh("cat '%s' >&2", ra);
+    cbt_sh("rm -rf '%s'", dir);
 }

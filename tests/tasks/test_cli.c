@@ -302,3 +302,58 @@ Test(cli, grade_judged_family_offline) {
     unlink(in);
     rmdir(dir);
 }
+
+/* structured-output's P-Score through `capbench grade`: the answer, the two
+ * judgements (prediction first, gold first) and the re-ask of the unreadable
+ * second one, in the order a run sends them; without judgements no P. */
+Test(cli, grade_structured_pscore_offline) {
+    NEED_BIN();
+    char dir[] = "/tmp/cb_cli_XXXXXX";
+    cr_assert_not_null(mkdtemp(dir));
+    char in[256], cmd[1024];
+    snprintf(in, sizeof in, "%s/in.jsonl", dir);
+    int st;
+    snprintf(cmd, sizeof cmd, "'%s' items --task structured-output/html --n 1 --seed 5", B);
+    char *out = run(cmd, &st);
+    cr_assert_eq(st, 0);
+    cJSON *it = cJSON_Parse(out);
+    cr_assert_not_null(it);
+    const char *gold = cJSON_GetObjectItem(it, "gold")->valuestring;
+    cJSON *with = cJSON_Duplicate(it, 1), *without = cJSON_Duplicate(it, 1);
+    cJSON *a = cJSON_AddArrayToObject(with, "responses"), *b = cJSON_AddArrayToObject(without, "responses");
+    cJSON_AddItemToArray(a, cJSON_CreateString(gold));
+    cJSON_AddItemToArray(a, cJSON_CreateString("Same.\n```json\n{\"content_similarity\": 9, \"structural_similarity\": 10}\n```"));
+    cJSON_AddItemToArray(a, cJSON_CreateString("I think they match."));
+    cJSON_AddItemToArray(a, cJSON_CreateString("\"content_similarity\": 7, \"structural_similarity\": 10"));
+    cJSON_AddItemToArray(b, cJSON_CreateString(gold));
+    char *l1 = cJSON_PrintUnformatted(with), *l2 = cJSON_PrintUnformatted(without);
+    FILE *f = fopen(in, "w");
+    fprintf(f, "%s\n%s\n", l1, l2);
+    fclose(f);
+    snprintf(cmd, sizeof cmd, "'%s' grade --task structured-output --in '%s'", B, in);
+    char *graded = run(cmd, &st);
+    cr_assert_eq(st, 0, "%s", graded);
+    char *nl = strchr(graded, '\n');
+    cr_assert_not_null(nl);
+    *nl = 0;
+    cJSON *g1 = cJSON_Parse(graded), *g2 = cJSON_Parse(nl + 1);
+    cJSON *m1 = cJSON_GetObjectItem(g1, "metrics"), *m2 = cJSON_GetObjectItem(g2, "metrics");
+    cr_assert_float_eq(cJSON_GetObjectItem(g1, "score")->valuedouble, 1.0, 1e-12, "the gold is an exact match");
+    cr_assert_float_eq(cJSON_GetObjectItem(m1, "p_content")->valuedouble, 0.8, 1e-12, "%s", graded);
+    cr_assert_float_eq(cJSON_GetObjectItem(m1, "p_structure")->valuedouble, 1.0, 1e-12);
+    cr_assert_eq(cJSON_GetObjectItem(m1, "p_orders")->valuedouble, 2);
+    cr_assert_eq(cJSON_GetObjectItem(m1, "p_judge_failed")->valuedouble, 0);
+    cr_assert_null(cJSON_GetObjectItem(m2, "p_content"), "no judgements: P not computed (%s)", nl + 1);
+    cr_assert_not_null(cJSON_GetObjectItem(m2, "h_content"));
+    free(l1);
+    free(l2);
+    free(graded);
+    free(out);
+    cJSON_Delete(g1);
+    cJSON_Delete(g2);
+    cJSON_Delete(with);
+    cJSON_Delete(without);
+    cJSON_Delete(it);
+    unlink(in);
+    rmdir(dir);
+}

@@ -4,6 +4,7 @@
  * graders, field-file errors, and export-bios byte-for-byte reproducibility
  * through the real binary. */
 #include "graders/grader.h"
+#include "tests/util/cbtest.h"
 #include "tasks/bios.h"
 #include "tasks/task.h"
 
@@ -282,19 +283,6 @@ Test(knowledge_capacity, bpc_grade) {
     cb_item_free(it);
 }
 
-static char *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    *len = fread(b, 1, (size_t)n, f);
-    b[*len] = 0;
-    fclose(f);
-    return b;
-}
-
 Test(export_bios, reproducible_byte_for_byte) {
     const char *bin = getenv("CAPBENCH_BIN");
     if (!bin) cr_skip_test("CAPBENCH_BIN is not set (run through ctest)");
@@ -312,7 +300,7 @@ Test(export_bios, reproducible_byte_for_byte) {
         snprintf(p0, sizeof p0, "%s/%s", dir[0], files[i]);
         snprintf(p1, sizeof p1, "%s/%s", dir[1], files[i]);
         size_t n0 = 0, n1 = 0;
-        char *a = slurp(p0, &n0), *b = slurp(p1, &n1);
+        char *a = cbt_read_file(p0, &n0), *b = cbt_read_file(p1, &n1);
         cr_assert(a && b, "%s missing", files[i]);
         cr_expect(n0 == n1 && memcmp(a, b, n0) == 0, "%s differs between two runs", files[i]);
         if (i == 0) {
@@ -332,7 +320,7 @@ Test(export_bios, reproducible_byte_for_byte) {
     /* the probe rendering of person 3 is the knowledge-capacity bits item 3 of seed 9 */
     size_t n = 0;
     snprintf(cmd, sizeof cmd, "%s/probe.jsonl", dir[0]);
-    char *probe = slurp(cmd, &n);
+    char *probe = cbt_read_file(cmd, &n);
     char *line = probe;
     for (int k = 0; k < 3; k++) line = strchr(line, '\n') + 1;
     *strchr(line, '\n') = 0;

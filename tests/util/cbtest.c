@@ -79,3 +79,32 @@ int cbt_file_count(const char *path, const char *needle) {
     free(buf);
     return c;
 }
+
+char *cbt_read_text(const char *path) {
+    char *t = cbt_read_file(path, NULL);
+    return t ? t : strdup("");
+}
+
+int cbt_run_bin(const char *bin, const char *dir, char *const args[], char **out_text, char **err_text) {
+    char out_path[4096], err_path[4096];
+    snprintf(out_path, sizeof out_path, "%s/out.txt", dir);
+    snprintf(err_path, sizeof err_path, "%s/err.txt", dir);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        if (!freopen(out_path, "w", stdout) || !freopen(err_path, "w", stderr)) _exit(120);
+        char *argv[16];
+        int n = 0;
+        argv[n++] = (char *)bin;
+        for (int i = 0; args[i] && n < 15; i++) argv[n++] = args[i];
+        argv[n] = NULL;
+        execv(bin, argv);
+        _exit(121);
+    }
+    int status = 0;
+    if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) return -1;
+    if (out_text) *out_text = cbt_read_text(out_path);
+    if (err_text) *err_text = cbt_read_text(err_path);
+    return WEXITSTATUS(status);
+}
