@@ -1,4 +1,4 @@
-/* engine/model_cuda.c — the llama forward pass on a CUDA device (see
+/* engine/model_cuda.c — the llama and qwen2 forward pass on a CUDA device (see
  * model_cuda.h for the contract). C only: every device operation goes through
  * kernels/cuda/cuda_kernels.h.
  *
@@ -8,14 +8,14 @@
  * the same output). One step over T tokens:
  *   x (T, C)     = embed(token)
  *   per layer:     xb = rmsnorm(x [+= xb from the previous layer]) * attn_norm
- *                  qkv (T, Hq*D + 2*Hkv*D) = xb @ Wqkv^T
- *                  rope(q and k heads of qkv); k, v -> KV cache (slot, pos)
+ *                  qkv (T, Hq*D + 2*Hkv*D) = xb @ Wqkv^T [+ q | k | v biases (qwen2)]
+ *                  rope(q and k heads of qkv, NORM or NEOX pairs); k, v -> KV cache (slot, pos)
  *                  att (T, Hq*D) = attention(q, cache)
  *                  xb = att @ Wo^T ; xb = rmsnorm(x += xb) * ffn_norm
  *                  gu (T, 2F) = xb @ Wgu^T ; h (T, F) = silu(gate) * up
  *                  xb = h @ Wdown^T
  *   xo (n_out, C) = rmsnorm(x[rows] + xb[rows]) * output_norm
- *   logits (n_out, V) = xo @ Wout^T
+ *   logits (n_out, V) = xo @ Wout^T (Wout = token_embd when tied, qwen2)
  *   am (n_out) = argmax(logits) ; lp (n_out) = log_softmax(logits)[target]
  *                                          -> am, lp (and rows asked for whole) copied to the host
  * Per-step integers (tokens, slots, positions, attention tiles, output rows,
@@ -45,6 +45,7 @@ typedef struct mat_group {
 typedef struct dev_layer {
     mat_group qkv, wo, gu, down;
     float *attn_norm, *ffn_norm; /* views into mc->norms */
+    float *bqkv;                 /* (qkv_dim) q | k | v biases, or NULL (view into mc->biases) */
 } dev_layer;
 
 struct cb_model_cuda {
@@ -55,6 +56,7 @@ struct cb_model_cuda {
     mat_group output;           /* n = 0 when tied: use tok_embd */
     dev_layer *layers;
     float *norms;               /* (2 * n_layer + 1, C) */
+    float *biases;              /* (n_layer, qkv_dim) when the model has q/k/v biases, else NULL */
     float *inv_freq;            /* n_rot / 2 */
     float *kv;
     cb_cuda_kv_shape kvs;
@@ -181,7 +183,7 @@ void cb_model_cuda_free(cb_model_cuda *mc) {
             }
         free_group(c, &mc->output);
         cb_cuda_weight_free(c, &mc->tok_embd);
-        float *bufs[] = {mc->norms, mc->inv_freq, mc->kv, mc->x, mc->xb, mc->qkv, mc->att,
+        float *bufs[] = {mc->norms, mc->biases, mc->inv_freq, mc->kv, mc->x, mc->xb, mc->qkv, mc->att,
                          mc->gu, mc->hb, mc->xo, mc->logits, mc->attn_scratch};
         for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) cb_cuda_free(c, bufs[i]);
         cb_cuda_free(c, mc->d_ints);
@@ -227,10 +229,11 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
                         (long long)D);
         goto out;
     }
-    if (hp->arch_id != CB_ARCH_LLAMA || hp->has_qkv_bias) {
+    if (hp->arch_id != CB_ARCH_LLAMA && hp->arch_id != CB_ARCH_QWEN2) {
         rc = cb_err_set(err, CB_EUNSUP,
-                        "cuda model: architecture '%s'%s runs on the CPU only (the CUDA forward pass is llama's)",
-                        hp->arch, hp->has_qkv_bias ? " with attention biases" : "");
+                        "cuda model: architecture '%s' runs on the CPU only (the CUDA forward pass is llama's and "
+                        "qwen2's)",
+                        hp->arch);
         goto out;
     }
 
@@ -287,6 +290,30 @@ int cb_model_cuda_new(const cb_model *m, const cb_gguf *g, const cb_model_cuda_o
     for (int64_t l = 0; l < L; l++) {
         mc->layers[l].attn_norm = mc->norms + (size_t)(2 * l) * (size_t)C;
         mc->layers[l].ffn_norm = mc->norms + (size_t)(2 * l + 1) * (size_t)C;
+    }
+    if (hp->has_qkv_bias) {
+        /* q | k | v biases of each layer in one row of qkv_dim (F32: cb_model_load checked them) */
+        const size_t nb = (size_t)L * (size_t)mc->qkv_dim;
+        float *hb = malloc(nb * sizeof(float));
+        if (!hb) {
+            rc = cb_err_set(err, CB_ENOMEM, "out of memory (q/k/v biases)");
+            goto out;
+        }
+        for (int64_t l = 0; l < L; l++) {
+            static const char *const bn[3] = {"attn_q", "attn_k", "attn_v"};
+            const int64_t off[3] = {0, HD, HD + KVD}, len[3] = {HD, KVD, KVD};
+            for (int i = 0; i < 3; i++) {
+                char key[96];
+                snprintf(key, sizeof key, "blk.%lld.%s.bias", (long long)l, bn[i]);
+                memcpy(hb + (size_t)l * (size_t)mc->qkv_dim + (size_t)off[i], cb_gguf_find_tensor(g, key)->data,
+                       (size_t)len[i] * sizeof(float));
+            }
+        }
+        rc = alloc_f(mc, &mc->biases, nb, err);
+        if (!rc) rc = cb_cuda_upload(mc->ctx, mc->biases, hb, nb * sizeof(float), err);
+        free(hb);
+        if (rc) goto out;
+        for (int64_t l = 0; l < L; l++) mc->layers[l].bqkv = mc->biases + (size_t)l * (size_t)mc->qkv_dim;
     }
     if ((rc = alloc_f(mc, &mc->inv_freq, (size_t)(hp->n_rot / 2 > 0 ? hp->n_rot / 2 : 1), err))) goto out;
     if ((rc = cb_cuda_upload(mc->ctx, mc->inv_freq, cb_model_rope_inv_freq(m), (size_t)(hp->n_rot / 2) * sizeof(float),
@@ -400,6 +427,7 @@ static int enqueue_step(cb_model_cuda *mc, int T, int n_tiles, int max_nt, int n
                 return rc;
             if ((rc = matmul_group_x(mc, &Ly->qkv, in, tq, mc->qkv, QKV, T, err))) return rc;
         }
+        if (Ly->bqkv && (rc = cb_cuda_add_bias(c, mc->qkv, QKV, Ly->bqkv, T, QKV, err))) return rc;
         /* rotate the q and k heads (adjacent in each qkv row), store k and v */
         if ((rc = cb_cuda_rope_kv_store(c, mc->qkv, QKV, T, H, Hkv, D, hp->n_rot, pos, mc->inv_freq, hp->rope_neox,
                                         mc->kv, &mc->kvs, (int)l, slot, err)))

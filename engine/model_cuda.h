@@ -1,4 +1,4 @@
-/* engine/model_cuda.h — the llama forward pass on a CUDA device: the model's
+/* engine/model_cuda.h — the llama and qwen2 forward pass on a CUDA device: the model's
  * weights, KV cache and activations in device memory, one step computed by
  * the launchers of kernels/cuda/cuda_kernels.h.
  *

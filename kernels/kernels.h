@@ -212,8 +212,10 @@ void cb_matmul_impl(int impl, cb_pool *pool, uint32_t wtype, const void *W, cons
                     float *y, int64_t T, int64_t K, int64_t N);
 
 /* ---- elementwise and normalization (in the engine's hot loop) ------------ */
-/* out (C) = x / sqrt(mean(x^2) + eps) * w ; out may alias x. The sum of
- * squares uses 8 fixed partial sums (deterministic). */
+/* out (C) = x / sqrt(mean(x^2) + eps) * w ; out may alias x. ggml's order to
+ * the bit (float squares summed in double, mean rounded to float, scale =
+ * 1/sqrtf(mean + eps), (x * scale) * w): quantized activations downstream
+ * depend on these exact bits (kernels/cpu/ops.c says why). */
 void cb_rmsnorm(float *out, const float *x, const float *w, int64_t C, float eps);
 void cb_rmsnorm_ref(float *out, const float *x, const float *w, int64_t C, float eps);
 /* Rotates x (H heads of D) at position pos. n_rot dims of each head (<= D) are

@@ -5,6 +5,7 @@
 #ifndef CB_CPU_INTERNAL_H
 #define CB_CPU_INTERNAL_H
 
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -80,11 +81,21 @@ void cb_matmul_rows_q_portable(uint32_t wtype, const void *W, const void *xq, si
 void cb_matmul_rows_q_avx2(uint32_t wtype, const void *W, const void *xq, size_t xrb, float *y,
                            int64_t T, int64_t K, int64_t N, int64_t n0, int64_t n1);
 
-/* Q4_0/Q5_0 x Q8_0: s + (dw*dx)*isum */
+/* Q5_0 x Q8_0 (and Q6_K x Q8_K): s + (dw*dx)*isum */
 static inline float cb_qacc_d(float s, float dw, float dx, int32_t isum) {
     float dd = dw * dx;
     float p = dd * (float)isum;
     return s + p;
+}
+/* Q4_0 x Q8_0: fma(isum, dw*dx, s), one rounding for product and add. This
+ * is the step of ggml's repacked Q4_0 kernels (q4_0_8x8 on x86 AVX2, which
+ * llama.cpp uses for every Q4_0 matrix whose row count is a multiple of 8),
+ * so the Q4_0 reference model lands on the same bits. fmaf, not a*b+c: the
+ * sources are built with -ffp-contract=off and the step must be fused in
+ * both kernel sets (the AVX2 one compiles it to vfmadd, the portable one to
+ * libm's correctly rounded fmaf; same result). */
+static inline float cb_qacc_d_fma(float s, float dw, float dx, int32_t isum) {
+    return fmaf((float)isum, dw * dx, s);
 }
 /* Q4_1/Q5_1 x Q8_1: s + ((dw*dx)*isum + mw*sx) */
 static inline float cb_qacc_dm(float s, float dw, float dx, int32_t isum, float mw, float sx) {

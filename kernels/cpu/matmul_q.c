@@ -88,7 +88,7 @@ static float dot_row(uint32_t wt, const void *row, const void *x, int64_t nb) {
             const cb_block_q4_0 *b = (const cb_block_q4_0 *)row + i;
             const cb_block_q8_0 *a = (const cb_block_q8_0 *)x + i;
             codes_q4(b->qs, q);
-            s = cb_qacc_d(s, cb_fp16_to_fp32_fast(b->d), cb_fp16_to_fp32_fast(a->d), idot32(q, 8, a->qs));
+            s = cb_qacc_d_fma(s, cb_fp16_to_fp32_fast(b->d), cb_fp16_to_fp32_fast(a->d), idot32(q, 8, a->qs));
             break;
         }
         case CB_KTYPE_Q5_0: {

@@ -197,7 +197,7 @@ static ALWAYS_INLINE blk block_dot(uint32_t wt, const char *row, int64_t b, cons
 static ALWAYS_INLINE float combine(uint32_t wt, float s, const blk *r, int32_t isum, int32_t imin, const char *xt,
                                    int64_t b) {
     switch (wt) {
-    case CB_KTYPE_Q4_0:
+    case CB_KTYPE_Q4_0: return cb_qacc_d_fma(s, r->dw, _cvtsh_ss(((const cb_block_q8_0 *)xt + b)->d), isum);
     case CB_KTYPE_Q5_0: return cb_qacc_d(s, r->dw, _cvtsh_ss(((const cb_block_q8_0 *)xt + b)->d), isum);
     case CB_KTYPE_Q4_1:
     case CB_KTYPE_Q5_1: {

@@ -5,28 +5,30 @@
  *
  * These run single-threaded on vectors of a few thousand floats; their cost is
  * small next to the matmuls, so they are plain C written so the compiler can
- * vectorize the elementwise parts. Reductions use 8 partial sums in a fixed
- * order, so every result is deterministic (no threads, no data-dependent
- * order). The `_ref` versions are the textbook loops, in double where that is
+ * vectorize the elementwise parts. Reductions run in a fixed order (RMS norm
+ * in double, as ggml does; the others with 8 partial sums), so every result
+ * is deterministic (no threads, no data-dependent order). The `_ref` versions are the textbook loops, in double where that is
  * the obvious way to write them.
  */
 #include "kernels/kernels.h"
 
 #include <math.h>
 
-/* Sum of x[i]^2 with 8 fixed partial sums. */
-static float sumsq8(const float *x, int64_t n) {
-    float a[8] = {0};
-    int64_t n8 = n & ~(int64_t)7;
-    for (int64_t i = 0; i < n8; i += 8)
-        for (int j = 0; j < 8; j++) a[j] += x[i + j] * x[i + j];
-    for (int64_t i = n8; i < n; i++) a[i - n8] += x[i] * x[i];
-    return ((a[0] + a[4]) + (a[2] + a[6])) + ((a[1] + a[5]) + (a[3] + a[7]));
-}
-
+/* RMS norm in ggml's order, to the bit: each square rounded to float, summed
+ * in order in double, the mean rounded to float, scale = 1/sqrtf(mean + eps),
+ * then (x * scale) * w. The bits matter when the result is quantized next
+ * (Q8_0/Q8_K activations of the 4/5/6-bit weight types): the input of the
+ * first layer is an embedding row of few distinct values, so many of its
+ * scaled values sit exactly on a rounding tie, and a scale one ulp off moves
+ * them to the other side. (An 8-way float sum, as here before, flipped such
+ * codes on the qwen2-q4_0 reference model; see tests/engine/test_reference.c.)
+ * The double sum is sequential; at a few thousand elements per token its
+ * cost is noise next to the matmuls. */
 void cb_rmsnorm(float *out, const float *x, const float *w, int64_t C, float eps) {
-    float ss = sumsq8(x, C);
-    float scale = 1.0f / sqrtf(ss / (float)C + eps);
+    double ss = 0.0;
+    for (int64_t i = 0; i < C; i++) ss += (double)(x[i] * x[i]);
+    float mean = (float)(ss / (double)C);
+    float scale = 1.0f / sqrtf(mean + eps);
     for (int64_t i = 0; i < C; i++) out[i] = x[i] * scale * w[i];
 }
 

@@ -4,7 +4,9 @@
  *
  * Matrix products (see cb_cuda_matmul in cuda_kernels.h):
  *   small T  mv_kernel: one warp per output row n, lanes stride over K with
- *            16-byte weight loads (4 F32, 8 F16/BF16, 16 Q8_0 elements), each
+ *            16-byte weight loads (4 F32, 8 F16/BF16, 16 Q8_0 elements; the
+ *            4/5/6-bit types decode 16 elements of a block per step through
+ *            kernels/dequant.h, byte loads from GGUF's own layout), each
  *            weight chunk applied to up to TT token rows held in registers;
  *            lanes' partial sums are combined by a fixed xor butterfly. The
  *            order of every y[t, n] depends only on (type, K). The same
@@ -12,6 +14,8 @@
  *            or SwiGLU behind (cb_cuda_matvec_fused).
  *   large T  cublasGemmEx in column-major terms: Y^T (N x T) = W (K x N)^T X^T,
  *            i.e. op(A) = T on the weight buffer (lda = K), B = x (ldb = K).
+ *            Q8_0 and the 4/5/6-bit types are first dequantized into F16
+ *            scratch (dequant.h for the latter), as Q8_0 always was.
  * Not here: the per-token kernels and attention (cuda_ops.cu).
  */
 #include "kernels/cuda/cuda_internal.cuh"
@@ -218,17 +222,46 @@ extern "C" int cb_cuda_memset(cb_cuda_ctx *c, void *dst, int byte, size_t bytes,
     return 0;
 }
 
+/* The weight type's ggml name, for messages (error messages add the id). */
+static const char *type_name(uint32_t t) {
+    switch (t) {
+    case CB_KTYPE_F32: return "F32";
+    case CB_KTYPE_F16: return "F16";
+    case CB_KTYPE_BF16: return "BF16";
+    case CB_KTYPE_Q8_0: return "Q8_0";
+    case CB_KTYPE_Q4_0: return "Q4_0";
+    case CB_KTYPE_Q4_1: return "Q4_1";
+    case CB_KTYPE_Q5_0: return "Q5_0";
+    case CB_KTYPE_Q5_1: return "Q5_1";
+    case CB_KTYPE_Q8_1: return "Q8_1";
+    case CB_KTYPE_Q4_K: return "Q4_K";
+    case CB_KTYPE_Q5_K: return "Q5_K";
+    case CB_KTYPE_Q6_K: return "Q6_K";
+    case CB_KTYPE_Q8_K: return "Q8_K";
+    case 10: return "Q2_K";
+    case 11: return "Q3_K";
+    default: return "(unknown type id)";
+    }
+}
+
 /* ---- weights ---------------------------------------------------------------------------- */
 
 extern "C" int cb_cuda_weight_upload(cb_cuda_ctx *c, uint32_t type, int64_t K, const void *const *parts,
                                      const int64_t *Ns, int n_parts, cb_cuda_weight *out, cb_err *err) {
     memset(out, 0, sizeof *out);
-    if (type != CB_KTYPE_F32 && type != CB_KTYPE_F16 && type != CB_KTYPE_BF16 && type != CB_KTYPE_Q8_0)
-        return cb_err_set(err, CB_EUNSUP, "CUDA: weight type %u is not supported (F32, F16, BF16, Q8_0)", type);
+    if (type != CB_KTYPE_F32 && type != CB_KTYPE_F16 && type != CB_KTYPE_BF16 && type != CB_KTYPE_Q8_0 &&
+        !cb_dq_block_elems(type))
+        return cb_err_set(err, CB_EUNSUP,
+                          "CUDA: weight type %s (type id %u) has no CUDA kernel (supported: F32, F16, BF16, Q8_0, "
+                          "Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
+                          type_name(type), type);
     if (K <= 0 || n_parts <= 0) return cb_err_set(err, CB_EUSAGE, "CUDA: weight with K %lld, %d parts", (long long)K,
                                                   n_parts);
     if (type == CB_KTYPE_Q8_0 && K % CB_QK8_0 != 0)
         return cb_err_set(err, CB_EUSAGE, "CUDA: Q8_0 weight with K = %lld (not a multiple of 32)", (long long)K);
+    if (cb_dq_block_elems(type) && K % cb_dq_block_elems(type) != 0)
+        return cb_err_set(err, CB_EUSAGE, "CUDA: %s weight with K = %lld (not a multiple of %d)", type_name(type),
+                          (long long)K, cb_dq_block_elems(type));
     int64_t N = 0;
     for (int i = 0; i < n_parts; i++) N += Ns[i];
     out->type = type;
@@ -303,12 +336,19 @@ template <> struct wtraits<CB_KTYPE_F32> { static constexpr int EPL = 4; };
 template <> struct wtraits<CB_KTYPE_F16> { static constexpr int EPL = 8; };
 template <> struct wtraits<CB_KTYPE_BF16> { static constexpr int EPL = 8; };
 template <> struct wtraits<CB_KTYPE_Q8_0> { static constexpr int EPL = 16; };
+/* Pseudo type of the kernels instantiated once for all the 4/5/6-bit types
+ * (the real type is a run-time argument; dequant.h switches on it per group
+ * of 16, which keeps the number of kernel instances down). */
+#define CB_QANY 0xffffu
+template <> struct wtraits<CB_QANY> { static constexpr int EPL = 16; };
 
 /* EPL consecutive weights W[n, k .. k+EPL) as floats, one 16-byte load. */
 template <uint32_t TY>
-__device__ __forceinline__ void load_wvec(const void *__restrict__ W, const __half *__restrict__ scales, int64_t n,
-                                          int64_t K, int64_t k, float *w) {
-    if constexpr (TY == CB_KTYPE_F32) {
+__device__ __forceinline__ void load_wvec(const void *__restrict__ W, const __half *__restrict__ scales, uint32_t qtype,
+                                          int64_t n, int64_t K, int64_t k, float *w) {
+    if constexpr (TY == CB_QANY) {
+        cb_dq16(qtype, (const uint8_t *)W + n * dq_row_bytes(qtype, K), k, w);
+    } else if constexpr (TY == CB_KTYPE_F32) {
         float4 v = __ldg((const float4 *)((const float *)W + n * K + k));
         w[0] = v.x;
         w[1] = v.y;
@@ -352,8 +392,9 @@ enum { MV_STORE = 0, MV_NORM = 1, MV_ADD = 2, MV_SWIGLU_NORM = 3 };
  * 1/sqrt(mean(x^2) + eps) is applied to the finished dot product. */
 template <uint32_t TY, int TT, int MODE>
 __global__ void __launch_bounds__(MV_WARPS * 32)
-    mv_kernel(const void *__restrict__ W, const __half *__restrict__ scales, const float *__restrict__ x,
-              const float *__restrict__ nw, float eps, float *y, int64_t ldy, int T, int64_t K, int64_t N) {
+    mv_kernel(const void *__restrict__ W, const __half *__restrict__ scales, uint32_t qtype,
+              const float *__restrict__ x, const float *__restrict__ nw, float eps, float *y, int64_t ldy, int T,
+              int64_t K, int64_t N) {
     constexpr int EPL = wtraits<TY>::EPL;
     constexpr bool NORM = MODE == MV_NORM || MODE == MV_SWIGLU_NORM;
     constexpr bool PAIR = MODE == MV_SWIGLU_NORM;
@@ -374,8 +415,8 @@ __global__ void __launch_bounds__(MV_WARPS * 32)
 #pragma unroll 2
         for (int64_t k = (int64_t)lane * EPL; k < K; k += 32 * EPL) {
             float w[EPL], w2[PAIR ? EPL : 1], g[NORM ? EPL : 1];
-            load_wvec<TY>(W, scales, n, K, k, w);
-            if constexpr (PAIR) load_wvec<TY>(W, scales, n + N, K, k, w2);
+            load_wvec<TY>(W, scales, qtype, n, K, k, w);
+            if constexpr (PAIR) load_wvec<TY>(W, scales, qtype, n + N, K, k, w2);
             if constexpr (NORM) {
 #pragma unroll
                 for (int j = 0; j < EPL / 4; j++) {
@@ -409,9 +450,10 @@ __global__ void __launch_bounds__(MV_WARPS * 32)
         }
     } else {
         for (int64_t k = lane; k < K; k += 32) {
-            const float w = load_w1(TY, W, scales, n, K, k);
+            const uint32_t ty = TY == CB_QANY ? qtype : TY;
+            const float w = load_w1(ty, W, scales, n, K, k);
             float w2 = 0.0f, g = 1.0f;
-            if constexpr (PAIR) w2 = load_w1(TY, W, scales, n + N, K, k);
+            if constexpr (PAIR) w2 = load_w1(ty, W, scales, n + N, K, k);
             if constexpr (NORM) g = nw[k];
 #pragma unroll
             for (int t = 0; t < TT; t++)
@@ -447,17 +489,13 @@ __global__ void __launch_bounds__(MV_WARPS * 32)
     }
 }
 
-static const char *type_name(uint32_t t) {
-    return t == CB_KTYPE_F32 ? "F32" : t == CB_KTYPE_F16 ? "F16" : t == CB_KTYPE_BF16 ? "BF16" : "Q8_0";
-}
-
 template <uint32_t TY, int TT, int MODE>
 static int launch_mv(cb_cuda_ctx *c, const cb_cuda_weight *W, int64_t N, const float *x, const float *nw, float eps,
                      float *y, int64_t ldy, int64_t T, cb_err *err) {
     dim3 grid(cdiv(N, MV_WARPS), cdiv(T, TT));
-    mv_kernel<TY, TT, MODE><<<grid, MV_WARPS * 32, 0, c->stream>>>(W->data, (const __half *)W->scales, x, nw, eps, y,
-                                                                    ldy, (int)T, W->K, N);
-    CU_LAUNCHED("mv_kernel<%s, %d rows, mode %d> grid (%u, %u) block %d, K %lld, N %lld", type_name(TY), TT, MODE,
+    mv_kernel<TY, TT, MODE><<<grid, MV_WARPS * 32, 0, c->stream>>>(W->data, (const __half *)W->scales, W->type, x,
+                                                                    nw, eps, y, ldy, (int)T, W->K, N);
+    CU_LAUNCHED("mv_kernel<%s, %d rows, mode %d> grid (%u, %u) block %d, K %lld, N %lld", type_name(W->type), TT, MODE,
                 grid.x, grid.y, MV_WARPS * 32, (long long)W->K, (long long)N);
     return 0;
 }
@@ -480,7 +518,9 @@ static int launch_mv_any(cb_cuda_ctx *c, const cb_cuda_weight *W, int64_t N, con
     case CB_KTYPE_F16: return launch_mv_t<CB_KTYPE_F16, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
     case CB_KTYPE_BF16: return launch_mv_t<CB_KTYPE_BF16, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
     case CB_KTYPE_Q8_0: return launch_mv_t<CB_KTYPE_Q8_0, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
-    default: return cb_err_set(err, CB_EUNSUP, "CUDA matrix-vector product: weight type %u", W->type);
+    default:
+        if (cb_dq_block_elems(W->type)) return launch_mv_t<CB_QANY, MODE>(c, W, N, x, nw, eps, y, ldy, T, err);
+        return cb_err_set(err, CB_EUNSUP, "CUDA matrix-vector product: weight type %s", type_name(W->type));
     }
 }
 
@@ -535,6 +575,26 @@ __global__ void q8_to_f16_kernel(const int8_t *__restrict__ qs, const __half *__
     }
 }
 
+/* W (N, K) of a dequant.h type, GGUF rows -> F16 (N, K); 16 elements per
+ * thread (one group of one block), each rounded once to F16. */
+__global__ void dq_to_f16_kernel(uint32_t type, const uint8_t *__restrict__ W, __half *__restrict__ out, int64_t n16,
+                                 int64_t K) {
+    const int64_t rb = dq_row_bytes(type, K);
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < n16; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t e = i * 16, n = e / K, k = e % K;
+        float v[16];
+        cb_dq16(type, W + n * rb, k, v);
+        __align__(16) __half h[16];
+#pragma unroll
+        for (int j = 0; j < 16; j++) h[j] = __float2half_rn(v[j]);
+        ((uint4 *)(out + e))[0] = ((const uint4 *)h)[0];
+        ((uint4 *)(out + e))[1] = ((const uint4 *)h)[1];
+    }
+}
+
+/* Weights that cb_cuda_matmul dequantizes to F16 scratch before cuBLAS. */
+static bool dequant_to_f16(uint32_t type) { return type == CB_KTYPE_Q8_0 || cb_dq_block_elems(type) != 0; }
+
 static unsigned grid_for(int64_t n, const cb_cuda_ctx *c) {
     int64_t b = (n + 255) / 256, cap = (int64_t)c->n_sm * 16;
     return (unsigned)std::max<int64_t>(1, std::min(b, cap));
@@ -545,13 +605,13 @@ static size_t align256(size_t n) { return (n + 255) & ~(size_t)255; }
 extern "C" size_t cb_cuda_matmul_scratch_bytes(const cb_cuda_weight *w, int64_t T) {
     if (T <= CB_CUDA_SMALL_T || w->type == CB_KTYPE_F32) return 0;
     size_t b = align256((size_t)T * (size_t)w->K * 2);
-    if (w->type == CB_KTYPE_Q8_0) b += align256((size_t)w->N * (size_t)w->K * 2);
+    if (dequant_to_f16(w->type)) b += align256((size_t)w->N * (size_t)w->K * 2);
     return b;
 }
 
 extern "C" uint32_t cb_cuda_matmul_input_type(const cb_cuda_weight *W, int64_t T) {
     if (T <= CB_CUDA_SMALL_T) return CB_KTYPE_F32;
-    if (W->type == CB_KTYPE_F16 || W->type == CB_KTYPE_Q8_0) return CB_KTYPE_F16;
+    if (W->type == CB_KTYPE_F16 || dequant_to_f16(W->type)) return CB_KTYPE_F16;
     if (W->type == CB_KTYPE_BF16) return CB_KTYPE_BF16;
     return CB_KTYPE_F32;
 }
@@ -579,7 +639,7 @@ extern "C" int cb_cuda_matmul_x(cb_cuda_ctx *c, const cb_cuda_weight *W, const v
     const void *A = W->data, *B = x;
     cudaDataType_t at = CUDA_R_32F;
     const int64_t nx = T * W->K;
-    if (W->type == CB_KTYPE_F16 || W->type == CB_KTYPE_Q8_0) {
+    if (W->type == CB_KTYPE_F16 || dequant_to_f16(W->type)) {
         if (xtype == CB_KTYPE_F32) { /* else x is already F16 */
             __half *xh = (__half *)c->scratch;
             f32_to_f16_kernel<<<grid_for(nx, c), 256, 0, c->stream>>>((const float *)x, xh, nx);
@@ -595,6 +655,14 @@ extern "C" int cb_cuda_matmul_x(cb_cuda_ctx *c, const cb_cuda_weight *W, const v
             CU_LAUNCHED("q8_to_f16_kernel grid (%u) block 256, N %lld, K %lld", grid_for(n16, c), (long long)W->N,
                         (long long)W->K);
             A = wh;
+        } else if (W->type != CB_KTYPE_F16) {
+            __half *wh = (__half *)((char *)c->scratch + align256((size_t)nx * 2));
+            const int64_t n16 = W->N * W->K / 16;
+            dq_to_f16_kernel<<<grid_for(n16, c), 256, 0, c->stream>>>(W->type, (const uint8_t *)W->data, wh, n16,
+                                                                      W->K);
+            CU_LAUNCHED("dq_to_f16_kernel<%s> grid (%u) block 256, N %lld, K %lld", type_name(W->type),
+                        grid_for(n16, c), (long long)W->N, (long long)W->K);
+            A = wh;
         }
     } else if (W->type == CB_KTYPE_BF16) {
         if (xtype == CB_KTYPE_F32) {
@@ -605,7 +673,7 @@ extern "C" int cb_cuda_matmul_x(cb_cuda_ctx *c, const cb_cuda_weight *W, const v
         }
         at = CUDA_R_16BF;
     } else if (W->type != CB_KTYPE_F32) {
-        return cb_err_set(err, CB_EUNSUP, "CUDA matmul: weight type %u", W->type);
+        return cb_err_set(err, CB_EUNSUP, "CUDA matmul: weight type %s", type_name(W->type));
     }
     BLAS_TRY(cublasGemmEx(c->blas, CUBLAS_OP_T, CUBLAS_OP_N, (int)W->N, (int)T, (int)W->K, &alpha, A, at, (int)W->K,
                           B, at, (int)W->K, &beta, y, CUDA_R_32F, (int)ldy, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT));

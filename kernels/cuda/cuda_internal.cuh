@@ -7,6 +7,7 @@
 
 #include "kernels/cuda/cuda_kernels.h"
 extern "C" {
+#include "kernels/dequant.h"
 #include "kernels/kernels.h"
 }
 
@@ -134,7 +135,14 @@ __device__ __forceinline__ void store_act(void *out, int64_t i, float v, uint32_
     else ((float *)out)[i] = v;
 }
 
-/* One weight element of row n, column k, as float (any type; Q8_0 repacked). */
+/* Device bytes of one row of K weights of a block type decoded by
+ * kernels/dequant.h (rows are stored as GGUF lays them out). */
+__device__ __forceinline__ int64_t dq_row_bytes(uint32_t type, int64_t K) {
+    return K / cb_dq_block_elems(type) * cb_dq_block_bytes(type);
+}
+
+/* One weight element of row n, column k, as float (any type; Q8_0 repacked;
+ * the 4/5/6-bit types through kernels/dequant.h). */
 __device__ __forceinline__ float load_w1(uint32_t type, const void *W, const __half *scales, int64_t n, int64_t K,
                                          int64_t k) {
     int64_t i = n * K + k;
@@ -142,9 +150,14 @@ __device__ __forceinline__ float load_w1(uint32_t type, const void *W, const __h
     case CB_KTYPE_F32: return ((const float *)W)[i];
     case CB_KTYPE_F16: return __half2float(((const __half *)W)[i]);
     case CB_KTYPE_BF16: return __bfloat162float(((const __nv_bfloat16 *)W)[i]);
-    default: {
+    case CB_KTYPE_Q8_0: {
         float d = __half2float(scales[n * (K / CB_QK8_0) + k / CB_QK8_0]);
         return d * (float)((const int8_t *)W)[i];
+    }
+    default: {
+        float v[16];
+        cb_dq16(type, (const uint8_t *)W + n * dq_row_bytes(type, K), k & ~(int64_t)15, v);
+        return v[k & 15];
     }
     }
 }

@@ -60,7 +60,7 @@ int cb_cuda_device_info_get(int dev, cb_cuda_device_info *out, cb_err *err);
 
 /* A device, one stream on it, a cuBLAS handle bound to that stream with its
  * own workspace, and a growable scratch area used by cb_cuda_matmul for
- * converted activations and dequantized Q8_0 weights. No globals: two
+ * converted activations and dequantized (Q8_0, 4/5/6-bit) weights. No globals: two
  * contexts are independent. Errors: CB_ENODEV (no such device / no driver),
  * CB_ENOMEM, CB_ERUNTIME. */
 typedef struct cb_cuda_ctx cb_cuda_ctx;
@@ -99,7 +99,9 @@ int cb_cuda_memset(cb_cuda_ctx *c, void *dst, int byte, size_t bytes, cb_err *er
 /* A weight matrix in device memory, ne = [K, N] (N rows of K), as kernels.h
  * lays them out. F32/F16/BF16 rows are copied as they are. Q8_0 is repacked
  * into two arrays so that rows load 16 bytes at a time: qs (N, K) int8 and
- * scales (N, K/32) fp16; value = fp16(d) * q, exactly the CPU's value. */
+ * scales (N, K/32) fp16; value = fp16(d) * q, exactly the CPU's value.
+ * Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K rows are copied as GGUF blocks and
+ * decoded by kernels/dequant.h (bit for bit the CPU's values). */
 typedef struct cb_cuda_weight {
     uint32_t type;       /* CB_KTYPE_* */
     int64_t K, N;
@@ -110,8 +112,9 @@ typedef struct cb_cuda_weight {
 
 /* Uploads n_parts host matrices of one type and K, stacked along N into one
  * device matrix (parts[i] has Ns[i] rows; a single matrix is n_parts = 1).
- * Used to fuse Q/K/V and gate/up into one product. Errors: CB_EUNSUP (type),
- * CB_EUSAGE (Q8_0 with K % 32 != 0), CB_ENOMEM. */
+ * Used to fuse Q/K/V and gate/up into one product. Errors: CB_EUNSUP (a
+ * type with no CUDA kernel, named in the message), CB_EUSAGE (K not a
+ * multiple of the type's block: 32, or 256 for the K-quants), CB_ENOMEM. */
 int cb_cuda_weight_upload(cb_cuda_ctx *c, uint32_t type, int64_t K, const void *const *parts,
                           const int64_t *Ns, int n_parts, cb_cuda_weight *out, cb_err *err);
 void cb_cuda_weight_free(cb_cuda_ctx *c, cb_cuda_weight *w); /* zeroes *w */
@@ -119,19 +122,20 @@ void cb_cuda_weight_free(cb_cuda_ctx *c, cb_cuda_weight *w); /* zeroes *w */
 /* ---- matrix products -------------------------------------------------------------
  * y (T, N) [row stride ldy] = x (T, K) F32 @ W^T, FP32 accumulation.
  *   T <= CB_CUDA_SMALL_T: a matrix-vector kernel reads W once for all T rows
- *     and x in F32 (every type, Q8_0 dequantized on the fly). Each y[t, n] is
+ *     and x in F32 (every type, Q8_0 and the 4/5/6-bit types dequantized on
+ *     the fly; unlike the CPU, x is not quantized for those). Each y[t, n] is
  *     one dot product in a fixed order that depends only on (type, K): batch
  *     invariant within this range.
  *   T > CB_CUDA_SMALL_T: cublasGemmEx, CUBLAS_COMPUTE_32F. F32 weights use F32
  *     x; F16 / BF16 weights use x converted to F16 / BF16 (the activations are
- *     rounded to the weight's format, ~1e-3 relative); Q8_0 weights are first
- *     dequantized into F16 scratch and x converted to F16.
+ *     rounded to the weight's format, ~1e-3 relative); Q8_0 and 4/5/6-bit
+ *     weights are first dequantized into F16 scratch and x converted to F16.
  * Scratch: cb_cuda_matmul_scratch_bytes; when the context's scratch is too
  * small the call grows it (not allowed during graph capture: reserve first). */
 #define CB_CUDA_SMALL_T 8
 /* The activation type the product of W with T rows consumes without a
- * conversion pass: F32 for T <= CB_CUDA_SMALL_T or F32 weights, F16 for F16
- * and Q8_0, BF16 for BF16. */
+ * conversion pass: F32 for T <= CB_CUDA_SMALL_T or F32 weights, F16 for F16,
+ * Q8_0 and the 4/5/6-bit types, BF16 for BF16. */
 uint32_t cb_cuda_matmul_input_type(const cb_cuda_weight *W, int64_t T);
 /* cb_cuda_matmul with x of type xtype: F32 (converted as needed), or exactly
  * cb_cuda_matmul_input_type(W, T) (used as is; producers such as
@@ -180,6 +184,9 @@ int cb_cuda_add_rmsnorm_t(cb_cuda_ctx *c, float *x, const float *add, const floa
                           const int32_t *rows, int64_t T, int64_t R, int64_t C, float eps, cb_err *err);
 /* y (n) += x (n). */
 int cb_cuda_add(cb_cuda_ctx *c, float *y, const float *x, int64_t n, cb_err *err);
+/* y (T, N) [row stride ldy] += b (N) in every row (the q/k/v biases of
+ * qwen2). One float add per element, as the CPU model's add: bit-identical. */
+int cb_cuda_add_bias(cb_cuda_ctx *c, float *y, int64_t ldy, const float *b, int64_t T, int64_t N, cb_err *err);
 /* Rotates, in place, H heads of D floats in each of T rows of x (row stride
  * ld) at position pos[t] (device int32, T). inv_freq: device float (n_rot/2).
  * neox as in cb_rope. Angles are computed in double as the CPU does. */

@@ -110,6 +110,22 @@ extern "C" int cb_cuda_add(cb_cuda_ctx *c, float *y, const float *x, int64_t n, 
     return 0;
 }
 
+__global__ void add_bias_kernel(float *y, int64_t ldy, const float *__restrict__ b, int64_t N) {
+    float *row = y + (int64_t)blockIdx.x * ldy;
+    for (int64_t j = threadIdx.x; j < N; j += blockDim.x) row[j] += b[j];
+}
+
+extern "C" int cb_cuda_add_bias(cb_cuda_ctx *c, float *y, int64_t ldy, const float *b, int64_t T, int64_t N,
+                                cb_err *err) {
+    if (T <= 0 || N <= 0) return 0;
+    if (ldy < N || T > INT32_MAX)
+        return cb_err_set(err, CB_EUSAGE, "CUDA add_bias: ldy %lld < N %lld or T %lld too large", (long long)ldy,
+                          (long long)N, (long long)T);
+    add_bias_kernel<<<(unsigned)T, 256, 0, c->stream>>>(y, ldy, b, N);
+    CU_LAUNCHED("add_bias_kernel grid (%lld) block 256, N %lld", (long long)T, (long long)N);
+    return 0;
+}
+
 /* ---- RoPE ------------------------------------------------------------------------------------- */
 
 /* Rotates pair j (head j / half, pair j % half) of a row at position p; the

@@ -1,7 +1,10 @@
 /* tests/engine/test_cuda_engine.c — the engine on device "cuda" against the
  * same engine on the CPU: stories260K (CAPBENCH_MODEL_DIR) and generated tiny
  * models (F32, F16, Q8_0; engine/genmodel.h) give equal greedy tokens and
- * close logits; steps of at most 8 tokens are bit-identical whatever shares
+ * close logits; generated tiny256 models of the 4/5/6-bit types give close
+ * teacher-forced log-probabilities; the qwen2 reference models (F32, F16,
+ * Q4_0, Q4_K_M, Q6_K) give close logits and the same greedy tokens, ties
+ * excepted, and phi3/gemma2 are refused by name; steps of at most 8 tokens are bit-identical whatever shares
  * the batch and with CUDA graphs on or off, and agree with the unfused
  * kernels (CAPBENCH_CUDA_FUSED=0) to rounding; a prompt longer than one
  * attention split (256 positions) and log-likelihood scoring through the
@@ -362,5 +365,132 @@ Test(cuda_engine, device_reductions_match_downloaded_rows) {
         cb_engine_result_clear(&dev[i]);
         cb_engine_result_clear(&host[i]);
         cb_engine_result_clear(&cpu[i]);
+    }
+}
+
+/* The 4/5/6-bit weight types on the GPU (kernels/dequant.h, bit-exact with
+ * the CPU's decoding in kernels/test_dequant) against the CPU engine, on
+ * generated tiny256 llama models (rows of 256, so the K-quants are real):
+ * teacher-forced log-probabilities of a continuation, once in steps of at
+ * most 8 tokens (the matrix-vector kernel, F32 activations) and once as one
+ * 50-token prefill (weights dequantized to F16, cuBLAS, F16 activations).
+ * Tolerance 0.25 per token and 0.05 on average (absolute, nats): the CPU
+ * quantizes the activations before these products (Q8_0/Q8_1/Q8_K, as
+ * llama.cpp does) and the GPU does not, which moves logits by a few 1e-2 on
+ * the qwen2-q4_0 reference model (F32 vs Q8_0 activations on the CPU: 0.059);
+ * the tolerance has not been measured on a GPU yet. */
+Test(cuda_engine, quantized_models_match_cpu, .timeout = 600) {
+    need_gpu();
+    static const char *const qtypes[] = {"q4_0", "q4_1", "q5_0", "q5_1", "q4_k_m", "q5_k", "q6_k"};
+    for (size_t qi = 0; qi < sizeof qtypes / sizeof *qtypes; qi++) {
+        char path[256];
+        snprintf(path, sizeof path, "/tmp/cb_test_cuda_engine_%ld_tiny256_%s.gguf", (long)getpid(), qtypes[qi]);
+        cb_genmodel_opts o = {.shape = "tiny256", .type = qtypes[qi], .seed = 22, .synth_vocab = 1,
+                              .out_path = path, .n_threads = 2};
+        cb_err e;
+        cb_err_clear(&e);
+        cr_assert_eq(cb_genmodel_write(&o, &e), 0, "%s", e.msg);
+        cb_engine *ec = open_dev(path, "cpu", 512, 1), *eg = open_dev(path, "cuda", 512, 1);
+        for (int big = 0; big < 2; big++) {
+            int32_t ctx[10], cont[40];
+            fill_ids(ctx, 10, 11 + big);
+            fill_ids(cont, 40, 12 + big);
+            /* small steps: 4 context tokens, 4 scored; big: one prefill of 50 */
+            cb_engine_req r = {.kind = CB_ENGINE_LOGLIK, .ids = ctx, .n_ids = big ? 10 : 4, .cont_ids = cont,
+                               .n_cont_ids = big ? 40 : 4};
+            cb_engine_result a, b;
+            run(ec, &r, &a, 1);
+            run(eg, &r, &b, 1);
+            cr_assert_eq(a.n_scored, b.n_scored);
+            double worst = 0, sum = 0;
+            for (int k = 0; k < a.n_scored; k++) {
+                double d = fabs(a.token_logprobs[k] - b.token_logprobs[k]);
+                worst = fmax(worst, d);
+                sum += d;
+            }
+            cr_log_info("tiny256 %s, %s: %d tokens, log-prob differences max %.4f mean %.4f", qtypes[qi],
+                        big ? "cuBLAS prefill" : "matrix-vector steps", a.n_scored, worst, sum / a.n_scored);
+            cr_expect(worst <= 0.25 && sum / a.n_scored <= 0.05,
+                      "tiny256 %s (%s): CPU vs GPU log-probs differ by up to %.4f, mean %.4f", qtypes[qi],
+                      big ? "cuBLAS prefill" : "matrix-vector steps", worst, sum / a.n_scored);
+            cb_engine_result_clear(&a);
+            cb_engine_result_clear(&b);
+        }
+        cb_engine_free(ec);
+        cb_engine_free(eg);
+        unlink(path);
+    }
+}
+
+/* The qwen2 reference models (shared/reference/archs: q/k/v biases, NEOX
+ * RoPE, tied output) on the GPU against the CPU engine, F32 to Q6_K: the
+ * logits of every position of the three reference prompts (one prefill of
+ * 5-13 tokens: the matrix-vector path or cuBLAS at 13) and 8 greedy tokens.
+ * Tolerances (absolute, logits within +-3): F32 1e-3 (summation order);
+ * F16 2e-2 (the GPU's cuBLAS path rounds activations to F16 at 13 tokens);
+ * the quantized files 0.15 (the CPU quantizes activations to Q8_0/Q8_K as
+ * llama.cpp does, the GPU does not: F32 vs Q8_0 activations move these logits
+ * by up to 0.059 on the CPU). Not yet measured on a GPU. Greedy tokens must
+ * agree while the CPU's top-2 margin is over twice the tolerance. And the
+ * architectures the GPU does not run (phi3, gemma2) are refused by name. */
+Test(cuda_engine, qwen2_reference_models_match_cpu) {
+    need_gpu();
+    const char *dir = getenv("CAPBENCH_SHARED_DIR");
+    if (!dir || !*dir) cr_skip_test("CAPBENCH_SHARED_DIR is not set");
+    static const char *const names[] = {"qwen2", "qwen2-f16", "qwen2-q4_0", "qwen2-q4_k_m", "qwen2-q6_k"};
+    static const double tols[] = {1e-3, 2e-2, 0.15, 0.15, 0.15};
+    static const char *const prompts[] = {"Once upon a time", "The little dog ran to the park and", "Lily and Ben"};
+    for (int i = 0; i < 5; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/reference/archs/%s.gguf", dir, names[i]);
+        if (access(path, R_OK) != 0) {
+            cr_log_warn("%s is absent: not compared", path);
+            continue;
+        }
+        cb_engine *ec = open_dev(path, "cpu", 256, 1), *eg = open_dev(path, "cuda", 256, 1);
+        const int64_t V = cb_engine_n_vocab(eg);
+        double worst = 0;
+        for (int p = 0; p < 3; p++) {
+            cb_engine_req r = {.kind = CB_ENGINE_GENERATE, .text = prompts[p], .add_bos = -1, .max_tokens = 8,
+                               .ignore_eos = 1, .want_logits = 1};
+            cb_engine_result a, b;
+            run(ec, &r, &a, 1);
+            run(eg, &r, &b, 1);
+            cr_assert_eq(a.n_tokens, b.n_tokens);
+            for (int k = 0; k < a.n_tokens; k++) {
+                const float *ra = a.logits + (size_t)k * (size_t)V, *rb = b.logits + (size_t)k * (size_t)V;
+                float m1 = -INFINITY, m2 = -INFINITY;
+                for (int64_t v = 0; v < V; v++) {
+                    worst = fmax(worst, fabs((double)ra[v] - rb[v]));
+                    if (ra[v] > m1) m2 = m1, m1 = ra[v];
+                    else if (ra[v] > m2) m2 = ra[v];
+                }
+                if (a.tokens[k] != b.tokens[k]) {
+                    cr_expect(m1 - m2 <= 2 * tols[i], "%s '%s' step %d: GPU token %d, CPU %d (CPU margin %.4f)",
+                              names[i], prompts[p], k, b.tokens[k], a.tokens[k], m1 - m2);
+                    break; /* the paths part at a tie; the rest is not comparable */
+                }
+            }
+            cb_engine_result_clear(&a);
+            cb_engine_result_clear(&b);
+        }
+        cr_log_info("%s: GPU vs CPU logits within %.3g (tolerance %g)", names[i], worst, tols[i]);
+        cr_expect(worst <= tols[i], "%s: GPU vs CPU logits differ by %.4g > %g", names[i], worst, tols[i]);
+        cb_engine_free(ec);
+        cb_engine_free(eg);
+    }
+    static const char *const refused[] = {"phi3", "gemma2"};
+    for (int i = 0; i < 2; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/reference/archs/%s.gguf", dir, refused[i]);
+        if (access(path, R_OK) != 0) continue;
+        cb_engine_opts o = {.model_path = path, .n_ctx = 256, .n_seq = 1, .device = "cuda"};
+        cb_engine *eng = NULL;
+        cb_err err;
+        cb_err_clear(&err);
+        int rc = cb_engine_open(&o, &eng, &err);
+        cr_assert_eq(rc, CB_EUNSUP, "%s: rc %d: %s", refused[i], rc, err.msg);
+        cr_assert_null(eng);
+        cr_assert(strstr(err.msg, refused[i]) != NULL, "the refusal does not name the architecture: %s", err.msg);
     }
 }

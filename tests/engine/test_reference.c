@@ -277,10 +277,12 @@ Test(reference, stories260k_perplexity) {
  * under 1e-3 (a tie; the paths part there and the rest is not compared). */
 typedef struct arch_ref {
     int n_prompts, n_greedy_checked, n_ties;
+    int n_pos, n_pos_exact; /* prompt positions; those whose every checked logit is within 1e-5 */
     double worst_top, worst_last;
 } arch_ref;
 
-static void check_arch_tie(const char *name, double tol, double tie, arch_ref *out) {
+static void check_arch(const char *name, double tol, arch_ref *out) {
+    const double tie = 1e-3; /* a reference margin under this is a tie */
     char rel[256];
     snprintf(rel, sizeof rel, "reference/archs/%s.json", name);
     cJSON *ref = load_json(rel);
@@ -313,24 +315,31 @@ static void check_arch_tie(const char *name, double tol, double tie, arch_ref *o
         /* every position: rows 0..np-2 from the LOGLIK request, np-1 from the generation's first row */
         const cJSON *top10 = cJSON_GetObjectItem(pr, "top10");
         cr_assert_eq(cJSON_GetArraySize(top10), np);
+        const cJSON *last = cJSON_GetObjectItem(pr, "last_logits");
+        cr_assert_eq(cJSON_GetArraySize(last), V);
         for (int pos = 0; pos < np; pos++) {
             const float *row = pos < np - 1 ? res[1].logits + (size_t)pos * V : res[0].logits;
+            double worst_pos = 0.0;
             const cJSON *pair;
             cJSON_ArrayForEach(pair, cJSON_GetArrayItem(top10, pos)) {
                 int id = (int)cJSON_GetArrayItem(pair, 0)->valuedouble;
                 double d = fabs(row[id] - cJSON_GetArrayItem(pair, 1)->valuedouble);
                 if (d > out->worst_top) out->worst_top = d;
+                if (d > worst_pos) worst_pos = d;
                 cr_expect(d <= tol, "%s '%s' position %d: logit[%d] off by %.3g (tolerance %g)", name, prompt, pos,
                           id, d, tol);
             }
-        }
-        const cJSON *last = cJSON_GetObjectItem(pr, "last_logits");
-        cr_assert_eq(cJSON_GetArraySize(last), V);
-        for (int v = 0; v < V; v++) {
-            double d = fabs(res[0].logits[v] - cJSON_GetArrayItem(last, v)->valuedouble);
-            if (d > out->worst_last) out->worst_last = d;
-            cr_expect(d <= tol, "%s '%s' last position: logit[%d] off by %.3g (tolerance %g)", name, prompt, v, d,
-                      tol);
+            if (pos == np - 1) {
+                for (int v = 0; v < V; v++) {
+                    double d = fabs(res[0].logits[v] - cJSON_GetArrayItem(last, v)->valuedouble);
+                    if (d > out->worst_last) out->worst_last = d;
+                    if (d > worst_pos) worst_pos = d;
+                    cr_expect(d <= tol, "%s '%s' last position: logit[%d] off by %.3g (tolerance %g)", name, prompt,
+                              v, d, tol);
+                }
+            }
+            out->n_pos++;
+            if (worst_pos <= 1e-5) out->n_pos_exact++;
         }
         /* greedy path, ties excepted */
         cr_assert_eq(res[0].n_tokens, ng);
@@ -349,15 +358,15 @@ static void check_arch_tie(const char *name, double tol, double tie, arch_ref *o
         free(pt);
         free(gt);
     }
-    cr_log_info("%s: %d prompts, worst top-10 logit difference %.3g, worst last-position %.3g, %d greedy steps "
-                "compared, %d paths parted at a tie",
-                name, out->n_prompts, out->worst_top, out->worst_last, out->n_greedy_checked, out->n_ties);
+    cr_log_info("%s: %d prompts, worst top-10 logit difference %.3g, worst last-position %.3g, %d of %d positions "
+                "within 1e-5, %d greedy steps compared, %d paths parted at a tie",
+                name, out->n_prompts, out->worst_top, out->worst_last, out->n_pos_exact, out->n_pos,
+                out->n_greedy_checked, out->n_ties);
     cr_expect_gt(out->n_prompts, 0);
     cb_engine_free(e);
     cJSON_Delete(ref);
 }
 
-static void check_arch(const char *name, double tol, arch_ref *out) { check_arch_tie(name, tol, 1e-3, out); }
 
 /* F32 weights: the same products in F32 as the reference, so 1e-4. */
 Test(reference_archs, llama_rope_freqs_f32) {
@@ -389,19 +398,28 @@ Test(reference_archs, qwen2_f16) {
     arch_ref r;
     check_arch("qwen2-f16", 5e-3, &r);
 }
-/* qwen2 Q4_0: 0.1, and a greedy step whose reference margin is under 0.2
- * (twice the tolerance) counts as a tie. Measured: worst logit difference
- * 0.059, and one path parts at a step of margin 0.024. This is NOT explained:
- * our Q4_0 product equals dequant(W) . Q8_0(x) to 2.4e-7, as the reference
- * README says llama.cpp computes it, and the K-quant models below (same
- * activation scheme, Q8_K) match to 1e-6; with the Q4_0 weights dequantized
- * to F32 the difference stays 0.059. It is about a tenth of Q4_0's own error
- * (the reference's Q4_0 and F32 logits differ by 0.5-0.7). A guess left to
- * check: llama.cpp repacks Q4_0 for x86 AVX2 (q4_0_8x8) and its kernels may
- * not compute exactly this product. */
+/* qwen2 Q4_0: the same arithmetic as the reference, and one rounding
+ * cascade we do not reproduce. Activations are quantized to Q8_0 (ggml's AVX2
+ * rounding) and each Q4_0 block is added with one fused multiply-add, as
+ * ggml's repacked q4_0_8x8 kernels do; RMS norm sums in ggml's order, to the
+ * bit. Both matter: the first layer's input is an embedding row of few
+ * distinct values, so many scaled activations sit exactly on a rounding tie,
+ * and a one-ulp difference flips a Q8_0 code; one flipped code moves the
+ * logits by up to ~0.017 and the flips cascade through the later layers.
+ * Measured: with an 8-way float RMS sum and unfused adds (before) the worst
+ * difference was 0.059 and 8 of 23 prompt positions were within 1e-5; now 21
+ * of 23 are within 1e-5 (measured 2.4e-7, the JSON's printing). The other
+ * two, "Lily and Ben" positions 3 and 4, are one cascade (0.034): adding the
+ * layer-0 q or k products unfused removes it, so its trigger is an
+ * ulp-level difference in the attention that follows (the reference's
+ * softmax uses ggml's own vectorized exp, we use libm's), not the Q4_0
+ * product. So: 0.05 for every logit, at least 21 positions within 1e-5, and
+ * the greedy paths agree (ties excepted). */
 Test(reference_archs, qwen2_q4_0) {
     arch_ref r;
-    check_arch_tie("qwen2-q4_0", 0.1, 0.2, &r);
+    check_arch("qwen2-q4_0", 0.05, &r);
+    cr_expect_geq(r.n_pos_exact, 21, "qwen2-q4_0: %d of %d positions within 1e-5, expected at least 21",
+                  r.n_pos_exact, r.n_pos);
 }
 /* K-quants: activations quantized to Q8_K as the reference does, so 1e-4
  * (measured 8e-7). */

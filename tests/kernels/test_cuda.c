@@ -3,7 +3,9 @@
  * random inputs, outputs poisoned (0xFF bytes: NaN floats, -1 ints) before
  * each launch so an unwritten element fails. Tolerances: F32 arithmetic and
  * the small-T matrix-vector path 1e-5 (norm-wise relative); cuBLAS with
- * F16/BF16 activations 1e-2. Also: row strides, batch invariance of the
+ * F16/BF16 activations 1e-2 (Q8_0 and the 4/5/6-bit types: weights
+ * dequantized to F16 first; their reference is dequant(W) . x in double,
+ * since cb_matmul_ref quantizes x as the CPU engine does). Also: row strides, batch invariance of the
  * matrix-vector kernel and of attention (bit-identical across batch
  * composition, tiling and split count), graph capture/replay with changed
  * device-side positions, the two ceiling measurements.
@@ -12,6 +14,7 @@
  * CUDA but no device, with "no CUDA device: <reason>".
  */
 #include "common/rng.h"
+#include "engine/gguf.h"
 #include "kernels/kernels.h"
 
 #include <criterion/criterion.h>
@@ -102,14 +105,37 @@ static void *make_weight(uint32_t type, int64_t K, int64_t N) {
     case CB_KTYPE_BF16:
         for (size_t i = 0; i < n; i++) ((uint16_t *)w)[i] = cb_fp32_to_bf16(f[i]);
         break;
-    default: cb_quantize_q8_0(f, w, (int64_t)n); break;
+    case CB_KTYPE_Q8_0: cb_quantize_q8_0(f, w, (int64_t)n); break;
+    default: cb_quantize_row(type, f, w, (int64_t)n); break; /* the 4/5/6-bit types */
     }
     free(f);
     return w;
 }
 
-static const char *tname(uint32_t t) {
-    return t == CB_KTYPE_F32 ? "F32" : t == CB_KTYPE_F16 ? "F16" : t == CB_KTYPE_BF16 ? "BF16" : "Q8_0";
+static const char *tname(uint32_t t) { return cb_ggml_type_name(t); }
+
+/* Every weight type of the CUDA kernel set; the 4/5/6-bit ones go through
+ * kernels/dequant.h (bit-exact with the CPU's decoding, test_dequant.c). */
+static const uint32_t all_types[] = {CB_KTYPE_F32,  CB_KTYPE_F16,  CB_KTYPE_BF16, CB_KTYPE_Q8_0,
+                                     CB_KTYPE_Q4_0, CB_KTYPE_Q4_1, CB_KTYPE_Q5_0, CB_KTYPE_Q5_1,
+                                     CB_KTYPE_Q4_K, CB_KTYPE_Q5_K, CB_KTYPE_Q6_K};
+#define N_ALL_TYPES (sizeof all_types / sizeof all_types[0])
+
+/* y (T, N) = x (T, K) @ dequant(W)^T in double: the product the CUDA kernels
+ * compute (F32 activations for every type). cb_matmul_ref would quantize x
+ * for the 4/5/6-bit types, as the CPU engine does. */
+static void ref_matmul_f32x(uint32_t type, const void *W, const float *x, float *y, int64_t T, int64_t K, int64_t N) {
+    float *w = malloc((size_t)K * sizeof *w);
+    cr_assert(w);
+    for (int64_t n = 0; n < N; n++) {
+        cb_dequantize_row(type, (const char *)W + cb_row_bytes(type, K) * (size_t)n, w, K);
+        for (int64_t t = 0; t < T; t++) {
+            double acc = 0.0;
+            for (int64_t k = 0; k < K; k++) acc += (double)w[k] * x[t * K + k];
+            y[t * N + n] = (float)acc;
+        }
+    }
+    free(w);
 }
 
 #else
@@ -135,15 +161,17 @@ Test(cuda, device_info) {
 Test(cuda, matmul_all_types) {
     need_gpu();
 #ifdef CB_HAVE_CUDA
-    static const uint32_t types[] = {CB_KTYPE_F32, CB_KTYPE_F16, CB_KTYPE_BF16, CB_KTYPE_Q8_0};
     static const int64_t Ts[] = {1, 2, 3, 5, 8, 9, 33, 130};
-    /* (K, N): vector path, odd N, and K % 8 != 0 (scalar path; not for Q8_0) */
-    static const int64_t KN[][2] = {{256, 96}, {96, 37}, {172, 40}};
-    for (size_t ti = 0; ti < 4; ti++)
-        for (size_t s = 0; s < 3; s++) {
-            uint32_t type = types[ti];
+    /* (K, N): vector path, odd N, and K % 8 != 0 (scalar path; not for the
+     * block types, which need K to be a multiple of their block) */
+    static const int64_t KN[][2] = {{256, 96}, {96, 37}, {172, 40}, {512, 19}};
+    for (size_t ti = 0; ti < N_ALL_TYPES; ti++)
+        for (size_t s = 0; s < 4; s++) {
+            uint32_t type = all_types[ti];
             int64_t K = KN[s][0], N = KN[s][1];
-            if (type == CB_KTYPE_Q8_0 && K % 32) continue;
+            if (type != CB_KTYPE_F32 && type != CB_KTYPE_F16 && type != CB_KTYPE_BF16 &&
+                K % cb_type_block_elems(type))
+                continue;
             void *hw = make_weight(type, K, N);
             cb_cuda_weight W;
             const void *parts[1] = {hw};
@@ -152,7 +180,7 @@ Test(cuda, matmul_all_types) {
                 int64_t T = Ts[tt], ldy = N + 5;
                 float *hx = hrand((size_t)(T * K), 1.0f);
                 float *ref = malloc((size_t)(T * N) * sizeof *ref);
-                cb_matmul_ref(type, hw, hx, ref, T, K, N);
+                ref_matmul_f32x(type, hw, hx, ref, T, K, N);
                 float *dx = dup_to_dev(hx, (size_t)(T * K) * sizeof(float));
                 float *dy = dpoison((size_t)(T * ldy) * sizeof(float));
                 OK(cb_cuda_matmul(ctx, &W, dx, dy, ldy, T, &err));
@@ -186,9 +214,9 @@ Test(cuda, matmul_small_t_batch_invariant) {
     need_gpu();
 #ifdef CB_HAVE_CUDA
     /* row t of a T-row product equals the same row computed alone, bit for bit */
-    static const uint32_t types[] = {CB_KTYPE_F32, CB_KTYPE_F16, CB_KTYPE_BF16, CB_KTYPE_Q8_0};
+    const uint32_t *types = all_types;
     const int64_t K = 512, N = 64;
-    for (int ti = 0; ti < 4; ti++) {
+    for (size_t ti = 0; ti < N_ALL_TYPES; ti++) {
         void *hw = make_weight(types[ti], K, N);
         cb_cuda_weight W;
         const void *parts[1] = {hw};
@@ -256,9 +284,9 @@ Test(cuda, stacked_weight_upload) {
 Test(cuda, embed) {
     need_gpu();
 #ifdef CB_HAVE_CUDA
-    static const uint32_t types[] = {CB_KTYPE_F32, CB_KTYPE_F16, CB_KTYPE_BF16, CB_KTYPE_Q8_0};
-    const int64_t C = 96, V = 50, T = 13;
-    for (int ti = 0; ti < 4; ti++) {
+    const uint32_t *types = all_types;
+    const int64_t C = 256, V = 50, T = 13;
+    for (size_t ti = 0; ti < N_ALL_TYPES; ti++) {
         void *hw = make_weight(types[ti], C, V);
         cb_cuda_weight E;
         const void *parts[1] = {hw};
@@ -378,6 +406,31 @@ Test(cuda, rope_norm_and_neox) {
             cb_cuda_free(ctx, dpos);
         }
     cb_cuda_free(ctx, dinv);
+#endif
+    done();
+}
+
+Test(cuda, add_bias_rows) {
+    need_gpu();
+#ifdef CB_HAVE_CUDA
+    /* y (T, N) [ldy] += b (N): the same float add as the CPU model's, so bit for bit; columns past N untouched */
+    const int64_t T = 9, N = 320, ldy = 333;
+    float *hy = hrand((size_t)(T * ldy), 1.0f), *hb = hrand((size_t)N, 1.0f);
+    float *dy = dup_to_dev(hy, (size_t)(T * ldy) * 4), *db = dup_to_dev(hb, (size_t)N * 4);
+    OK(cb_cuda_add_bias(ctx, dy, ldy, db, T, N, &err));
+    float *got = to_host(dy, (size_t)(T * ldy) * 4);
+    for (int64_t t = 0; t < T; t++)
+        for (int64_t j = 0; j < ldy; j++) {
+            float want = j < N ? hy[t * ldy + j] + hb[j] : hy[t * ldy + j];
+            cr_assert(memcmp(&want, &got[t * ldy + j], 4) == 0, "row %lld column %lld: %.9g, want %.9g",
+                      (long long)t, (long long)j, got[t * ldy + j], want);
+        }
+    cr_assert_eq(cb_cuda_add_bias(ctx, dy, 10, db, T, N, &err), CB_EUSAGE);
+    free(hy);
+    free(hb);
+    free(got);
+    cb_cuda_free(ctx, dy);
+    cb_cuda_free(ctx, db);
 #endif
     done();
 }
@@ -853,7 +906,9 @@ Test(cuda, errors_are_reported) {
     float f[64] = {0};
     const void *parts[1] = {f};
     int64_t n = 1;
-    cr_assert_eq(cb_cuda_weight_upload(ctx, 2 /* Q4_0 */, 64, parts, &n, 1, &W, &err), CB_EUNSUP);
+    cr_assert_eq(cb_cuda_weight_upload(ctx, 10 /* Q2_K: no CUDA kernel */, 256, parts, &n, 1, &W, &err), CB_EUNSUP);
+    cr_assert(strstr(err.msg, "Q2_K") != NULL, "the refusal names the type: %s", err.msg);
+    cr_assert_eq(cb_cuda_weight_upload(ctx, CB_KTYPE_Q4_K, 64, parts, &n, 1, &W, &err), CB_EUSAGE);
     cr_assert_eq(cb_cuda_weight_upload(ctx, CB_KTYPE_Q8_0, 48, parts, &n, 1, &W, &err), CB_EUSAGE);
     /* attention head size past the kernel's limit */
     cb_cuda_kv_shape s = {.n_layer = 1, .n_slots = 1, .n_ctx = 4, .kv_dim = 256};
