@@ -17,11 +17,16 @@
  * vocab), continuation = " " + ending, split the lm-eval way (engine.h).
  * Passes, in this order, on one engine (a second one with prefix sharing off
  * for the unshared pass; both read the same mapped file):
+ *   0. kernel yardstick: the matmul on the model's FFN weight type and shape,
+ *      60 tokens as one batch (what prefill runs; the CPU engine's "GEMM
+ *      peak"), with the AVX2 kernel where the AVX-512 one takes over, and one
+ *      token at a time: FLOP/s of each and their ratios;
  *   1. main: all items, prefix sharing on (the engine prefills each context
- *      once and forks its KV cache per ending): items/s, tokens/s, accuracy,
- *      time per stage;
- *   2. speed-up: the first K = min(n, 10) items again with sharing on, then
- *      with it off: speed-up = unshared time / shared time on the same items;
+ *      once and forks its KV cache per ending), submitted as the first K =
+ *      min(n, 10) items, then the rest: items/s, tokens/s, accuracy, time
+ *      per stage, matrix FLOP/s against the yardstick's batched rate;
+ *   2. speed-up: the first K items again with sharing off (a second engine):
+ *      speed-up = its time / the first submission's time on the same items;
  *      the unshared scores must equal the main pass's bit for bit (printed);
  *   3. generation: min(n, 20) contexts, 64 greedy tokens each, together.
  * Stages of the main pass: tokenize (time in cb_engine_submit), the model's
@@ -41,6 +46,9 @@
 #include "bench/engine_hellaswag.h"
 #include "common/rng.h"
 #include "engine/engine.h"
+#include "engine/gguf.h"
+#include "engine/model.h"
+#include "kernels/kernels.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -49,7 +57,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { N_GEN = 20, GEN_TOKENS = 64, K_SPEEDUP = 10 };
+enum { N_GEN = 20, GEN_TOKENS = 64, K_SPEEDUP = 10, KERNEL_T = 60 };
 
 typedef struct eval_cfg {
     const char *model, *items, *cache_dir;
@@ -211,6 +219,19 @@ out:
     return rc;
 }
 
+/* out = a + b (two submissions of one pass, run one after the other). */
+static void add_pass(pass_res *out, const pass_res *a, const pass_res *b) {
+    out->n_items = a->n_items + b->n_items;
+    out->wall_s = a->wall_s + b->wall_s;
+    out->submit_s = a->submit_s + b->submit_s;
+    out->forward_s = a->forward_s + b->forward_s;
+    out->tokens_fed = a->tokens_fed + b->tokens_fed;
+    out->steps = a->steps + b->steps;
+    out->cont_tokens = a->cont_tokens + b->cont_tokens;
+    out->fed_cont = a->fed_cont + b->fed_cont;
+    out->fed_ctx = a->fed_ctx + b->fed_ctx;
+}
+
 static void clear_results(cb_engine_result *res, int n) {
     for (int i = 0; res && i < n; i++) cb_engine_result_clear(&res[i]);
 }
@@ -270,6 +291,40 @@ static int generate(cb_engine *e, const cb_mc_item *items, int n, gen_res *g, cb
     return rc;
 }
 
+/* ---- kernel yardstick ---------------------------------------------------------------------- */
+
+/* The matmul kernel on the model's FFN weight type and shape (K = n_embd, N =
+ * n_ff, random weights), KERNEL_T tokens, the engine's thread count: as one
+ * batch (what prefill runs), with the AVX2 kernel where the AVX-512 one
+ * takes over (same bits, the speed before it), and one token at a time. */
+typedef struct kernel_rates {
+    uint32_t type;
+    int64_t K, N, T;
+    const char *impl; /* kernel set the batched product ran on */
+    double batched, avx2, one; /* FLOP/s; avx2 0 when not measured */
+} kernel_rates;
+
+static int measure_kernel(const cb_engine *e, int threads, kernel_rates *kr, cb_err *err) {
+    const cb_model *m = cb_engine_model(e);
+    const cb_model_hparams *hp = cb_model_get_hparams(m);
+    memset(kr, 0, sizeof *kr);
+    kr->type = cb_model_ffn_type(m);
+    kr->K = hp->n_embd;
+    kr->N = hp->n_ff;
+    kr->T = KERNEL_T;
+    int f32_act = cb_act_type(kr->type) == CB_KTYPE_F32;
+    kr->impl = f32_act && cb_cpu_has_avx512() ? "AVX-512" : cb_cpu_has_avx2() ? "AVX2" : "portable";
+    cb_pool *pool = NULL;
+    if (cb_pool_new(threads, &pool, err)) return err->code;
+    kr->batched = cb_bench_matmul_flops(pool, CB_KIMPL_AUTO, kr->type, kr->K, kr->N, kr->T, 0, 3);
+    if (f32_act && cb_cpu_has_avx512())
+        kr->avx2 = cb_bench_matmul_flops(pool, CB_KIMPL_AVX2, kr->type, kr->K, kr->N, kr->T, 0, 3);
+    kr->one = cb_bench_matmul_flops(pool, CB_KIMPL_AUTO, kr->type, kr->K, kr->N, kr->T, 1, 3);
+    cb_pool_free(pool);
+    if (kr->batched <= 0 || kr->one <= 0) return cb_err_set(err, CB_ENOMEM, "out of memory (kernel yardstick)");
+    return 0;
+}
+
 /* ---- output ------------------------------------------------------------------------------ */
 
 typedef struct report {
@@ -279,6 +334,8 @@ typedef struct report {
     int identical;
     gen_res gen;
     double acc, acc_norm;
+    kernel_rates kr;
+    double pass_flops; /* matrix FLOPs of the main pass (2 x non-embedding params per token fed + head per scored token) */
     /* stages of the main pass, seconds */
     double st_tok, st_prefill, st_cont, st_rest;
 } report;
@@ -290,6 +347,8 @@ static void print_report(const report *r) {
     double tok_s = m->wall_s > 0 ? (double)m->tokens_fed / m->wall_s : 0.0;
     double gen_tok_s = r->gen.wall_s > 0 ? (double)r->gen.tokens / r->gen.wall_s : 0.0;
     double w = m->wall_s > 0 ? m->wall_s : 1.0;
+    double pf_gflops = m->forward_s > 0 ? r->pass_flops / m->forward_s / 1e9 : 0.0;
+    double pf_frac = r->kr.batched > 0 ? pf_gflops * 1e9 / r->kr.batched : 0.0;
     if (r->c->json) {
         printf("{\"workload\":\"eval\",\"model\":");
         cb_engine_bench_json_str(r->model);
@@ -310,6 +369,14 @@ static void print_report(const report *r) {
                r->identical ? "true" : "false");
         printf("\"generation\":{\"n\":%d,\"max_tokens\":%d,\"tokens\":%lld,\"wall_s\":%.3f,\"tokens_per_s\":%.3f},",
                r->gen.n, GEN_TOKENS, (long long)r->gen.tokens, r->gen.wall_s, gen_tok_s);
+        printf("\"kernel\":{\"type\":");
+        cb_engine_bench_json_str(cb_ggml_type_name(r->kr.type));
+        printf(",\"K\":%lld,\"N\":%lld,\"tokens\":%lld,\"impl\":\"%s\",\"batched_gflops\":%.3f,", (long long)r->kr.K,
+               (long long)r->kr.N, (long long)r->kr.T, r->kr.impl, r->kr.batched / 1e9);
+        if (r->kr.avx2 > 0) printf("\"avx2_gflops\":%.3f,", r->kr.avx2 / 1e9);
+        else printf("\"avx2_gflops\":null,");
+        printf("\"one_at_a_time_gflops\":%.3f},", r->kr.one / 1e9);
+        printf("\"scoring_gflops\":%.3f,\"scoring_fraction_of_kernel\":%.4f,", pf_gflops, pf_frac);
         printf("\"acc\":%.4f,\"acc_norm\":%.4f}\n", r->acc, r->acc_norm);
         return;
     }
@@ -323,17 +390,25 @@ static void print_report(const report *r) {
     printf("  stages: tokenize %.1f%%, context prefill %.1f%%, continuation scoring %.1f%%, log-softmax and "
            "scheduling %.1f%%\n",
            100 * r->st_tok / w, 100 * r->st_prefill / w, 100 * r->st_cont / w, 100 * r->st_rest / w);
-    printf("  prefix sharing on the first %d items: shared %.2f s (%lld tokens fed), unshared %.2f s (%lld tokens "
-           "fed): speed-up %.2fx; unshared scores %s\n",
+    printf("  prefix sharing on the first %d items: shared %.2f s (the scoring pass's first submission, %lld tokens "
+           "fed), unshared %.2f s (%lld tokens fed): speed-up %.2fx; unshared scores %s\n",
            r->k_shared.n_items, r->k_shared.wall_s, (long long)r->k_shared.tokens_fed, r->k_unshared.wall_s,
            (long long)r->k_unshared.tokens_fed, speedup,
-           r->identical ? "identical to the shared run, bit for bit" : "DIFFER from the shared run");
+           r->identical ? "identical to the shared ones, bit for bit" : "DIFFER from the shared ones");
     printf("  generation: %d greedy generations of %d tokens together, %.1f tokens/s, %.1f s\n", r->gen.n,
            GEN_TOKENS, gen_tok_s, r->gen.wall_s);
+    printf("  kernel on %s %lldx%lld (the model's FFN type and shape), %lld tokens: batched %.1f GFLOP/s (%s)",
+           cb_ggml_type_name(r->kr.type), (long long)r->kr.K, (long long)r->kr.N, (long long)r->kr.T,
+           r->kr.batched / 1e9, r->kr.impl);
+    if (r->kr.avx2 > 0) printf(", AVX2 kernel %.1f GFLOP/s (%.2fx)", r->kr.avx2 / 1e9, r->kr.batched / r->kr.avx2);
+    printf(", one token at a time %.1f GFLOP/s (batching %.2fx)\n", r->kr.one / 1e9, r->kr.batched / r->kr.one);
+    printf("  scoring pass: %.1f GFLOP/s of matrix work in forward passes = %.0f%% of the batched kernel rate\n",
+           pf_gflops, 100 * pf_frac);
     printf("  accuracy: acc %.4f, acc_norm %.4f (n = %d; acc_norm divides by the ending's bytes)\n", r->acc,
            r->acc_norm, m->n_items);
     printf("(forward time is split between context prefill and continuation scoring by the tokens each fed; "
-           "stages are shares of the scoring pass's wall time)\n");
+           "stages are shares of the scoring pass's wall time; matrix work = 2 x non-embedding parameters per "
+           "token fed + the output head per scored token, attention not counted)\n");
 }
 
 /* ---- main ------------------------------------------------------------------------------------ */
@@ -412,19 +487,23 @@ int cb_eval_bench_main(int argc, char **argv) {
     gen_res warm;
     if ((rc = generate(e, set.items, 1, &warm, &err))) goto out;
 
+    if ((rc = measure_kernel(e, c.threads, &r.kr, &err))) goto out;
+
     res = calloc((size_t)n * 4, sizeof *res);
     res_k = calloc((size_t)k * 4, sizeof *res_k);
     if (!res || !res_k) {
         rc = cb_err_set(&err, CB_ENOMEM, "out of memory (results)");
         goto out;
     }
-    if ((rc = score_items(e, set.items, n, r.src, res, &r.main, &err))) goto out;
+    /* the main pass in two submissions: the first k items (the shared half of
+     * the speed-up), then the rest */
+    pass_res rest = {0};
+    if ((rc = score_items(e, set.items, k, r.src, res, &r.k_shared, &err))) goto out;
+    if (n > k && (rc = score_items(e, set.items + k, n - k, r.src, res + 4 * k, &rest, &err))) goto out;
+    add_pass(&r.main, &r.k_shared, &rest);
     accuracy(set.items, n, res, &r.acc, &r.acc_norm);
-    if ((rc = score_items(e, set.items, k, r.src, res_k, &r.k_shared, &err))) goto out;
-    r.identical = same_scores(res_k, res, 4 * k);
-    clear_results(res_k, 4 * k);
     if ((rc = score_items(eu, set.items, k, r.src, res_k, &r.k_unshared, &err))) goto out;
-    r.identical &= same_scores(res_k, res, 4 * k);
+    r.identical = same_scores(res_k, res, 4 * k);
     if ((rc = generate(e, set.items, n < N_GEN ? n : N_GEN, &r.gen, &err))) goto out;
 
     /* stages of the main pass */
@@ -434,6 +513,11 @@ int cb_eval_bench_main(int argc, char **argv) {
     r.st_prefill = m->forward_s * (double)m->fed_ctx / fed;
     r.st_cont = m->forward_s * (double)m->fed_cont / fed;
     r.st_rest = m->wall_s - m->submit_s - m->forward_s;
+    {
+        const cb_model_hparams *hp = cb_model_get_hparams(cb_engine_model(e));
+        r.pass_flops = 2.0 * (double)cb_engine_n_params_nonembd(e) * (double)m->tokens_fed +
+                       2.0 * (double)hp->n_embd * (double)cb_engine_n_vocab(e) * (double)m->cont_tokens;
+    }
     if (r.st_rest < 0) r.st_rest = 0;
     print_report(&r);
 out:

@@ -1,6 +1,8 @@
 /* bench/engine_kernels.c — kernel micro-benchmark helpers the engine benchmark
  * and the kernel tests can call: the weight-read rate of batch-1 decode
- * (matrix-vector products over a set of matrices larger than the caches).
+ * (matrix-vector products over a set of matrices larger than the caches), and
+ * the FLOP rate of one matrix product as prefill runs it (a batch of tokens
+ * at once, or the same tokens one at a time).
  *
  * It measures the kernels only, on synthetic weights (finite values, no NaN or
  * subnormals that could change timing); the model-level benchmark is
@@ -85,6 +87,43 @@ double cb_bench_matvec_bandwidth(cb_pool *pool, uint32_t wtype, int64_t K, int64
 out:
     free(y);
     free(x);
+    free(W);
+    return best;
+}
+
+double cb_bench_matmul_flops(cb_pool *pool, int impl, uint32_t wtype, int64_t K, int64_t N, int64_t T,
+                             int one_at_a_time, int reps) {
+    size_t rb = cb_row_bytes(wtype, K);
+    if (rb == 0 || N <= 0 || T <= 0) return 0.0;
+    char *W = malloc(rb * (size_t)N);
+    float *row = malloc((size_t)K * sizeof *row);
+    float *x = malloc((size_t)(T * K) * sizeof *x);
+    float *y = malloc((size_t)(T * N) * sizeof *y);
+    double best = 0.0;
+    if (!W || !row || !x || !y) goto out;
+    uint32_t s = 0x2545f491u;
+    for (int64_t n = 0; n < N; n++) {
+        for (int64_t k = 0; k < K; k++) {
+            s = s * 1664525u + 1013904223u;
+            row[k] = (float)((int)(s >> 16) - 32768) / 32768.0f;
+        }
+        cb_quantize_row(wtype, row, W + (size_t)n * rb, K);
+    }
+    for (int64_t i = 0; i < T * K; i++) x[i] = (float)((i * 7919) % 2001 - 1000) / 1000.0f;
+    for (int r = 0; r < (reps > 0 ? reps : 1); r++) {
+        double t0 = now_s();
+        if (one_at_a_time)
+            for (int64_t t = 0; t < T; t++) cb_matmul_impl(impl, pool, wtype, W, x + t * K, y + t * N, 1, K, N);
+        else
+            cb_matmul_impl(impl, pool, wtype, W, x, y, T, K, N);
+        double dt = now_s() - t0;
+        double f = dt > 0 ? 2.0 * (double)T * (double)K * (double)N / dt : 0.0;
+        if (f > best) best = f;
+    }
+out:
+    free(y);
+    free(x);
+    free(row);
     free(W);
     return best;
 }

@@ -537,6 +537,7 @@ int64_t cb_model_n_params(const cb_model *m) { return m->n_params; }
 int64_t cb_model_n_params_nonembd(const cb_model *m) { return m->n_params_nonembd; }
 uint64_t cb_model_weight_bytes_per_pass(const cb_model *m) { return m->pass_bytes; }
 const float *cb_model_rope_inv_freq(const cb_model *m) { return m->inv_freq; }
+uint32_t cb_model_ffn_type(const cb_model *m) { return m->layers[0].w_up.type; }
 
 /* ---- KV cache ------------------------------------------------------------------- */
 

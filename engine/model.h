@@ -115,6 +115,9 @@ int64_t cb_model_n_params_nonembd(const cb_model *m);
 /* Bytes of weights one forward pass reads (every matrix once, the output head
  * included, the embedding table excluded unless tied as the head). */
 uint64_t cb_model_weight_bytes_per_pass(const cb_model *m);
+/* The weight type of layer 0's feed-forward up projection, the type most of
+ * a forward pass's multiply-adds run on (benchmarks time the kernel on it). */
+uint32_t cb_model_ffn_type(const cb_model *m);
 /* RoPE inverse frequencies (n_rot / 2 of them), scaling applied. */
 const float *cb_model_rope_inv_freq(const cb_model *m);
 

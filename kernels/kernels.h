@@ -180,6 +180,10 @@ void cb_pool_run(cb_pool *p, void (*fn)(void *ctx, int ith, int nth), void *ctx)
  * CAPBENCH_NO_AVX2=1 forces the portable path (tests use it). Read on every
  * call (cheap), so a process may flip it between calls. */
 int cb_cpu_has_avx2(void);
+/* 1 when cb_cpu_has_avx2() and the CPU has AVX-512 F/VL/DQ/BW (the batched
+ * kernel for F32-activation weights). CAPBENCH_NO_AVX512=1 turns it off;
+ * results are the same either way (matmul_avx512.c). */
+int cb_cpu_has_avx512(void);
 
 /* ---- matrix products -------------------------------------------------------
  * y (T, N) = x (T, K) @ W^T, W ne=[K, N] of `wtype`. Rows of y are written, not
@@ -197,11 +201,13 @@ void cb_matmul_ref(uint32_t wtype, const void *W, const float *x, float *y,
 /* cb_matmul with the kernel set named explicitly (tests, benchmarks):
  * CB_KIMPL_AUTO = what cb_matmul picks, CB_KIMPL_PORTABLE = plain C,
  * CB_KIMPL_AVX2 = AVX2/FMA/F16C (falls back to portable when the CPU lacks
- * it). Batch invariance holds within one kernel set; the two sets may differ
+ * it), CB_KIMPL_AVX512 = AVX2 with the AVX-512 batched kernel for
+ * F32/F16/BF16/Q8_0 when T >= 4 (bit-identical to CB_KIMPL_AVX2; falls back
+ * to it without AVX-512; AUTO picks it when cb_cpu_has_avx512()). Batch invariance holds within one kernel set; the two sets may differ
  * in the last bits for F32/F16/BF16/Q8_0 and are bit-identical for the
  * quantized-activation types. Supported: wtype F32/F16/BF16 any K >= 1;
  * Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 K % 32 == 0; Q4_K, Q5_K, Q6_K K % 256 == 0. */
-enum { CB_KIMPL_AUTO = 0, CB_KIMPL_PORTABLE = 1, CB_KIMPL_AVX2 = 2 };
+enum { CB_KIMPL_AUTO = 0, CB_KIMPL_PORTABLE = 1, CB_KIMPL_AVX2 = 2, CB_KIMPL_AVX512 = 3 };
 void cb_matmul_impl(int impl, cb_pool *pool, uint32_t wtype, const void *W, const float *x,
                     float *y, int64_t T, int64_t K, int64_t N);
 
@@ -271,5 +277,12 @@ size_t cb_llc_bytes(void);
  * last-level cache to measure memory, not cache. */
 double cb_bench_matvec_bandwidth(cb_pool *pool, uint32_t wtype, int64_t K, int64_t N,
                                  int64_t n_mats, int reps);
+/* FLOP rate (2 T K N per second) of y (T, N) = x (T, K) @ W^T with the kernel
+ * set `impl` (CB_KIMPL_*), random weights of `wtype` quantized by
+ * cb_quantize_row: the T tokens as one batch, or (one_at_a_time) as T
+ * calls of one token each, the way a loop of matrix-vector products would
+ * run them. Best of `reps`. 0 when allocation fails or the shape is invalid. */
+double cb_bench_matmul_flops(cb_pool *pool, int impl, uint32_t wtype, int64_t K, int64_t N, int64_t T,
+                             int one_at_a_time, int reps);
 
 #endif

@@ -113,3 +113,30 @@ int cb_cpu_has_avx2(void) {
     if (no && no[0] && strcmp(no, "0") != 0) return 0;
     return cb_cpu_hw_avx2();
 }
+
+static int probe_hw_avx512(void) {
+#if defined(__x86_64__)
+    /* __builtin_cpu_supports also checks that the OS saves the zmm state */
+    return cb_cpu_hw_avx2() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+#else
+    return 0;
+#endif
+}
+
+/* Probed once, like cb_cpu_hw_avx2. */
+int cb_cpu_hw_avx512(void) {
+    static atomic_int cached = -1;
+    int v = atomic_load_explicit(&cached, memory_order_relaxed);
+    if (v < 0) {
+        v = probe_hw_avx512();
+        atomic_store_explicit(&cached, v, memory_order_relaxed);
+    }
+    return v;
+}
+
+int cb_cpu_has_avx512(void) {
+    const char *no = getenv("CAPBENCH_NO_AVX512");
+    if (no && no[0] && strcmp(no, "0") != 0) return 0;
+    return cb_cpu_has_avx2() && cb_cpu_hw_avx512();
+}

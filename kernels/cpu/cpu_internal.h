@@ -57,6 +57,16 @@ void cb_matmul_rows_portable(uint32_t wtype, const void *W, const float *x, floa
                              int64_t T, int64_t K, int64_t N, int64_t n0, int64_t n1);
 void cb_matmul_rows_avx2(uint32_t wtype, const void *W, const float *x, float *y,
                          int64_t T, int64_t K, int64_t N, int64_t n0, int64_t n1);
+/* The same outputs as cb_matmul_rows_avx2, bit for bit, two rows per 512-bit
+ * register (matmul_avx512.c), for F32/F16/BF16/Q8_0. xp: x repacked by
+ * cb_avx512_pack_x (cb_avx512_packed_floats(T, K) floats, 64-byte aligned);
+ * NULL runs the AVX2 kernel (what the dispatcher does below CB_AVX512_MIN_T
+ * tokens: decode is memory-bound and AVX2 streams four rows there). */
+#define CB_AVX512_MIN_T 4
+size_t cb_avx512_packed_floats(int64_t T, int64_t K);
+void cb_avx512_pack_x(const float *x, int64_t T, int64_t K, float *xp);
+void cb_matmul_rows_avx512(uint32_t wtype, const void *W, const float *x, const float *xp, float *y,
+                           int64_t T, int64_t K, int64_t N, int64_t n0, int64_t n1);
 
 /* Quantized weights (cb_act_type(wtype) != F32): xq holds T rows of K
  * activations already quantized to cb_act_type(wtype), xrb bytes apart.
@@ -106,5 +116,7 @@ static inline float cb_qacc_k(float s, float dx, float dw, float dmin, int32_t i
 
 /* AVX2+FMA+F16C in hardware, ignoring CAPBENCH_NO_AVX2 (convert.c). */
 int cb_cpu_hw_avx2(void);
+/* That and AVX-512 F/VL/DQ/BW in hardware, ignoring the env switches. */
+int cb_cpu_hw_avx512(void);
 
 #endif

@@ -21,6 +21,12 @@
  * products (matmul_q.c, matmul_q_avx2.c). A token's quantized row depends on
  * that token only, so batch invariance holds. Not done here: packed weight
  * layouts.
+ *
+ * On AVX-512 CPUs, F32/F16/BF16/Q8_0 products of 4 tokens or more go to
+ * matmul_avx512.c, which gives the AVX2 kernel's results bit for bit (two
+ * outputs per register, each with the AVX2 operation sequence); x is first
+ * repacked (cb_avx512_pack_x) into the same per-thread buffer the quantized
+ * types use.
  */
 #include "kernels/kernels.h"
 #include "kernels/cpu/cpu_internal.h"
@@ -119,11 +125,12 @@ void cb_matmul_rows_portable(uint32_t wtype, const void *W, const float *x, floa
 struct mm_job {
     atomic_llong next; /* first row of the next unclaimed chunk */
     int64_t chunk;     /* rows per claim, a multiple of CB_MM_ROW_ALIGN */
-    int avx2;
+    int avx2, avx512;
     uint32_t wtype;
     const void *W;
     const float *x;
     const void *xq;    /* quantized activations (quantized weight types), else NULL */
+    const float *xp;   /* x packed for the AVX-512 kernel, else NULL */
     size_t xrb;        /* bytes per row of xq */
     float *y;
     int64_t T, K, N;
@@ -136,7 +143,8 @@ static void mm_rows(const struct mm_job *j, int64_t n0, int64_t n1) {
         else cb_matmul_rows_q_portable(j->wtype, j->W, j->xq, j->xrb, j->y, j->T, j->K, j->N, n0, n1);
         return;
     }
-    if (j->avx2) cb_matmul_rows_avx2(j->wtype, j->W, j->x, j->y, j->T, j->K, j->N, n0, n1);
+    if (j->avx512) cb_matmul_rows_avx512(j->wtype, j->W, j->x, j->xp, j->y, j->T, j->K, j->N, n0, n1);
+    else if (j->avx2) cb_matmul_rows_avx2(j->wtype, j->W, j->x, j->y, j->T, j->K, j->N, n0, n1);
     else cb_matmul_rows_portable(j->wtype, j->W, j->x, j->y, j->T, j->K, j->N, n0, n1);
 }
 
@@ -198,19 +206,24 @@ void cb_matmul_impl(int impl, cb_pool *pool, uint32_t wtype, const void *W, cons
                     float *y, int64_t T, int64_t K, int64_t N) {
     assert(cb_row_bytes(wtype, K) != 0 || K == 0);
     if (T <= 0 || N <= 0) return;
-    int avx2 = 0;
-    if (impl == CB_KIMPL_AUTO || impl == CB_KIMPL_AVX2) avx2 = cb_cpu_has_avx2();
-    if (impl == CB_KIMPL_AVX2 && !avx2) {
-        /* honour an explicit request when the CPU has it even if the env var says no */
+    int avx2 = 0, avx512 = 0;
+    if (impl == CB_KIMPL_AUTO) {
+        avx2 = cb_cpu_has_avx2();
+        avx512 = cb_cpu_has_avx512();
+    } else if (impl == CB_KIMPL_AVX2 || impl == CB_KIMPL_AVX512) {
+        /* honour an explicit request when the CPU has it even if an env var says no */
         avx2 = cb_cpu_hw_avx2();
+        avx512 = impl == CB_KIMPL_AVX512 && cb_cpu_hw_avx512();
     }
     struct mm_job j;
     atomic_init(&j.next, 0);
     j.avx2 = avx2;
+    j.avx512 = avx512;
     j.wtype = wtype;
     j.W = W;
     j.x = x;
     j.xq = NULL;
+    j.xp = NULL;
     j.xrb = 0;
     j.y = y;
     uint32_t at = cb_act_type(wtype);
@@ -221,6 +234,12 @@ void cb_matmul_impl(int impl, cb_pool *pool, uint32_t wtype, const void *W, cons
         if (!xq) return;
         for (int64_t t = 0; t < T; t++) cb_quantize_act(at, x + t * K, xq + j.xrb * (size_t)t, K);
         j.xq = xq;
+    } else if (avx512 && T >= CB_AVX512_MIN_T) {
+        float *xp = act_buffer(cb_avx512_packed_floats(T, K) * sizeof(float));
+        assert(xp && "cb_matmul: out of memory for the packed activations");
+        if (!xp) return;
+        cb_avx512_pack_x(x, T, K, xp);
+        j.xp = xp;
     }
     j.T = T;
     j.K = K;

@@ -2,7 +2,8 @@
  * built binary on a generated tiny model: our HellaSwag-layout sample file
  * and generated items give a JSON report whose accuracy equals acc/acc_norm
  * computed here from the engine's own scores, with prefix sharing saving
- * tokens and the unshared scores identical; bad input exits 2 naming the line.
+ * tokens and the unshared scores identical, and the kernel yardstick's rates;
+ * bad input exits 2 naming the line.
  */
 #include "bench/engine_hellaswag.h"
 #include "engine/engine.h"
@@ -78,6 +79,13 @@ Test(eval_bench, sample_file_json_matches_engine_scores) {
     cr_expect_lt(num(j, "prefix_sharing.tokens_fed_shared"), num(j, "prefix_sharing.tokens_fed_unshared"));
     cr_expect_eq(num(j, "generation.n"), 8);
     cr_expect_eq(num(j, "generation.tokens"), 8 * 64);
+    /* the kernel yardstick: the model's FFN shape, batched and one token at a time */
+    cr_expect_eq(num(j, "kernel.tokens"), 60);
+    cr_expect_gt(num(j, "kernel.K"), 0);
+    cr_expect_gt(num(j, "kernel.batched_gflops"), 0);
+    cr_expect_gt(num(j, "kernel.one_at_a_time_gflops"), 0);
+    cr_expect_gt(num(j, "scoring_gflops"), 0);
+    cr_expect_gt(num(j, "scoring_fraction_of_kernel"), 0);
     double st = num(j, "stages.tokenize_s") + num(j, "stages.context_prefill_s") +
                 num(j, "stages.continuation_scoring_s") + num(j, "stages.softmax_and_scheduling_s");
     cr_expect(fabs(st - num(j, "wall_s")) <= 0.01 + 0.02 * num(j, "wall_s"), "stages %g, wall %g", st,
@@ -126,7 +134,7 @@ Test(eval_bench, generated_items_table) {
     snprintf(args, sizeof args, "bench --workload eval --model '%s' --n 6 --threads 1", model_path);
     cr_assert_eq(run_cli(args, 0, out, sizeof out), 0, "%s", out);
     const char *want[] = {"6 four-choice items (generated)", "items/s", "tokens/s", "stages: tokenize",
-                          "speed-up", "identical to the shared run", "acc_norm"};
+                          "speed-up", "identical to the shared ones", "acc_norm"};
     for (int i = 0; i < 7; i++) cr_expect(strstr(out, want[i]) != NULL, "no '%s' in:\n%s", want[i], out);
     /* the same generated items every run: the same accuracy line */
     char out2[8192];

@@ -183,7 +183,7 @@ static void check_fast_vs_naive(int which, int neox) {
     check_path_fast_vs_naive_tol(paths[which], types[which], neox, 1e-4);
 }
 
-/* The 4/5/6-bit types through the whole forward pass: the batched engine
+/* The 4/5/6-bit types (every one) through the whole forward pass: the batched engine
  * (quantized activations, integer block dots) against the naive forward
  * (cb_matmul_ref: the same activations decoded, double sums), and against
  * itself fed one token per step (bit-identical). The naive comparison is
@@ -194,8 +194,10 @@ static void check_fast_vs_naive(int which, int neox) {
  * positions before the first such flip agree to 2e-7, later ones to 1.5e-2).
  * A wrong layout or scale would be off by the whole scale. */
 Test(model, quantized_types_fast_vs_naive) {
-    static const char *const q[][2] = {{"tiny", "q4_0"}, {"tiny", "q5_1"}, {"tiny256", "q4_k_m"}, {"tiny256", "q5_k"}};
-    for (int i = 0; i < 4; i++) {
+    static const char *const q[][2] = {{"tiny", "q4_0"},       {"tiny", "q4_1"},     {"tiny", "q5_0"},
+                                       {"tiny", "q5_1"},       {"tiny256", "q4_k"},  {"tiny256", "q4_k_m"},
+                                       {"tiny256", "q5_k"},    {"tiny256", "q6_k"}};
+    for (int i = 0; i < (int)(sizeof q / sizeof *q); i++) {
         char path[256];
         snprintf(path, sizeof path, "/tmp/cb_test_model_%ld_%s_%s.gguf", (long)getpid(), q[i][0], q[i][1]);
         cb_genmodel_opts o = {.shape = q[i][0], .type = q[i][1], .seed = 3, .synth_vocab = 1, .out_path = path,

@@ -167,7 +167,50 @@ Test(matmul, batch_invariance) {
         invariance(CB_KIMPL_PORTABLE, types[a], K);
         invariance(CB_KIMPL_AVX2, types[a], K);
         invariance(CB_KIMPL_AVX2, types[a], Ks);
+        invariance(CB_KIMPL_AVX512, types[a], K);
     }
+}
+
+/* The AVX-512 batched kernel keeps the AVX2 kernel's per-output operations
+ * (two outputs per register), so the two agree bit for bit: every type with
+ * F32 activations, K with and without a % 8 tail, an odd last row, token
+ * counts that hit each tile width (12, 8, 4, 2, 1) and the token-block edge,
+ * with and without a pool. */
+Test(matmul, avx512_equals_avx2) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512vl") ||
+        !__builtin_cpu_supports("avx512dq") || !__builtin_cpu_supports("avx512bw") ||
+        !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma"))
+        cr_skip_test("this CPU has no AVX-512 F/VL/DQ/BW; the AVX-512 kernel cannot run");
+    static const uint32_t ft[] = {CB_KTYPE_F32, CB_KTYPE_F16, CB_KTYPE_BF16, CB_KTYPE_Q8_0};
+    static const int64_t Ks[] = {13, 64, 200, 2051, 2048};
+    static const int64_t Ns[] = {1, 2, 7, 66};
+    static const int64_t Ts[] = {4, 5, 13, 27, 61, 75};
+    cb_err err;
+    cb_pool *pool = NULL;
+    cr_assert_eq(cb_pool_new(2, &pool, &err), 0);
+    for (size_t a = 0; a < sizeof ft / sizeof *ft; a++)
+        for (size_t b = 0; b < sizeof Ks / sizeof *Ks; b++) {
+            if (Ks[b] % cb_type_block_elems(ft[a])) continue;
+            for (size_t c = 0; c < sizeof Ns / sizeof *Ns; c++)
+                for (size_t d = 0; d < sizeof Ts / sizeof *Ts; d++) {
+                    int64_t T = Ts[d], K = Ks[b], N = Ns[c];
+                    void *W = make_weights(ft[a], K, N);
+                    float *x = make_x(T, K);
+                    float *y2 = malloc((size_t)(T * N) * sizeof *y2), *y5 = malloc((size_t)(T * N) * sizeof *y5);
+                    cb_matmul_impl(CB_KIMPL_AVX2, (c + d) % 2 ? pool : NULL, ft[a], W, x, y2, T, K, N);
+                    cb_matmul_impl(CB_KIMPL_AVX512, (c + d) % 2 ? NULL : pool, ft[a], W, x, y5, T, K, N);
+                    for (int64_t i = 0; i < T * N; i++)
+                        cr_assert(memcmp(&y2[i], &y5[i], sizeof *y2) == 0,
+                                  "type %u K=%lld N=%lld T=%lld: y[%lld] avx2 %.9g avx512 %.9g", ft[a], (long long)K,
+                                  (long long)N, (long long)T, (long long)i, y2[i], y5[i]);
+                    free(y5);
+                    free(y2);
+                    free(x);
+                    free(W);
+                }
+        }
+    cb_pool_free(pool);
 }
 
 /* The quantized-activation types: the AVX2 kernel computes the same block
