@@ -20,13 +20,12 @@
  * changes any single y[t, n]'s operation sequence.
  */
 #include "kernels/kernels.h"
+#include "kernels/cpu/avx2_loads.h"
 #include "kernels/cpu/cpu_internal.h"
 
 #include <immintrin.h>
 
 #define CB_AVX_TOK_BLOCK 64
-
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* Software prefetch one weight tile ahead (the rows the next tile will read,
  * at the same offset). The hardware prefetcher alone restarts on every new
@@ -36,36 +35,6 @@
 #ifndef CB_PF_HINT
 #define CB_PF_HINT _MM_HINT_T1
 #endif
-
-static ALWAYS_INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    /* s = (a0+a4, a1+a5, a2+a6, a3+a7) */
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    /* s0 = (a0+a4)+(a2+a6), s1 = (a1+a5)+(a3+a7) */
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
-
-/* 8 weights of a float-like row starting at element k (k % 8 == 0, k + 8 <= K). */
-static ALWAYS_INLINE __m256 load_w8(uint32_t wt, const void *row, int64_t k) {
-    if (wt == CB_KTYPE_F32) return _mm256_loadu_ps((const float *)row + k);
-    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + k));
-    if (wt == CB_KTYPE_F16) return _mm256_cvtph_ps(h);
-    /* BF16 */
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-}
-
-/* The last r (1..7) weights of a float-like row from element k, zero padded. */
-static ALWAYS_INLINE __m256 load_w_tail(uint32_t wt, const void *row, int64_t k, int r) {
-    if (wt == CB_KTYPE_F32) {
-        float buf[8] = {0};
-        memcpy(buf, (const float *)row + k, (size_t)r * sizeof(float));
-        return _mm256_loadu_ps(buf);
-    }
-    uint16_t buf[8] = {0};
-    memcpy(buf, (const uint16_t *)row + k, (size_t)r * sizeof(uint16_t));
-    return load_w8(wt, buf, 0);
-}
 
 static ALWAYS_INLINE __m256 load_x_tail(const float *x, int64_t k, int r) {
     float buf[8] = {0};

@@ -34,6 +34,7 @@
  * types (matmul_q_avx2.c), an odd last row (AVX2, the same arithmetic).
  */
 #include "kernels/kernels.h"
+#include "kernels/cpu/avx2_loads.h"
 #include "kernels/cpu/cpu_internal.h"
 
 #include <immintrin.h>
@@ -42,42 +43,13 @@
 #define CB_Z_PAIRS 8      /* row pairs per group */
 #define CB_Z_KC 256       /* elements per K chunk: converted group 20 KiB, a tile's x 6 KiB */
 
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 #define PREFETCH(p) _mm_prefetch((const char *)(p), _MM_HINT_T1)
-
-/* The AVX2 kernel's horizontal sum: ((a0+a4)+(a2+a6)) + ((a1+a5)+(a3+a7)). */
-static ALWAYS_INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-    return _mm_cvtss_f32(s);
-}
 
 /* 8 activations broadcast to both halves. */
 static ALWAYS_INLINE __m512 bcast8(const float *x) { return _mm512_broadcast_f32x8(_mm256_loadu_ps(x)); }
 
 static ALWAYS_INLINE __m512 pair(__m256 lo, __m256 hi) {
     return _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
-}
-
-/* 8 weights of a float-like row from element k (k % 8 == 0, k + 8 <= K). */
-static ALWAYS_INLINE __m256 load_w8(uint32_t wt, const char *row, int64_t k) {
-    if (wt == CB_KTYPE_F32) return _mm256_loadu_ps((const float *)row + k);
-    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + k));
-    if (wt == CB_KTYPE_F16) return _mm256_cvtph_ps(h);
-    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16)); /* BF16 */
-}
-
-/* The last r (1..7) weights from element k, zero padded (as matmul_avx2.c). */
-static ALWAYS_INLINE __m256 load_w_tail(uint32_t wt, const char *row, int64_t k, int r) {
-    if (wt == CB_KTYPE_F32) {
-        float buf[8] = {0};
-        memcpy(buf, (const float *)row + k, (size_t)r * sizeof(float));
-        return _mm256_loadu_ps(buf);
-    }
-    uint16_t buf[8] = {0};
-    memcpy(buf, (const uint16_t *)row + k, (size_t)r * sizeof(uint16_t));
-    return load_w8(wt, (const char *)buf, 0);
 }
 
 /* ---- packed activations ------------------------------------------------------
