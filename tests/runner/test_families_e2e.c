@@ -29,15 +29,11 @@ static void setup(void) {
     if (!g_bin) cr_skip_test("CAPBENCH_BIN not set (run under CTest)");
     if (!md || access(model, R_OK) != 0) cr_skip_test("stories260K.gguf not found in CAPBENCH_MODEL_DIR (../shared absent)");
     if (!sd || access(ref, R_OK) != 0) cr_skip_test("reference/stories260K/perplexity.json not found (../shared absent)");
-    snprintf(g_dir, sizeof g_dir, "/tmp/cbfamXXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
+    cr_assert_eq(cbt_tmpdir(g_dir, sizeof g_dir, "cbfam"), 0);
 }
 
 static void teardown(void) {
-    if (!g_dir[0]) return;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    cr_assert_eq(system(cmd), 0);
+    if (g_dir[0]) cbt_rmrf(g_dir);
 }
 
 static cJSON *load(const char *path) {

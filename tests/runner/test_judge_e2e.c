@@ -9,6 +9,7 @@
  * (only the student is asked again). */
 #include "tests/util/httpd.h"
 #include "tests/util/cbtest.h"
+#include "tests/util/dbq.h"
 
 #include <criterion/criterion.h>
 #include <sqlite3.h>
@@ -26,30 +27,14 @@ static const char *g_bin;
 static void setup(void) {
     g_bin = getenv("CAPBENCH_BIN");
     if (!g_bin) cr_skip_test("CAPBENCH_BIN not set (run under CTest)");
-    snprintf(g_dir, sizeof g_dir, "/tmp/cbjudgeXXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
+    cr_assert_eq(cbt_tmpdir(g_dir, sizeof g_dir, "cbjudge"), 0);
 }
 
 static void teardown(void) {
-    if (!g_dir[0]) return;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    cr_assert_eq(system(cmd), 0);
+    if (g_dir[0]) cbt_rmrf(g_dir);
 }
 
 TestSuite(judge_e2e, .init = setup, .fini = teardown, .timeout = 300);
-
-static double q_num(const char *db, const char *sql) {
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
-    double v = sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
 
 static int g_model_calls, g_judge_calls;
 
@@ -146,15 +131,15 @@ Test(judge_e2e, call_counts_regrade_without_calls_and_cache_on_rerun) {
     cr_assert_eq(g_judge_calls, 5, "judge calls %d", g_judge_calls);
     int total = cb_httpd_count(h);
     cr_assert_eq(total, 11);
-    cr_assert_eq(q_num(db, "SELECT sum(judge_calls) FROM samples WHERE run_id = 1"), 5);
-    cr_assert_eq(q_num(db, "SELECT judge_calls FROM samples WHERE item_json LIKE '%Berlin%'"), 2);
-    cr_assert_eq(q_num(db, "SELECT json_extract(metrics_json, '$.score_1to100') FROM samples WHERE item_json LIKE '%Berlin%'"), 75.25);
-    cr_assert_eq(q_num(db, "SELECT json_extract(metrics_json, '$.score_1to100') FROM samples WHERE item_json LIKE '%prime number%'"), 25.75);
-    cr_assert_eq(q_num(db, "SELECT count(*) FROM samples WHERE task = 'skill-mix' AND score = 1"), 2);
-    cr_assert_eq(q_num(db, "SELECT count(*) FROM samples WHERE grading = 'judge'"), 4);
-    cr_assert_eq(q_num(db, "SELECT count(*) FROM judgements"), 5);
-    cr_assert_eq(q_num(db, "SELECT count(DISTINCT judge_id) FROM samples WHERE judge_id IS NOT NULL"), 1);
-    cr_assert_eq(q_num(db, "SELECT count(*) FROM samples WHERE cap1 = 'English' AND cap2 IS NULL"), 2);
+    cr_assert_eq(cbt_q_num(db, "SELECT sum(judge_calls) FROM samples WHERE run_id = 1"), 5);
+    cr_assert_eq(cbt_q_num(db, "SELECT judge_calls FROM samples WHERE item_json LIKE '%Berlin%'"), 2);
+    cr_assert_eq(cbt_q_num(db, "SELECT json_extract(metrics_json, '$.score_1to100') FROM samples WHERE item_json LIKE '%Berlin%'"), 75.25);
+    cr_assert_eq(cbt_q_num(db, "SELECT json_extract(metrics_json, '$.score_1to100') FROM samples WHERE item_json LIKE '%prime number%'"), 25.75);
+    cr_assert_eq(cbt_q_num(db, "SELECT count(*) FROM samples WHERE task = 'skill-mix' AND score = 1"), 2);
+    cr_assert_eq(cbt_q_num(db, "SELECT count(*) FROM samples WHERE grading = 'judge'"), 4);
+    cr_assert_eq(cbt_q_num(db, "SELECT count(*) FROM judgements"), 5);
+    cr_assert_eq(cbt_q_num(db, "SELECT count(DISTINCT judge_id) FROM samples WHERE judge_id IS NOT NULL"), 1);
+    cr_assert_eq(cbt_q_num(db, "SELECT count(*) FROM samples WHERE cap1 = 'English' AND cap2 IS NULL"), 2);
 
     /* regrade replays the rounds from stored responses and cached judgements: no call */
     rc = cbt_sh("'%s' regrade 1 --db '%s' > '%s' 2>&1", g_bin, db, out);
@@ -162,7 +147,7 @@ Test(judge_e2e, call_counts_regrade_without_calls_and_cache_on_rerun) {
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
     cr_assert_eq(cb_httpd_count(h), total, "regrade made %d calls", cb_httpd_count(h) - total);
-    cr_assert_eq(q_num(db, "SELECT json_extract(metrics_json, '$.score_1to100') FROM samples WHERE item_json LIKE '%Berlin%'"), 75.25);
+    cr_assert_eq(cbt_q_num(db, "SELECT json_extract(metrics_json, '$.score_1to100') FROM samples WHERE item_json LIKE '%Berlin%'"), 75.25);
 
     /* a second run of the same suite: the student is asked again, every judgement is cached */
     g_model_calls = g_judge_calls = 0;
@@ -172,8 +157,8 @@ Test(judge_e2e, call_counts_regrade_without_calls_and_cache_on_rerun) {
     free(text);
     cr_assert_eq(g_model_calls, 6);
     cr_assert_eq(g_judge_calls, 0, "judge calls on the second run: %d", g_judge_calls);
-    cr_assert_eq(q_num(db, "SELECT count(*) FROM judgements"), 5);
-    cr_assert_eq(q_num(db, "SELECT sum(score) FROM samples WHERE run_id = 2"),
-                 q_num(db, "SELECT sum(score) FROM samples WHERE run_id = 1"));
+    cr_assert_eq(cbt_q_num(db, "SELECT count(*) FROM judgements"), 5);
+    cr_assert_eq(cbt_q_num(db, "SELECT sum(score) FROM samples WHERE run_id = 2"),
+                 cbt_q_num(db, "SELECT sum(score) FROM samples WHERE run_id = 1"));
     cb_httpd_stop(h);
 }

@@ -17,6 +17,7 @@
  * takes every judgement from the cache. A run without a judge reports P as
  * not computed. */
 #include "tests/util/cbtest.h"
+#include "tests/util/dbq.h"
 #include "tests/util/httpd.h"
 
 #include <cjson/cJSON.h>
@@ -35,30 +36,14 @@ static const char *g_bin;
 static void setup(void) {
     g_bin = getenv("CAPBENCH_BIN");
     if (!g_bin) cr_skip_test("CAPBENCH_BIN not set (run under CTest)");
-    snprintf(g_dir, sizeof g_dir, "/tmp/cbpscoreXXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
+    cr_assert_eq(cbt_tmpdir(g_dir, sizeof g_dir, "cbpscore"), 0);
 }
 
 static void teardown(void) {
-    if (!g_dir[0]) return;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    cr_assert_eq(system(cmd), 0);
+    if (g_dir[0]) cbt_rmrf(g_dir);
 }
 
 TestSuite(pscore_e2e, .init = setup, .fini = teardown, .timeout = 300);
-
-static double q_num(const char *db, const char *sql) {
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
-    double v = sqlite3_column_type(st, 0) == SQLITE_NULL ? NAN : sqlite3_column_double(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
 
 static int g_model_calls, g_judge_calls, g_judge_t01, g_judge_system, g_reasks;
 
@@ -151,8 +136,8 @@ Test(pscore_e2e, both_orders_reask_judge_failed_cache_and_report) {
     cr_assert_eq(g_reasks, 3);
     cr_assert_eq(g_judge_t01, 7, "every judge request at temperature 0.1");
     cr_assert_eq(g_judge_system, 7, "every judge request with the system message");
-    cr_assert_eq(q_num(db, "SELECT count(*) FROM judgements"), 7);
-    cr_assert_eq(q_num(db, "SELECT sum(judge_calls) FROM samples WHERE run_id = 1"), 7);
+    cr_assert_eq(cbt_q_num(db, "SELECT count(*) FROM judgements"), 7);
+    cr_assert_eq(cbt_q_num(db, "SELECT sum(judge_calls) FROM samples WHERE run_id = 1"), 7);
 
     /* per sample */
     const char *s0 = "FROM samples WHERE run_id = 1 AND response LIKE '%alpha%'";
@@ -160,25 +145,25 @@ Test(pscore_e2e, both_orders_reask_judge_failed_cache_and_report) {
     const char *s2 = "FROM samples WHERE run_id = 1 AND response LIKE '%in words%'";
     char q[512];
     snprintf(q, sizeof q, "SELECT json_extract(metrics_json, '$.p_content') %s", s0);
-    cr_assert_float_eq(q_num(db, q), 0.5, 1e-12);
+    cr_assert_float_eq(cbt_q_num(db, q), 0.5, 1e-12);
     snprintf(q, sizeof q, "SELECT json_extract(metrics_json, '$.p_structure') %s", s0);
-    cr_assert_float_eq(q_num(db, q), 0.9, 1e-12);
+    cr_assert_float_eq(cbt_q_num(db, q), 0.9, 1e-12);
     snprintf(q, sizeof q, "SELECT json_extract(metrics_json, '$.p_orders') %s", s0);
-    cr_assert_eq(q_num(db, q), 2);
+    cr_assert_eq(cbt_q_num(db, q), 2);
     snprintf(q, sizeof q, "SELECT judge_calls %s", s0);
-    cr_assert_eq(q_num(db, q), 3);
+    cr_assert_eq(cbt_q_num(db, q), 3);
     snprintf(q, sizeof q, "SELECT json_extract(metrics_json, '$.p_judge_failed') %s", s1);
-    cr_assert_eq(q_num(db, q), 1);
+    cr_assert_eq(cbt_q_num(db, q), 1);
     snprintf(q, sizeof q, "SELECT json_extract(metrics_json, '$.p_content') %s", s1);
-    cr_assert(isnan(q_num(db, q)), "judge_failed: no P-Score, never a zero");
+    cr_assert(isnan(cbt_q_num(db, q)), "judge_failed: no P-Score, never a zero");
     snprintf(q, sizeof q, "SELECT score %s", s1);
-    cr_assert_eq(q_num(db, q), 0, "the exact match still scores the item");
+    cr_assert_eq(cbt_q_num(db, q), 0, "the exact match still scores the item");
     snprintf(q, sizeof q, "SELECT judge_calls %s", s1);
-    cr_assert_eq(q_num(db, q), 4);
+    cr_assert_eq(cbt_q_num(db, q), 4);
     snprintf(q, sizeof q, "SELECT json_extract(metrics_json, '$.p_content') %s", s2);
-    cr_assert_eq(q_num(db, q), 0, "no table: P = 0 by rule");
+    cr_assert_eq(cbt_q_num(db, q), 0, "no table: P = 0 by rule");
     snprintf(q, sizeof q, "SELECT judge_calls %s", s2);
-    cr_assert_eq(q_num(db, q), 0);
+    cr_assert_eq(cbt_q_num(db, q), 0);
 
     /* the report: JSON, CSV and text */
     char rep[128];
@@ -222,7 +207,7 @@ Test(pscore_e2e, both_orders_reask_judge_failed_cache_and_report) {
     cr_assert_eq(cbt_sh("'%s' regrade 1 --db '%s' > '%s' 2>&1", g_bin, db, out), 0);
     cr_assert_eq(cb_httpd_count(h), total, "regrade made %d calls", cb_httpd_count(h) - total);
     snprintf(q, sizeof q, "SELECT json_extract(metrics_json, '$.p_content') %s", s0);
-    cr_assert_float_eq(q_num(db, q), 0.5, 1e-12);
+    cr_assert_float_eq(cbt_q_num(db, q), 0.5, 1e-12);
 
     /* a second run: the student is asked again, every judgement comes from the cache */
     g_model_calls = g_judge_calls = 0;
@@ -232,10 +217,10 @@ Test(pscore_e2e, both_orders_reask_judge_failed_cache_and_report) {
     free(text);
     cr_assert_eq(g_model_calls, 3);
     cr_assert_eq(g_judge_calls, 0, "judge calls on the second run: %d", g_judge_calls);
-    cr_assert_eq(q_num(db, "SELECT count(*) FROM judgements"), 7);
-    cr_assert_float_eq(q_num(db, "SELECT avg(json_extract(metrics_json, '$.p_content')) FROM samples WHERE run_id = 2"),
+    cr_assert_eq(cbt_q_num(db, "SELECT count(*) FROM judgements"), 7);
+    cr_assert_float_eq(cbt_q_num(db, "SELECT avg(json_extract(metrics_json, '$.p_content')) FROM samples WHERE run_id = 2"),
                        0.25, 1e-12);
-    cr_assert_eq(q_num(db, "SELECT sum(json_extract(metrics_json, '$.p_judge_failed')) FROM samples WHERE run_id = 2"), 1);
+    cr_assert_eq(cbt_q_num(db, "SELECT sum(json_extract(metrics_json, '$.p_judge_failed')) FROM samples WHERE run_id = 2"), 1);
     cb_httpd_stop(h);
 }
 
@@ -251,7 +236,7 @@ Test(pscore_e2e, no_judge_reports_not_computed) {
     cr_assert_eq(cbt_sh("'%s' run --suite '%s' --db '%s' --quiet >/dev/null 2>&1", g_bin, suite, db), 0,
                  "no judge is not an error for structured-output");
     cr_assert_eq(g_judge_calls, 0);
-    cr_assert_eq(q_num(db, "SELECT count(json_extract(metrics_json, '$.h_content')) FROM samples"), 3,
+    cr_assert_eq(cbt_q_num(db, "SELECT count(json_extract(metrics_json, '$.h_content')) FROM samples"), 3,
                  "H-Score still computed");
     cr_assert_eq(cbt_sh("'%s' report --db '%s' --format json > '%s'", g_bin, db, rep), 0);
     char *text = cbt_read_text(rep);

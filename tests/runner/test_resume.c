@@ -11,6 +11,7 @@
  * The local-model cases need stories260K (skipped, saying so, without it). */
 #include "results/store.h"
 #include "tests/util/cbtest.h"
+#include "tests/util/dbq.h"
 #include "tests/util/httpd.h"
 
 #include <criterion/criterion.h>
@@ -28,31 +29,14 @@ static const char *g_bin;
 static void setup(void) {
     g_bin = getenv("CAPBENCH_BIN");
     if (!g_bin) cr_skip_test("CAPBENCH_BIN not set (run under CTest)");
-    snprintf(g_dir, sizeof g_dir, "/tmp/cbresumeXXXXXX");
-    cr_assert_not_null(mkdtemp(g_dir));
+    cr_assert_eq(cbt_tmpdir(g_dir, sizeof g_dir, "cbresume"), 0);
 }
 
 static void teardown(void) {
-    if (!g_dir[0]) return;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_dir);
-    cr_assert_eq(system(cmd), 0);
+    if (g_dir[0]) cbt_rmrf(g_dir);
 }
 
 TestSuite(resume, .init = setup, .fini = teardown, .timeout = 300);
-
-/* One integer (or text) from a query on the database. */
-static int64_t q_int(const char *db, const char *sql) {
-    sqlite3 *h = NULL;
-    cr_assert_eq(sqlite3_open(db, &h), SQLITE_OK);
-    sqlite3_stmt *st = NULL;
-    cr_assert_eq(sqlite3_prepare_v2(h, sql, -1, &st, NULL), SQLITE_OK, "%s", sqlite3_errmsg(h));
-    cr_assert_eq(sqlite3_step(st), SQLITE_ROW, "%s", sql);
-    int64_t v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(h);
-    return v;
-}
 
 /* ---- a server that is down, then up --------------------------------------- */
 
@@ -92,8 +76,8 @@ Test(resume, server_down_exits_4_then_resume_retries_only_failures) {
     cr_assert(strstr(text, "incomplete: 6 requests failed for good"), "%s", text);
     cr_assert(strstr(text, "backend down for maintenance"), "first server message missing: %s", text);
     free(text);
-    cr_assert_eq(q_int(db, "SELECT count(*) FROM samples WHERE error IS NOT NULL"), 6);
-    cr_assert_eq(q_int(db, "SELECT count(*) FROM runs WHERE status = 'incomplete'"), 1);
+    cr_assert_eq(cbt_q_int(db, "SELECT count(*) FROM samples WHERE error IS NOT NULL"), 6);
+    cr_assert_eq(cbt_q_int(db, "SELECT count(*) FROM runs WHERE status = 'incomplete'"), 1);
     /* two attempts per request (max_retries 1) */
     cr_assert_eq(cb_httpd_count(h), 12);
 
@@ -104,9 +88,9 @@ Test(resume, server_down_exits_4_then_resume_retries_only_failures) {
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
     cr_assert_eq(cb_httpd_count(h), 18);
-    cr_assert_eq(q_int(db, "SELECT count(*) FROM samples"), 6);
-    cr_assert_eq(q_int(db, "SELECT count(*) FROM samples WHERE error IS NOT NULL"), 0);
-    cr_assert_eq(q_int(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 1);
+    cr_assert_eq(cbt_q_int(db, "SELECT count(*) FROM samples"), 6);
+    cr_assert_eq(cbt_q_int(db, "SELECT count(*) FROM samples WHERE error IS NOT NULL"), 0);
+    cr_assert_eq(cbt_q_int(db, "SELECT count(*) FROM runs WHERE status = 'finished'"), 1);
     cb_httpd_stop(h);
 }
 
@@ -142,10 +126,10 @@ Test(resume, stored_flags_conflicts_changed_words_and_finished_runs) {
     char *text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
-    cr_assert_eq(q_int(db, "SELECT limit_n FROM runs WHERE id = 1"), 4);
-    cr_assert_eq(q_int(db, "SELECT shard = '0/2' FROM runs WHERE id = 1"), 1);
-    cr_assert_eq(q_int(db, "SELECT instr(config_json, '\"limit\":4') > 0 FROM runs WHERE id = 1"), 1);
-    int64_t n1 = q_int(db, "SELECT count(*) FROM samples");
+    cr_assert_eq(cbt_q_int(db, "SELECT limit_n FROM runs WHERE id = 1"), 4);
+    cr_assert_eq(cbt_q_int(db, "SELECT shard = '0/2' FROM runs WHERE id = 1"), 1);
+    cr_assert_eq(cbt_q_int(db, "SELECT instr(config_json, '\"limit\":4') > 0 FROM runs WHERE id = 1"), 1);
+    int64_t n1 = cbt_q_int(db, "SELECT count(*) FROM samples");
     cr_assert(n1 >= 1 && n1 <= 4, "%lld", (long long)n1);
     /* drop one sample so the resume has work; resume needs no flag at all */
     cr_assert_eq(cbt_sh("sqlite3 '%s' \"DELETE FROM samples WHERE id = (SELECT max(id) FROM samples)\"", db), 0);
@@ -154,7 +138,7 @@ Test(resume, stored_flags_conflicts_changed_words_and_finished_runs) {
     text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     free(text);
-    cr_assert_eq(q_int(db, "SELECT count(*) FROM samples"), n1, "the resume must restore the same sample set");
+    cr_assert_eq(cbt_q_int(db, "SELECT count(*) FROM samples"), n1, "the resume must restore the same sample set");
     /* a conflicting flag is refused, naming it */
     rc = cbt_sh("'%s' run --resume 1 --db '%s' --limit 5 > '%s' 2>&1", g_bin, db, out);
     text = cbt_read_text(out);
@@ -162,13 +146,13 @@ Test(resume, stored_flags_conflicts_changed_words_and_finished_runs) {
     cr_assert(strstr(text, "--limit 5 (run 1: 4)"), "%s", text);
     free(text);
     /* the same flag again is fine; a finished run is a no-op that keeps its times */
-    int64_t fin = q_int(db, "SELECT CAST(finished_at * 1000 AS INTEGER) FROM runs WHERE id = 1");
+    int64_t fin = cbt_q_int(db, "SELECT CAST(finished_at * 1000 AS INTEGER) FROM runs WHERE id = 1");
     rc = cbt_sh("'%s' run --resume 1 --db '%s' --limit 4 --threads 1 > '%s' 2>&1", g_bin, db, out);
     text = cbt_read_text(out);
     cr_assert_eq(rc, 0, "exit %d: %s", rc, text);
     cr_assert(strstr(text, "nothing to resume"), "%s", text);
     free(text);
-    cr_assert_eq(q_int(db, "SELECT CAST(finished_at * 1000 AS INTEGER) FROM runs WHERE id = 1"), fin);
+    cr_assert_eq(cbt_q_int(db, "SELECT CAST(finished_at * 1000 AS INTEGER) FROM runs WHERE id = 1"), fin);
     /* the word list changes: the config hash (which covers file contents) no longer matches */
     cr_assert_eq(cbt_sh("sqlite3 '%s' \"UPDATE runs SET status = 'interrupted'\"", db), 0);
     f = fopen(words, "a");
