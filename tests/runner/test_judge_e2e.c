@@ -44,21 +44,7 @@ static int count_of(const char *s, const char *needle) {
     return n;
 }
 
-static void reply_text(cb_httpd_reply *rep, const char *text) {
-    /* text holds no quote or backslash; newlines are escaped here */
-    char esc[4096];
-    size_t w = 0;
-    for (const char *p = text; *p && w < sizeof esc - 3; p++) {
-        if (*p == '\n') esc[w++] = '\\', esc[w++] = 'n';
-        else esc[w++] = *p;
-    }
-    esc[w] = 0;
-    cb_httpd_reply_body(rep, 200, "application/json",
-                        "{\"id\":\"x\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":"
-                        "{\"role\":\"assistant\",\"content\":\"%s\"},\"finish_reason\":\"stop\"}],\"usage\":"
-                        "{\"prompt_tokens\":50,\"completion_tokens\":7}}",
-                        esc);
-}
+static void reply_text(cb_httpd_reply *rep, const char *text) { cb_httpd_reply_chat(rep, text, 50, 7); }
 
 static void handler(void *user, const cb_httpd_request *req, cb_httpd_reply *rep) {
     (void)user;

@@ -47,22 +47,7 @@ TestSuite(pscore_e2e, .init = setup, .fini = teardown, .timeout = 300);
 
 static int g_model_calls, g_judge_calls, g_judge_t01, g_judge_system, g_reasks;
 
-static void reply_text(cb_httpd_reply *rep, const char *text) {
-    /* quotes and newlines escaped for the JSON string */
-    char esc[4096];
-    size_t w = 0;
-    for (const char *p = text; *p && w < sizeof esc - 3; p++) {
-        if (*p == '\n') esc[w++] = '\\', esc[w++] = 'n';
-        else if (*p == '"') esc[w++] = '\\', esc[w++] = '"';
-        else esc[w++] = *p;
-    }
-    esc[w] = 0;
-    cb_httpd_reply_body(rep, 200, "application/json",
-                        "{\"id\":\"x\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":"
-                        "{\"role\":\"assistant\",\"content\":\"%s\"},\"finish_reason\":\"stop\"}],\"usage\":"
-                        "{\"prompt_tokens\":40,\"completion_tokens\":9}}",
-                        esc);
-}
+static void reply_text(cb_httpd_reply *rep, const char *text) { cb_httpd_reply_chat(rep, text, 40, 9); }
 
 static void handler(void *user, const cb_httpd_request *req, cb_httpd_reply *rep) {
     (void)user;

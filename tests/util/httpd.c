@@ -496,3 +496,20 @@ int cb_httpd_unused_port(void) {
     close(fd);
     return port;
 }
+
+void cb_httpd_reply_chat(cb_httpd_reply *rep, const char *text, int prompt_tokens, int completion_tokens) {
+    char esc[8192];
+    size_t w = 0;
+    for (const unsigned char *q = (const unsigned char *)text; *q && w < sizeof esc - 7; q++) {
+        if (*q == '\n') esc[w++] = '\\', esc[w++] = 'n';
+        else if (*q == '"' || *q == '\\') esc[w++] = '\\', esc[w++] = (char)*q;
+        else if (*q < 0x20) w += (size_t)snprintf(esc + w, sizeof esc - w, "\\u%04x", *q);
+        else esc[w++] = (char)*q;
+    }
+    esc[w] = 0;
+    cb_httpd_reply_body(rep, 200, "application/json",
+                        "{\"id\":\"x\",\"object\":\"chat.completion\",\"choices\":[{\"index\":0,\"message\":"
+                        "{\"role\":\"assistant\",\"content\":\"%s\"},\"finish_reason\":\"stop\"}],\"usage\":"
+                        "{\"prompt_tokens\":%d,\"completion_tokens\":%d}}",
+                        esc, prompt_tokens, completion_tokens);
+}

@@ -98,6 +98,9 @@ void cb_httpd_reply_header(cb_httpd_reply *rep, const char *fmt, ...) __attribut
 /* Loads a file as the body (application/octet-stream). Returns 0, or -1 and a
  * 404 reply when it cannot be read. */
 int cb_httpd_reply_file(cb_httpd_reply *rep, const char *path);
+/* A 200 OpenAI chat.completion reply whose message content is text (escaped
+ * here for the JSON string), with the given usage counts. */
+void cb_httpd_reply_chat(cb_httpd_reply *rep, const char *text, int prompt_tokens, int completion_tokens);
 
 /* A TCP port on 127.0.0.1 that nothing listens on right now (bound and closed),
  * for "server unreachable" tests; 0 on failure. */
